@@ -1,0 +1,431 @@
+"""Scenario files: the pydantic schema and the one place where YAML is read and checked.
+
+A scenario describes one funnel (``../shared/MODEL.md`` sections 1 to 6): marketing
+channels, scoring and nurture, SDR qualification, AE opportunities, the teams, the
+customers and optionally a budget split. Optional parts are off unless written.
+Unknown keys are errors. :func:`load_scenario` reports every problem of a file at
+once, one line each, as a :class:`ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+from sim.distributions import Distribution
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "Scenario",
+    "ScenarioError",
+    "load_scenario",
+    "parse_scenario",
+]
+
+DAYS_PER_MONTH = 365.25 / 12
+
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+WholeFTE = Annotated[int, Field(ge=0, strict=True)]
+
+
+def _schedule(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
+Schedule = Annotated[list[NonNegative], Field(min_length=1), BeforeValidator(_schedule)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class IntentCurve(_Strict):
+    """A probability that rises (or falls) linearly with a lead's intent in [0, 1].
+
+    Written as ``{low: 0.1, high: 0.6}`` (the probability at intent 0 and at intent 1)
+    or as one number for a probability that does not depend on intent.
+    """
+
+    low: Probability = Field(description="Probability at intent 0.")
+    high: Probability = Field(description="Probability at intent 1.")
+
+    def at(self, intent):
+        """Probability for intent values (scalar or array)."""
+        return self.low + (self.high - self.low) * intent
+
+
+def _curve(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= 1:  # also rejects NaN
+            raise ValueError("must be a probability in [0, 1]")
+        return {"low": value, "high": value}
+    return value
+
+
+Curve = Annotated[IntentCurve, BeforeValidator(_curve)]
+
+
+class IntentPrior(_Strict):
+    """Beta(a, b) distribution of the latent intent of a channel's leads."""
+
+    a: Positive
+    b: Positive
+
+
+class HillResponse(_Strict):
+    """Hill saturation: ``max_leads * s^shape / (s^shape + half_spend^shape)``."""
+
+    curve: Literal["hill"]
+    max_leads: NonNegative = Field(description="Leads per month at unlimited spend.")
+    half_spend: Positive = Field(description="Monthly effective spend giving half of max_leads.")
+    shape: Positive = 1.0
+
+
+class ExponentialResponse(_Strict):
+    """Exponential saturation: ``max_leads * (1 - exp(-s / spend_scale))``."""
+
+    curve: Literal["exponential"]
+    max_leads: NonNegative = Field(description="Leads per month at unlimited spend.")
+    spend_scale: Positive = Field(description="Monthly effective spend reaching 63% of max_leads.")
+
+
+Response = Annotated[HillResponse | ExponentialResponse, Field(discriminator="curve")]
+
+
+class Channel(_Strict):
+    """A marketing channel: spend schedule, response curve, carryover and lead quality."""
+
+    spend: Schedule = Field(
+        [0.0], description="Spend per month: one number, or one per month (the last repeats)."
+    )
+    history: list[NonNegative] = Field(
+        default_factory=list, description="Monthly spend before the window, oldest first."
+    )
+    response: Response | None = None
+    baseline_leads: NonNegative = Field(0.0, description="Spend-independent leads per month.")
+    carryover: Share = Field(0.0, description="Geometric carryover of spend per month, in [0, 1).")
+    lag_months: Annotated[int, Field(ge=0, le=24)] = 0
+    rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's rate.")
+    intent: IntentPrior = IntentPrior(a=2.0, b=5.0)
+    cost_per_lead: NonNegative = Field(0.0, description="Variable cost per lead (e.g. lead purchase).")
+
+
+class Outbound(_Strict):
+    """Quality of the leads that reps prospect themselves."""
+
+    intent: IntentPrior = IntentPrior(a=1.5, b=6.0)
+    rate_cv: NonNegative = 0.0
+
+
+class Scoring(_Strict):
+    """Observed score = intent + Normal(0, score_noise); MQL if score >= mql_threshold."""
+
+    score_noise: NonNegative = 0.0
+    mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False)] = 0.0
+
+
+class Nurture(_Strict):
+    """Nurture for leads below the threshold and for cold leads returned by sales."""
+
+    touch_interval_days: Positive = 14.0
+    touch_points: NonNegative = 0.05
+    dropout: Probability = 0.1
+    max_days: Positive = 180.0
+    cost_per_lead_month: NonNegative = 0.0
+    max_recycles: Annotated[int, Field(ge=0, le=10)] = 1
+
+
+class Decay(_Strict):
+    """Hyperbolic decay of a conversion chance with waiting: ``(1 + wait/half_life) ** -shape``."""
+
+    half_life_hours: Positive
+    shape: Positive = 1.0
+
+
+class Qualification(_Strict):
+    """MQL -> SQL: a queue of MQLs worked by SDRs (or by AEs when there are no SDRs)."""
+
+    discipline: Literal["fifo", "lifo", "score"] = "fifo"
+    work_hours: Distribution = Field(0.5, description="Rep time to work one MQL, hours.")
+    p_qualify: Curve = Field(IntentCurve(low=0.5, high=0.5))
+    decay: Decay | None = None
+    max_wait_days: Positive | None = Field(None, description="Uncontacted this long: cold.")
+    sla_hours: Positive = 24.0
+
+
+class Stage(_Strict):
+    """One opportunity stage: how long it takes and the chance to advance."""
+
+    name: str = Field(min_length=1)
+    duration_days: Distribution = 0.0
+    advance: Curve = Field(IntentCurve(low=0.5, high=0.5))
+
+
+class Deal(_Strict):
+    """What a won deal is worth."""
+
+    kind: Literal["one_off", "subscription"] = "one_off"
+    value: Distribution = Field(description="One-off amount, or monthly recurring revenue.")
+    value_intent: Annotated[list[NonNegative], Field(min_length=2, max_length=2)] = [1.0, 1.0]
+
+
+class Opportunities(_Strict):
+    """SQL -> won/lost: AE slots, stages, deal value and what happens when an AE leaves."""
+
+    stages: Annotated[list[Stage], Field(min_length=1)] = [Stage(name="close")]
+    deal: Deal = Deal(value=0.0)
+    slot_decay: Decay | None = None
+    on_rep_leaving: Literal["handover", "lose"] = "handover"
+    handover_penalty: Probability = 0.2
+
+
+class Hire(_Strict):
+    """A planned hire: decided at the start of ``month`` (0-based), starts after the lead time."""
+
+    month: Annotated[int, Field(ge=0)]
+    fte: Annotated[int, Field(ge=1, strict=True)] = 1
+
+
+class Role(_Strict):
+    """A sales role's headcount, time use and pay."""
+
+    fte: WholeFTE = 0
+    hires: list[Hire] = Field(default_factory=list)
+    hiring_lead_days: NonNegative = 60.0
+    ramp_months: NonNegative = 0.0
+    attrition_year: NonNegative = Field(0.0, description="Annual attrition rate (exponential tenure).")
+    backfill: bool = True
+    cost_per_fte_year: NonNegative = 0.0
+    hours_per_day: Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)] = 6.0
+    prospecting_share: Share = 0.0
+    outbound_leads_per_month: NonNegative = 0.0
+
+
+class SDRRole(Role):
+    """Sales development reps: qualify MQLs."""
+
+    bonus_per_sql: NonNegative = 0.0
+
+
+class AERole(Role):
+    """Account executives: carry opportunities; qualify MQLs when there are no SDRs."""
+
+    max_open_opportunities: Annotated[int, Field(ge=1, strict=True)] = 20
+    commission_rate: Probability = 0.0
+    account_care_share: Share = Field(0.0, description="Share of AE time serving existing customers.")
+
+
+class Roles(_Strict):
+    """The sales team. Customer success, if staffed, carries the account care."""
+
+    sdr: SDRRole | None = None
+    ae: AERole = AERole()
+    customer_success: Role | None = None
+
+
+class Customers(_Strict):
+    """Installed base and what customers do each month."""
+
+    installed_base: Annotated[int, Field(ge=0, strict=True)] = 0
+    installed_mrr: Distribution = 0.0
+    churn_month: Probability = 0.0
+    expansion_month: NonNegative = Field(0.0, description="Monthly growth of a kept customer's MRR.")
+
+
+class Budget(_Strict):
+    """A horizon budget split into channel spend and whole-FTE headcount."""
+
+    total: NonNegative
+    marketing_share: Probability
+    channel_mix: dict[str, NonNegative] = Field(default_factory=dict)
+    role_mix: dict[str, NonNegative] = Field(default_factory=dict)
+
+
+class Scenario(_Strict):
+    """A funnel scenario (MODEL.md sections 1 to 6)."""
+
+    name: str = "scenario"
+    description: str = ""
+    horizon_months: Annotated[int, Field(ge=1, le=240, strict=True)]
+    currency: str = "USD"
+    gross_margin: Probability = 1.0
+    discount_rate_year: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    outbound: Outbound = Outbound()
+    scoring: Scoring = Scoring()
+    nurture: Nurture | None = None
+    qualification: Qualification = Qualification()
+    opportunities: Opportunities = Opportunities()
+    roles: Roles = Roles()
+    customers: Customers = Customers()
+    budget: Budget | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _channel_names(cls, value):
+        for name in value:
+            if name == "outbound":
+                raise ValueError("'outbound' is reserved for the leads reps prospect")
+        return value
+
+    @property
+    def horizon_days(self) -> float:
+        """The simulated window in days."""
+        return self.horizon_months * DAYS_PER_MONTH
+
+
+class ScenarioError(Exception):
+    """A scenario file with problems; ``problems`` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]):
+        self.source = source
+        self.problems = problems
+        super().__init__("\n".join(f"{source}: {p}" for p in problems))
+
+
+def _path(loc) -> str:
+    parts = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _clean_loc(loc) -> tuple:
+    """Drop pydantic's union-branch tags so the path is the one the user wrote."""
+    tags = {
+        "deterministic", "exponential", "gamma", "lognormal", "triangular", "uniform",
+        "beta", "empirical", "hill", "float", "list[float]", "function-before[_curve(), IntentCurve]",
+    }
+    out = []
+    for item in loc:
+        if isinstance(item, str) and (item in tags or item.startswith(("function-", "list[", "constrained"))):
+            continue
+        out.append(item)
+    return tuple(out)
+
+
+def _message(err) -> str:
+    kind = err["type"]
+    msg = err["msg"]
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling; see `funnel schema`)"
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "finite_number":
+        return "must be a finite number, not NaN or infinity"
+    if kind == "union_tag_invalid":
+        ctx = err.get("ctx", {})
+        return f"unknown kind {ctx.get('tag')!r}, expected one of {ctx.get('expected_tags')}"
+    if kind == "union_tag_not_found":
+        return f"needs a key telling its kind: {msg.split('tag')[1].strip()}"
+    msg = msg.removeprefix("Value error, ")
+    if "input" in err and kind not in ("model_type", "dict_type"):
+        return f"{msg} (got {err['input']!r})"
+    return msg
+
+
+def _pydantic_problems(exc: ValidationError) -> list[str]:
+    seen = []
+    for err in exc.errors():
+        line = f"{_path(_clean_loc(err['loc']))}: {_message(err)}"
+        if line not in seen:
+            seen.append(line)
+    return seen
+
+
+def _cross_problems(sc: Scenario) -> list[str]:
+    """Checks that need more than one field: schedules, references, budget."""
+    out = []
+    H = sc.horizon_months
+    for name, ch in sc.channels.items():
+        if len(ch.spend) > H:
+            out.append(
+                f"channels.{name}.spend: schedule has {len(ch.spend)} months, "
+                f"longer than horizon_months={H}"
+            )
+        if ch.response is None and any(x > 0 for x in ch.spend):
+            out.append(f"channels.{name}.response: spend is given but no response curve says what it buys")
+    for role_name in ("sdr", "ae", "customer_success"):
+        role = getattr(sc.roles, role_name)
+        if role is None:
+            continue
+        for i, hire in enumerate(role.hires):
+            if hire.month >= H:
+                out.append(
+                    f"roles.{role_name}.hires[{i}].month: {hire.month} is not inside the horizon "
+                    f"(0 to {H - 1})"
+                )
+    sdr = sc.roles.sdr
+    ae = sc.roles.ae
+    if ae.prospecting_share + ae.account_care_share >= 1:
+        out.append("roles.ae: prospecting_share + account_care_share must be below 1")
+    if sc.budget is not None:
+        b = sc.budget
+        for ch in b.channel_mix:
+            if ch not in sc.channels:
+                out.append(f"budget.channel_mix.{ch}: no such channel (defined: {', '.join(sc.channels) or 'none'})")
+        defined = [r for r in ("sdr", "ae", "customer_success") if getattr(sc.roles, r) is not None]
+        for r in b.role_mix:
+            if r not in defined:
+                out.append(f"budget.role_mix.{r}: no such role (defined: {', '.join(defined)})")
+        if b.marketing_share > 0 and b.total > 0 and sum(b.channel_mix.values()) <= 0:
+            out.append("budget.channel_mix: needs a positive weight for some channel when marketing_share > 0")
+        if b.marketing_share < 1 and b.total > 0 and sum(b.role_mix.values()) <= 0:
+            out.append("budget.role_mix: needs a positive weight for some role when marketing_share < 1")
+        for ch, w in b.channel_mix.items():
+            if w > 0 and ch in sc.channels and sc.channels[ch].response is None:
+                out.append(f"budget.channel_mix.{ch}: channel has no response curve to spend on")
+    if sdr is not None and sdr.prospecting_share > 0 and sdr.outbound_leads_per_month == 0:
+        pass  # prospecting time with no leads is allowed: it only lowers capacity
+    if not math.isfinite(sc.horizon_days):
+        out.append("horizon_months: must be finite")
+    return out
+
+
+def parse_scenario(data, source: str = "<scenario>") -> Scenario:
+    """Validate a mapping (as read from YAML) into a :class:`Scenario`."""
+    if not isinstance(data, dict):
+        raise ScenarioError(source, [f"(top level): expected a mapping of keys, got {type(data).__name__}"])
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, _pydantic_problems(exc)) from None
+    problems = _cross_problems(sc)
+    if problems:
+        raise ScenarioError(source, problems)
+    return sc
+
+
+def load_scenario(path) -> Scenario:
+    """Read a YAML scenario file with ``safe_load`` and validate it.
+
+    Raises :class:`ScenarioError` listing every problem, one line each.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(source, ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(source, [f"cannot read file: {exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError(source, [f"(YAML) {where}{problem}"]) from None
+    return parse_scenario(data, source)
