@@ -10,11 +10,12 @@ once, one line each, as a :class:`ScenarioError`.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from sim.distributions import Distribution
 
@@ -28,10 +29,11 @@ __all__ = [
 
 DAYS_PER_MONTH = 365.25 / 12
 
-Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+# Numbers are strict: a YAML boolean or a quoted string is not silently a number.
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+Share = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 WholeFTE = Annotated[int, Field(ge=0, strict=True)]
 
 
@@ -130,7 +132,7 @@ class Scoring(_Strict):
     """Observed score = intent + Normal(0, score_noise); MQL if score >= mql_threshold."""
 
     score_noise: NonNegative = 0.0
-    mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False)] = 0.0
+    mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False, strict=True)] = 0.0
 
 
 class Nurture(_Strict):
@@ -205,7 +207,7 @@ class Role(_Strict):
     attrition_year: NonNegative = Field(0.0, description="Annual attrition rate (exponential tenure).")
     backfill: bool = True
     cost_per_fte_year: NonNegative = 0.0
-    hours_per_day: Annotated[float, Field(gt=0, le=24, allow_inf_nan=False)] = 6.0
+    hours_per_day: Annotated[float, Field(gt=0, le=24, allow_inf_nan=False, strict=True)] = 6.0
     prospecting_share: Share = 0.0
     outbound_leads_per_month: NonNegative = 0.0
 
@@ -258,7 +260,7 @@ class Scenario(_Strict):
     horizon_months: Annotated[int, Field(ge=1, le=240, strict=True)]
     currency: str = "USD"
     gross_margin: Probability = 1.0
-    discount_rate_year: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] = 0.0
+    discount_rate_year: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)] = 0.0
     channels: dict[str, Channel] = Field(default_factory=dict)
     outbound: Outbound = Outbound()
     scoring: Scoring = Scoring()
@@ -268,14 +270,6 @@ class Scenario(_Strict):
     roles: Roles = Roles()
     customers: Customers = Customers()
     budget: Budget | None = None
-
-    @field_validator("channels")
-    @classmethod
-    def _channel_names(cls, value):
-        for name in value:
-            if name == "outbound":
-                raise ValueError("'outbound' is reserved for the leads reps prospect")
-        return value
 
     @property
     def horizon_days(self) -> float:
@@ -302,17 +296,28 @@ def _path(loc) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _clean_loc(loc) -> tuple:
-    """Drop pydantic's union-branch tags so the path is the one the user wrote."""
-    tags = {
-        "deterministic", "exponential", "gamma", "lognormal", "triangular", "uniform",
-        "beta", "empirical", "hill", "float", "list[float]", "function-before[_curve(), IntentCurve]",
-    }
+def _user_loc(data, loc, missing: bool) -> tuple:
+    """The part of pydantic's error location that names what the user wrote.
+
+    Pydantic inserts the tags of union branches (``lognormal``, ``hill``...) into
+    locations; walking the input alongside the location drops them, while a
+    ``missing`` key at the end is kept.
+    """
     out = []
-    for item in loc:
-        if isinstance(item, str) and (item in tags or item.startswith(("function-", "list[", "constrained"))):
-            continue
-        out.append(item)
+    cur = data
+    for i, item in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(cur, dict):
+            if item in cur:
+                out.append(item)
+                cur = cur[item]
+            elif last and missing:
+                out.append(item)
+        elif isinstance(cur, list) and isinstance(item, int) and 0 <= item < len(cur):
+            out.append(item)
+            cur = cur[item]
+        else:
+            break  # a scalar written where a mapping or a list was expected: the path ends here
     return tuple(out)
 
 
@@ -336,10 +341,11 @@ def _message(err) -> str:
     return msg
 
 
-def _pydantic_problems(exc: ValidationError) -> list[str]:
+def _pydantic_problems(data, exc: ValidationError) -> list[str]:
     seen = []
     for err in exc.errors():
-        line = f"{_path(_clean_loc(err['loc']))}: {_message(err)}"
+        where = _path(_user_loc(data, err["loc"], missing=err["type"] == "missing"))
+        line = f"{where}: {_message(err)}"
         if line not in seen:
             seen.append(line)
     return seen
@@ -349,6 +355,8 @@ def _cross_problems(sc: Scenario) -> list[str]:
     """Checks that need more than one field: schedules, references, budget."""
     out = []
     H = sc.horizon_months
+    if "outbound" in sc.channels:
+        out.append("channels.outbound: the name 'outbound' is reserved for the leads reps prospect themselves")
     for name, ch in sc.channels.items():
         if len(ch.spend) > H:
             out.append(
@@ -394,6 +402,17 @@ def _cross_problems(sc: Scenario) -> list[str]:
     return out
 
 
+class _Loader(yaml.SafeLoader):
+    """``safe_load`` that also reads ``1e5`` as a number (YAML 1.1 wants ``1.0e5``)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
 def parse_scenario(data, source: str = "<scenario>") -> Scenario:
     """Validate a mapping (as read from YAML) into a :class:`Scenario`."""
     if not isinstance(data, dict):
@@ -401,7 +420,7 @@ def parse_scenario(data, source: str = "<scenario>") -> Scenario:
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(source, _pydantic_problems(exc)) from None
+        raise ScenarioError(source, _pydantic_problems(data, exc)) from None
     problems = _cross_problems(sc)
     if problems:
         raise ScenarioError(source, problems)
@@ -422,10 +441,10 @@ def load_scenario(path) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(source, [f"cannot read file: {exc}"]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ScenarioError(source, [f"(YAML) {where}{problem}"]) from None
+        raise ScenarioError(source, [f"(YAML): {where}{problem}"]) from None
     return parse_scenario(data, source)

@@ -33,9 +33,8 @@ __all__ = [
     "as_distribution",
 ]
 
-PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 
 
 class _Dist(BaseModel):
@@ -65,7 +64,8 @@ class _Dist(BaseModel):
         args = ", ".join(f"{k}={v!r}" for k, v in self.model_dump(exclude={"dist"}).items())
         return f"{type(self).__name__}({args})"
 
-    __str__ = __repr__
+    def __str__(self) -> str:
+        return repr(self)
 
 
 class Deterministic(_Dist):
@@ -89,7 +89,7 @@ class Deterministic(_Dist):
 class Exponential(_Dist):
     """Exponential with the given ``mean``."""
 
-    dist: Literal["exponential"]
+    dist: Literal["exponential"] = "exponential"
     mean_: PositiveFinite = Field(alias="mean")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -112,7 +112,7 @@ class Exponential(_Dist):
 class Gamma(_Dist):
     """Gamma given by its ``mean`` and coefficient of variation ``cv``."""
 
-    dist: Literal["gamma"]
+    dist: Literal["gamma"] = "gamma"
     mean_: PositiveFinite = Field(alias="mean")
     cv: PositiveFinite
 
@@ -137,7 +137,7 @@ class Gamma(_Dist):
 class LogNormal(_Dist):
     """Log-normal given by its ``mean`` and coefficient of variation ``cv``."""
 
-    dist: Literal["lognormal"]
+    dist: Literal["lognormal"] = "lognormal"
     mean_: PositiveFinite = Field(alias="mean")
     cv: PositiveFinite
 
@@ -163,7 +163,7 @@ class LogNormal(_Dist):
 class Triangular(_Dist):
     """Triangular on [``low``, ``high``] with peak at ``mode``."""
 
-    dist: Literal["triangular"]
+    dist: Literal["triangular"] = "triangular"
     low: NonNegativeFinite
     mode: NonNegativeFinite
     high: NonNegativeFinite
@@ -195,7 +195,7 @@ class Triangular(_Dist):
 class Uniform(_Dist):
     """Uniform on [``low``, ``high``]."""
 
-    dist: Literal["uniform"]
+    dist: Literal["uniform"] = "uniform"
     low: NonNegativeFinite
     high: NonNegativeFinite
 
@@ -220,7 +220,7 @@ class Uniform(_Dist):
 class Beta(_Dist):
     """Beta on [0, 1] with shape parameters ``a`` and ``b``, scaled by ``scale``."""
 
-    dist: Literal["beta"]
+    dist: Literal["beta"] = "beta"
     a: PositiveFinite
     b: PositiveFinite
     scale: PositiveFinite = 1.0
@@ -241,7 +241,7 @@ class Beta(_Dist):
 class Empirical(_Dist):
     """Equally likely draws from observed ``values``."""
 
-    dist: Literal["empirical"]
+    dist: Literal["empirical"] = "empirical"
     values: list[NonNegativeFinite] = Field(min_length=1)
 
     def ppf(self, u):

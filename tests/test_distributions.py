@@ -285,8 +285,6 @@ def test_repr_shows_what_was_written(dist, text):
     assert repr(dist) == text
 
 
-_NEEDS_DIST = "constructor needs dist=..., which repr leaves out (dist has no default)"
-_STR_MEAN = "str() is _Dist.__repr__ (bound before the override) and shows mean_="
 
 
 @pytest.mark.parametrize(
@@ -295,9 +293,7 @@ _STR_MEAN = "str() is _Dist.__repr__ (bound before the override) and shows mean_
         pytest.param(
             d,
             t,
-            marks=[]
-            if isinstance(d, Deterministic)
-            else pytest.mark.xfail(strict=True, raises=ValidationError, reason=_NEEDS_DIST),
+            marks=[],
         )
         for d, t in REPRS
     ],
@@ -313,9 +309,7 @@ def test_repr_evaluates_back_to_an_equal_object(dist, text):
         pytest.param(
             d,
             t,
-            marks=pytest.mark.xfail(strict=True, reason=_STR_MEAN)
-            if isinstance(d, Exponential | Gamma | LogNormal)
-            else [],
+            marks=[],
         )
         for d, t in REPRS
     ],
