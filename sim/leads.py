@@ -164,7 +164,8 @@ def nurture_outcome(score, start, u_dropout, threshold: float, nurture: Nurture)
     elif d >= 1:
         drop_at = np.ones(score.shape)
     else:  # first touch at which it drops out: geometric on {1, 2, ...}
-        drop_at = np.floor(np.log1p(-u) / np.log1p(-d)) + 1.0
+        with np.errstate(over="ignore", divide="ignore"):  # a tiny dropout means "never": inf
+            drop_at = np.floor(np.log1p(-u) / np.log1p(-d)) + 1.0
     max_touches = np.floor(nurture.max_days / interval + 1e-12)
     becomes_mql = (needed <= max_touches) & (drop_at > needed)
     drops = ~becomes_mql & (drop_at <= max_touches)

@@ -33,7 +33,8 @@ def _months_kept(u, churn_month):
         return np.full(u.shape, np.inf)
     if churn_month >= 1:
         return np.ones(u.shape)
-    return np.floor(np.log1p(-u) / np.log1p(-churn_month)) + 1.0
+    with np.errstate(over="ignore", divide="ignore"):  # a tiny churn rate means "stays": inf
+        return np.floor(np.log1p(-u) / np.log1p(-churn_month)) + 1.0
 
 
 def subscription_book(start_days, mrr, u_churn, customers: Customers, horizon_months: int) -> SubscriptionBook:
@@ -44,7 +45,8 @@ def subscription_book(start_days, mrr, u_churn, customers: Customers, horizon_mo
     """
     start = np.asarray(start_days, dtype=float)[:, None]
     mrr = np.asarray(mrr, dtype=float)[:, None]
-    end = start + _months_kept(u_churn, customers.churn_month)[:, None] * DAYS_PER_MONTH
+    with np.errstate(over="ignore"):
+        end = start + _months_kept(u_churn, customers.churn_month)[:, None] * DAYS_PER_MONTH
     lo_edge = np.arange(horizon_months)[None, :] * DAYS_PER_MONTH
     hi_edge = lo_edge + DAYS_PER_MONTH
     lo = np.clip(start, lo_edge, hi_edge)

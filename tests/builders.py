@@ -1,0 +1,39 @@
+"""Scenario builders shared by the model tests."""
+
+import copy
+
+from sim import parse_scenario
+
+# A small complete scenario used as the base of the model tests; tests copy and change it.
+BASE = {
+    "name": "test",
+    "horizon_months": 6,
+    "channels": {
+        "search": {
+            "spend": 10000,
+            "response": {"curve": "hill", "max_leads": 400, "half_spend": 10000},
+            "intent": {"a": 2, "b": 3},
+        }
+    },
+    "scoring": {"score_noise": 0.0, "mql_threshold": 0.0},
+    "qualification": {"work_hours": 0.5, "p_qualify": 0.5},
+    "opportunities": {"stages": [{"name": "close", "duration_days": 10, "advance": 0.5}],
+                      "deal": {"kind": "one_off", "value": 1000}},
+    "roles": {"sdr": {"fte": 2, "cost_per_fte_year": 60000},
+              "ae": {"fte": 2, "cost_per_fte_year": 120000, "max_open_opportunities": 50}},
+}
+
+
+def make(**changes):
+    """A validated scenario: BASE with nested changes given as dotted keys (a__b=1 sets a.b)."""
+    data = copy.deepcopy(BASE)
+    for key, value in changes.items():
+        parts = key.split("__")
+        cur = data
+        for p in parts[:-1]:
+            cur = cur.setdefault(p, {})
+        if value is None:
+            cur.pop(parts[-1], None)
+        else:
+            cur[parts[-1]] = value
+    return parse_scenario(data)
