@@ -1,6 +1,7 @@
 """Identities and properties of the model over random valid scenarios."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -118,7 +119,7 @@ def _same(a, b):
 
 
 def test_same_seed_same_numbers_bit_for_bit():
-    sc = sim.load_scenario("scenarios/b2b_saas_inbound.yaml")
+    sc = sim.load_scenario(Path(__file__).parent.parent / "scenarios" / "b2b_saas_inbound.yaml")
     a, b = sim.simulate(sc, seed=11), sim.simulate(sc, seed=11)
     _same(a.metrics, b.metrics)
     pd.testing.assert_frame_equal(a.monthly, b.monthly, check_exact=True)
