@@ -154,7 +154,8 @@ def nurture_outcome(score, start, u_dropout, threshold: float, nurture: Nurture)
     score = np.asarray(score, dtype=float)
     interval = nurture.touch_interval_days
     if nurture.touch_points > 0:
-        needed = np.maximum(np.ceil((threshold - score) / nurture.touch_points - 1e-12), 1.0)
+        with np.errstate(over="ignore"):  # tiny points: never enough touches (inf)
+            needed = np.maximum(np.ceil((threshold - score) / nurture.touch_points - 1e-12), 1.0)
     else:
         needed = np.full(score.shape, np.inf)
     d = nurture.dropout
@@ -170,7 +171,8 @@ def nurture_outcome(score, start, u_dropout, threshold: float, nurture: Nurture)
     becomes_mql = (needed <= max_touches) & (drop_at > needed)
     drops = ~becomes_mql & (drop_at <= max_touches)
     kind = np.where(becomes_mql, 0, np.where(drops, 1, 2))
-    time = np.where(
-        becomes_mql, start + needed * interval, np.where(drops, start + drop_at * interval, start + nurture.max_days)
-    )
+    with np.errstate(over="ignore", invalid="ignore"):  # the branch not taken may be infinite
+        time = np.where(
+            becomes_mql, start + needed * interval, np.where(drops, start + drop_at * interval, start + nurture.max_days)
+        )
     return kind, time

@@ -16,7 +16,7 @@ from sim import states as S
 from sim.config import DAYS_PER_MONTH
 from sim.leads import Columns, spend_schedule
 from sim.revenue import subscription_book
-from sim.team import fte_by_month
+from sim.team import MIN_RAMP_MONTHS, fte_by_month
 
 __all__ = ["measure"]
 
@@ -61,7 +61,7 @@ def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
             lo, hi = ten.start, min(ten.end, horizon)
             if hi <= lo:
                 continue
-            if ten.ramped_at_start or ramp_days <= 0:
+            if ten.ramped_at_start or ramp_months <= MIN_RAMP_MONTHS:
                 total += max(1, int(full)) * (hi - lo)
                 continue
             t = np.linspace(lo, hi, 2000, endpoint=False) + (hi - lo) / 4000

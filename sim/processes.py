@@ -21,7 +21,7 @@ import simpy
 from sim import states as S
 from sim.config import DAYS_PER_MONTH, Scenario
 from sim.leads import Columns, Leads
-from sim.team import Seat
+from sim.team import MIN_RAMP_MONTHS, Seat
 
 __all__ = ["Funnel"]
 
@@ -91,6 +91,7 @@ class Funnel:
             self.q_role_name, self.q_role = "ae", roles.ae
             q_share = 1.0 - roles.ae.prospecting_share - care
         self.q_ramp_days = self.q_role.ramp_months * DAYS_PER_MONTH
+        self.q_ramp_ok = self.q_role.ramp_months > MIN_RAMP_MONTHS
         work_days = q.work_hours.ppf(u[:, Columns.WORK]) / (self.q_role.hours_per_day * q_share)
 
         # Per-lead values the hot path reads, as Python lists.
@@ -249,6 +250,9 @@ class Funnel:
         """Move a seat to its next rep (if any starts within the horizon)."""
         server.tenure_index += 1
         tenures = server.seat.tenures
+        # A rep who came and went while the previous one finished an MQL never worked.
+        while server.tenure_index < len(tenures) and tenures[server.tenure_index].end <= self.env.now:
+            server.tenure_index += 1
         if server.tenure_index >= len(tenures) or tenures[server.tenure_index].start >= self.horizon:
             server.tenure = None
             return
@@ -294,9 +298,10 @@ class Funnel:
         self.p_at_contact[lead] = p
         ten = server.tenure
         duration = self.work_days[lead]
-        if not ten.ramped_at_start and now - ten.start < self.q_ramp_days:
+        if not ten.ramped_at_start and now - ten.start < self.q_ramp_days and self.q_ramp_ok:
             duration /= max((now - ten.start) / self.q_ramp_days, MIN_SERVICE_PRODUCTIVITY)
-        self.q_busy_days += duration if now + duration <= self.horizon else self.horizon - now
+        # Busy time counts within the rep's tenure (a leaving rep finishes the MQL in hand).
+        self.q_busy_days += max(0.0, min(duration, min(ten.end, self.horizon) - now))
         server.lead = lead
         self.env.timeout(duration).callbacks.append(server.on_done)
 
@@ -389,8 +394,9 @@ class Funnel:
         self._ae_change(1)
         self._assign()
 
-    def _free_seat(self, over_limit=False):
-        best, best_free = None, 0 if not over_limit else -math.inf
+    def _free_seat(self):
+        """The employed AE with the most free slots, or None when every slot is taken."""
+        best, best_free = None, 0
         for seat in self.ae_seats:
             if seat.employed:
                 free = seat.limit - len(seat.open)
@@ -454,7 +460,7 @@ class Funnel:
             if env.now < ten.start:
                 yield env.timeout(ten.start - env.now)
             ae.employed = True
-            if ten.ramped_at_start or ramp_days <= 0:
+            if ten.ramped_at_start or ramp_months <= MIN_RAMP_MONTHS:
                 ae.limit = max(1, int(full))
                 self._assign()
             else:
@@ -477,7 +483,7 @@ class Funnel:
     def _rep_left(self, ae: _AESeat):
         now = self.env.now
         for lead in sorted(ae.open):
-            target = self._free_seat(over_limit=True) if self.handover else None
+            target = self._free_seat() if self.handover else None
             if target is None:
                 self.opp_seat.pop(lead)
                 self.opp_days += now - self.opp_start[lead]

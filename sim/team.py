@@ -15,9 +15,10 @@ import numpy as np
 
 from sim.config import DAYS_PER_MONTH, Role
 
-__all__ = ["Seat", "Tenure", "draw_seats", "fte_by_month", "productivity"]
+__all__ = ["MIN_RAMP_MONTHS", "Seat", "Tenure", "draw_seats", "fte_by_month", "productivity"]
 
 DAYS_PER_YEAR = 365.25
+MIN_RAMP_MONTHS = 1e-6  # shorter ramps count as none (and keep the arithmetic finite)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ def productivity(tenure: Tenure, t, ramp_months: float):
     """
     t = np.asarray(t, dtype=float)
     employed = (t >= tenure.start) & (t < tenure.end)
-    if tenure.ramped_at_start or ramp_months <= 0:
+    if tenure.ramped_at_start or ramp_months <= MIN_RAMP_MONTHS:
         return employed.astype(float)
     ramp = np.clip((t - tenure.start) / (ramp_months * DAYS_PER_MONTH), 0.0, 1.0)
     return np.where(employed, ramp, 0.0)

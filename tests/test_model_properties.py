@@ -145,7 +145,8 @@ def _nurture_by_hand(score, start, u, threshold, n):
     elif n.dropout >= 1:
         drop_at = 1
     else:
-        drop_at = math.floor(math.log1p(-u) / math.log1p(-n.dropout)) + 1
+        ratio = math.log1p(-u) / math.log1p(-n.dropout)
+        drop_at = math.floor(ratio) + 1 if ratio < 1e15 else math.inf
     touch = 0
     while True:
         touch += 1
