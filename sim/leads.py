@@ -172,7 +172,6 @@ def nurture_outcome(score, start, u_dropout, threshold: float, nurture: Nurture)
     drops = ~becomes_mql & (drop_at <= max_touches)
     kind = np.where(becomes_mql, 0, np.where(drops, 1, 2))
     with np.errstate(over="ignore", invalid="ignore"):  # the branch not taken may be infinite
-        time = np.where(
-            becomes_mql, start + needed * interval, np.where(drops, start + drop_at * interval, start + nurture.max_days)
-        )
+        leaves = np.where(drops, start + drop_at * interval, start + nurture.max_days)
+        time = np.where(becomes_mql, start + needed * interval, leaves)
     return kind, time
