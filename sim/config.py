@@ -351,54 +351,68 @@ def _pydantic_problems(data, exc: ValidationError) -> list[str]:
     return seen
 
 
-def _cross_problems(sc: Scenario) -> list[str]:
-    """Checks that need more than one field: schedules, references, budget."""
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _number(value):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return value if ok else None
+
+
+def _cross_problems(data: dict) -> list[str]:
+    """Checks that need more than one field: schedules, references, budget.
+
+    They read the raw mapping, defensively, so that they run (and report) even when
+    some field is wrong on its own; a value of the wrong type is left to the schema.
+    """
     out = []
-    H = sc.horizon_months
-    if "outbound" in sc.channels:
+    H = data.get("horizon_months")
+    H = H if isinstance(H, int) and not isinstance(H, bool) and H >= 1 else None
+    channels = _mapping(data.get("channels"))
+    roles = _mapping(data.get("roles"))
+    if "outbound" in channels:
         out.append("channels.outbound: the name 'outbound' is reserved for the leads reps prospect themselves")
-    for name, ch in sc.channels.items():
-        if len(ch.spend) > H:
-            out.append(
-                f"channels.{name}.spend: schedule has {len(ch.spend)} months, "
-                f"longer than horizon_months={H}"
-            )
-        if ch.response is None and any(x > 0 for x in ch.spend):
+    for name, ch in channels.items():
+        ch = _mapping(ch)
+        spend = ch.get("spend")
+        if H is not None and isinstance(spend, list) and len(spend) > H:
+            out.append(f"channels.{name}.spend: schedule has {len(spend)} months, longer than horizon_months={H}")
+        values = spend if isinstance(spend, list) else [spend]
+        if ch.get("response") is None and any((_number(x) or 0) > 0 for x in values):
             out.append(f"channels.{name}.response: spend is given but no response curve says what it buys")
-    for role_name in ("sdr", "ae", "customer_success"):
-        role = getattr(sc.roles, role_name)
-        if role is None:
-            continue
-        for i, hire in enumerate(role.hires):
-            if hire.month >= H:
-                out.append(
-                    f"roles.{role_name}.hires[{i}].month: {hire.month} is not inside the horizon "
-                    f"(0 to {H - 1})"
-                )
-    sdr = sc.roles.sdr
-    ae = sc.roles.ae
-    if ae.prospecting_share + ae.account_care_share >= 1:
+    for role_name, role in roles.items():
+        hires = _mapping(role).get("hires")
+        for i, hire in enumerate(hires if isinstance(hires, list) else []):
+            month = _number(_mapping(hire).get("month"))
+            if H is not None and month is not None and month >= H:
+                out.append(f"roles.{role_name}.hires[{i}].month: {month} is not inside the horizon (0 to {H - 1})")
+    ae = _mapping(roles.get("ae"))
+    busy = (_number(ae.get("prospecting_share")) or 0) + (_number(ae.get("account_care_share")) or 0)
+    if busy >= 1:
         out.append("roles.ae: prospecting_share + account_care_share must be below 1")
-    if sc.budget is not None:
-        b = sc.budget
-        for ch in b.channel_mix:
-            if ch not in sc.channels:
-                out.append(f"budget.channel_mix.{ch}: no such channel (defined: {', '.join(sc.channels) or 'none'})")
-        defined = [r for r in ("sdr", "ae", "customer_success") if getattr(sc.roles, r) is not None]
-        for r in b.role_mix:
+    budget = data.get("budget")
+    if isinstance(budget, dict):
+        total = _number(budget.get("total")) or 0
+        share = _number(budget.get("marketing_share"))
+        channel_mix = _mapping(budget.get("channel_mix"))
+        role_mix = _mapping(budget.get("role_mix"))
+        for ch in channel_mix:
+            if ch not in channels:
+                out.append(f"budget.channel_mix.{ch}: no such channel (defined: {', '.join(channels) or 'none'})")
+            elif (_number(channel_mix[ch]) or 0) > 0 and _mapping(channels[ch]).get("response") is None:
+                out.append(f"budget.channel_mix.{ch}: channel has no response curve to spend on")
+        defined = ["ae", *(r for r in ("sdr", "customer_success") if roles.get(r) is not None)]
+        for r in role_mix:
             if r not in defined:
                 out.append(f"budget.role_mix.{r}: no such role (defined: {', '.join(defined)})")
-        if b.marketing_share > 0 and b.total > 0 and sum(b.channel_mix.values()) <= 0:
+            elif (_number(role_mix[r]) or 0) > 0 and not _number(_mapping(roles.get(r)).get("cost_per_fte_year")):
+                out.append(f"roles.{r}.cost_per_fte_year: must be above 0 for the budget to buy {r} headcount")
+        weights = lambda mix: sum(_number(w) or 0 for w in mix.values())  # noqa: E731
+        if share is not None and share > 0 and total > 0 and weights(channel_mix) <= 0:
             out.append("budget.channel_mix: needs a positive weight for some channel when marketing_share > 0")
-        if b.marketing_share < 1 and b.total > 0 and sum(b.role_mix.values()) <= 0:
+        if share is not None and share < 1 and total > 0 and weights(role_mix) <= 0:
             out.append("budget.role_mix: needs a positive weight for some role when marketing_share < 1")
-        for ch, w in b.channel_mix.items():
-            if w > 0 and ch in sc.channels and sc.channels[ch].response is None:
-                out.append(f"budget.channel_mix.{ch}: channel has no response curve to spend on")
-    if sdr is not None and sdr.prospecting_share > 0 and sdr.outbound_leads_per_month == 0:
-        pass  # prospecting time with no leads is allowed: it only lowers capacity
-    if not math.isfinite(sc.horizon_days):
-        out.append("horizon_months: must be finite")
     return out
 
 
@@ -417,11 +431,12 @@ def parse_scenario(data, source: str = "<scenario>") -> Scenario:
     """Validate a mapping (as read from YAML) into a :class:`Scenario`."""
     if not isinstance(data, dict):
         raise ScenarioError(source, [f"(top level): expected a mapping of keys, got {type(data).__name__}"])
+    problems = []
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(source, _pydantic_problems(data, exc)) from None
-    problems = _cross_problems(sc)
+        problems = _pydantic_problems(data, exc)
+    problems += [p for p in _cross_problems(data) if p not in problems]
     if problems:
         raise ScenarioError(source, problems)
     return sc

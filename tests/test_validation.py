@@ -146,9 +146,10 @@ opportunities:
     kind: subscription
     value: {dist: triangular, low: 500, mode: 1000, high: 3000}
 roles:
-  sdr: {fte: 2}
+  sdr: {fte: 2, cost_per_fte_year: 80000}
   ae:
     fte: 3
+    cost_per_fte_year: 180000
     hires: [{month: 3}, {month: 11, fte: 2}]
     prospecting_share: 0.2
     account_care_share: 0.3
