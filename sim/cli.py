@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -151,6 +152,11 @@ def main(argv=None) -> int:
         return _fail([f"{exc.source}: {p}" for p in exc.problems])
     except KeyboardInterrupt:
         return _fail(["interrupted"])
+    except BrokenPipeError:
+        # The reader went away (e.g. `funnel schema | head`): stop quietly, as cat does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

@@ -37,18 +37,21 @@ def _month_counts(times, horizon_months, weights=None):
 
 
 def _interval_months(start, end, horizon_months):
-    """Months spent by each interval [start, end) in each calendar month, summed."""
-    start = np.asarray(start, dtype=float)
-    end = np.asarray(end, dtype=float)
-    out = np.zeros(horizon_months)
-    for chunk in range(0, len(start), 20000):
-        s = start[chunk: chunk + 20000, None]
-        e = end[chunk: chunk + 20000, None]
-        lo_edge = np.arange(horizon_months)[None, :] * DAYS_PER_MONTH
-        lo = np.clip(s, lo_edge, lo_edge + DAYS_PER_MONTH)
-        hi = np.clip(e, lo_edge, lo_edge + DAYS_PER_MONTH)
-        out += (np.maximum(hi - lo, 0) / DAYS_PER_MONTH).sum(axis=0)
-    return out
+    """Months spent by intervals [start, end) in each calendar month, summed (O(n + months))."""
+    H = horizon_months
+    horizon = H * DAYS_PER_MONTH
+    s = np.clip(np.asarray(start, dtype=float), 0.0, horizon)
+    e = np.clip(np.asarray(end, dtype=float), s, horizon)
+    first = np.minimum((s / DAYS_PER_MONTH).astype(int), H - 1)
+    last = np.minimum((e / DAYS_PER_MONTH).astype(int), H - 1)
+    same = first == last
+    out = np.zeros(H)
+    out += np.bincount(first[same], weights=(e - s)[same] / DAYS_PER_MONTH, minlength=H)
+    f, la, ss, ee = first[~same], last[~same], s[~same], e[~same]
+    out += np.bincount(f, weights=(f + 1) - ss / DAYS_PER_MONTH, minlength=H)  # the first, partial month
+    out += np.bincount(la, weights=ee / DAYS_PER_MONTH - la, minlength=H)  # the last, partial month
+    full = np.bincount(f + 1, minlength=H + 1) - np.bincount(la, minlength=H + 1)  # months in between
+    return out + np.cumsum(full)[:H]
 
 
 def _slot_days(seats, max_open, selling_share, ramp_months, horizon):

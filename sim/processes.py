@@ -32,15 +32,18 @@ MIN_SERVICE_PRODUCTIVITY = 0.1  # a brand-new rep works MQLs at a tenth of full 
 class _Server:
     """A qualifying seat's state: which tenure is working, on which lead, or idle."""
 
-    __slots__ = ("seat", "tenure_index", "tenure", "lead", "idle", "on_done")
+    __slots__ = ("seat", "tenure_index", "tenure", "lead", "qualifies", "idle", "on_done", "busy_until", "ramp_end")
 
     def __init__(self, seat):
         self.seat = seat
         self.tenure_index = -1
         self.tenure = None
         self.lead = -1
+        self.qualifies = False
         self.idle = False
         self.on_done = None
+        self.busy_until = 0.0  # end of the tenure, or the horizon
+        self.ramp_end = -math.inf  # while ramping, work is slower
 
 
 class _AESeat:
@@ -96,7 +99,7 @@ class Funnel:
 
         # Per-lead values the hot path reads, as Python lists.
         intent = leads.intent[members]
-        self.score = leads.score[members].tolist()
+        self.score = leads.score[members].tolist() if q.discipline == "score" else None
         self.work_days = work_days.tolist()
         self.p_qualify = q.p_qualify.at(intent).tolist()
         self.u_qualify = u[:, Columns.QUALIFY].tolist()
@@ -111,9 +114,14 @@ class Funnel:
         advance_p = np.column_stack([st.advance.at(intent) for st in stages])
         passed = u[:, cols.stage_advance] < advance_p
         # Stages passed in a row after the first (whose chance also decays with the slot wait).
-        after_first = np.cumprod(passed[:, 1:], axis=1).sum(axis=1) if len(stages) > 1 else np.zeros(n)
-        self.cum_duration = np.cumsum(durations, axis=1).tolist()
-        self.after_first = after_first.astype(int).tolist()
+        after_first = np.cumprod(passed[:, 1:], axis=1).sum(axis=1) if len(stages) > 1 else np.zeros(n, dtype=int)
+        # The path once the first stage is passed: where it ends (the stage it is lost
+        # in, or n_stages when won) and when, from the start of the opportunity.
+        path_end = 1 + after_first.astype(int)
+        cum = np.cumsum(durations, axis=1)
+        self.first_stage_days = cum[:, 0].tolist()
+        self.path_end = path_end.tolist()
+        self.path_days = cum[np.arange(n), np.minimum(path_end, len(stages) - 1)].tolist()
         self.first_p = advance_p[:, 0].tolist()
         self.u_first = u[:, cols.stage_advance[0]].tolist()
         self.u_handover = u[:, Columns.HANDOVER].tolist()
@@ -123,7 +131,7 @@ class Funnel:
         self.handover_penalty = op.handover_penalty
 
         self.nurture = scenario.nurture
-        self.recycle_u = [u[:, c].tolist() for c in cols.recycle]
+        self.recycle_u = [u[:, c].tolist() for c in cols.recycle] if self.nurture else []
 
         # Records.
         nan = math.nan
@@ -139,7 +147,6 @@ class Funnel:
         self.opp_fail_stage = [-1] * n  # stage where it was lost; n_stages when won
         self.handed_over = [False] * n
         self.first_decay = [1.0] * n
-        self.p_at_contact = [nan] * n
         self.recycles = [0] * n
         self.cold_events = 0
         self.cold_times: list[float] = []
@@ -211,7 +218,9 @@ class Funnel:
             self.next_pending = i
 
     def _pop_waiting(self):
-        self._admit()
+        i = self.next_pending
+        if i < len(self.pending_t) and self.pending_t[i] <= self.env.now:
+            self._admit()
         state = self.state
         if self.discipline == "score":
             heap = self.heap
@@ -258,6 +267,9 @@ class Funnel:
             return
         ten = tenures[server.tenure_index]
         server.tenure = ten
+        server.busy_until = min(ten.end, self.horizon)
+        ramping = not ten.ramped_at_start and self.q_ramp_ok
+        server.ramp_end = ten.start + self.q_ramp_days if ramping else -math.inf
         env = self.env
         env.timeout(max(ten.start - env.now, 0.0)).callbacks.append(lambda _e: self._look(server))
         if ten.end < self.horizon:
@@ -295,19 +307,19 @@ class Funnel:
         p = self.p_qualify[lead]
         if self.decay_half_life_days is not None:
             p *= (1.0 + wait / self.decay_half_life_days) ** -self.decay_shape
-        self.p_at_contact[lead] = p
-        ten = server.tenure
+        server.qualifies = self.u_qualify[lead] < p
         duration = self.work_days[lead]
-        if not ten.ramped_at_start and now - ten.start < self.q_ramp_days and self.q_ramp_ok:
-            duration /= max((now - ten.start) / self.q_ramp_days, MIN_SERVICE_PRODUCTIVITY)
+        if now < server.ramp_end:
+            duration /= max((now - server.tenure.start) / self.q_ramp_days, MIN_SERVICE_PRODUCTIVITY)
         # Busy time counts within the rep's tenure (a leaving rep finishes the MQL in hand).
-        self.q_busy_days += max(0.0, min(duration, min(ten.end, self.horizon) - now))
+        left = server.busy_until - now
+        self.q_busy_days += duration if duration <= left else max(left, 0.0)
         server.lead = lead
         self.env.timeout(duration).callbacks.append(server.on_done)
 
     def _done(self, server):
         lead = server.lead
-        if self.u_qualify[lead] < self.p_at_contact[lead]:
+        if server.qualifies:
             self.sql_time[lead] = self.env.now
             self._sql(lead)
         else:
@@ -424,13 +436,11 @@ class Funnel:
             d = (1.0 + (now - self.sql_time[lead]) * HOURS / self.slot_decay.half_life_hours) ** -self.slot_decay.shape
             self.first_decay[lead] = d
             p *= d
-        cum = self.cum_duration[lead]
         if self.u_first[lead] >= p:
-            k, end, won = 0, cum[0], False
+            k, end, won = 0, self.first_stage_days[lead], False
         else:
-            k = 1 + self.after_first[lead]
+            k, end = self.path_end[lead], self.path_days[lead]
             won = k == self.n_stages
-            end = cum[-1] if won else cum[k]
         self.opp_fail_stage[lead] = k
         self.opp_end[lead] = now + end
         self.opp_wins[lead] = won

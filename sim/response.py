@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["carryover", "exponential_response", "hill_response", "lagged", "wait_decay"]
+__all__ = ["carryover", "effective_spend", "exponential_response", "hill_response", "lagged", "wait_decay"]
 
 
 def hill_response(spend, max_leads: float, half_spend: float, shape: float = 1.0):
@@ -18,8 +18,10 @@ def hill_response(spend, max_leads: float, half_spend: float, shape: float = 1.0
     ``max_leads`` at ``half_spend``, approaching ``max_leads``.
     """
     s = np.maximum(np.asarray(spend, dtype=float), 0.0)
-    ratio = (s / half_spend) ** shape
-    return max_leads * ratio / (1.0 + ratio)
+    # Written as max / (1 + (half/s)^k): no overflow at huge spend, never above max_leads.
+    with np.errstate(divide="ignore", over="ignore"):
+        inverse = (half_spend / s) ** shape
+    return max_leads / (1.0 + inverse)
 
 
 def exponential_response(spend, max_leads: float, spend_scale: float):
@@ -50,6 +52,8 @@ def carryover(spend, rate: float, history=()):
 def lagged(spend, lag_months: int, history=()):
     """Shift monthly spend ``lag_months`` later, filling from ``history`` (then zeros)."""
     spend = np.asarray(spend, dtype=float)
+    if lag_months < 0:
+        raise ValueError(f'"lag_months" must be >= 0, got {lag_months}')
     if lag_months == 0:
         return spend
     full = np.concatenate([np.zeros(lag_months), np.asarray(history, dtype=float), spend])
@@ -73,6 +77,8 @@ def effective_spend(spend, rate: float = 0.0, lag_months: int = 0, history=()):
     """
     history = np.asarray(history, dtype=float)
     spend = np.asarray(spend, dtype=float)
+    if lag_months < 0:
+        raise ValueError(f'"lag_months" must be >= 0, got {lag_months}')
     full = carryover(np.concatenate([history, spend]), rate)
     full = np.concatenate([np.zeros(lag_months), full])
     end = len(full) - lag_months

@@ -87,11 +87,9 @@ def _lagged_ref(spend, lag, history=()):
 @given(ANY_SPEND, MAX_LEADS, HALF_SPEND, SHAPE)
 def test_hill_is_between_zero_and_max_leads(spend, max_leads, half_spend, shape):
     value = float(hill_response(spend, max_leads, half_spend, shape))
-    assert 0.0 <= value <= max_leads * (1 + 4e-16)  # the exact bound is the xfail test below
+    assert 0.0 <= value <= max_leads
 
 
-@pytest.mark.xfail(strict=True, reason="hill_response computes (max_leads * ratio) / (1 + ratio); the product "
-                                       "rounds up, so the result can exceed max_leads by one ulp")
 def test_hill_never_exceeds_max_leads_even_by_rounding():
     assert float(hill_response(139156569.33371747, 3.0, 3.0, 6.0)) <= 3.0
 
@@ -138,8 +136,6 @@ def test_hill_saturates_towards_max_leads():
     assert 100.0 - out[-1] == pytest.approx(100.0 * 10.0 / (1e6 + 10.0), rel=1e-9)
 
 
-@pytest.mark.xfail(strict=True, reason="hill_response: (spend/half_spend)**shape overflows to inf and "
-                                       "inf/(1+inf) gives NaN instead of max_leads")
 def test_hill_with_huge_spend_ratio_is_max_leads_not_nan():
     with np.errstate(all="ignore"):
         value = float(hill_response(1e7, 200.0, 1.0, 50.0))  # (1e7)**50 = 1e350 overflows
@@ -289,9 +285,6 @@ def test_lagged_by_hand():
     np.testing.assert_array_equal(lagged([1, 2], 5), [0, 0])
 
 
-@pytest.mark.xfail(strict=True, reason='lagged(..., lag_months=-1) raises numpy\'s "negative dimensions are '
-                                       'not allowed", which does not name lag_months (STYLE.md: bad arguments '
-                                       "fail with a sentence naming the argument)")
 def test_negative_lag_is_rejected_naming_lag_months():
     with pytest.raises(ValueError, match="lag_months"):
         lagged([1.0, 2.0], -1)
