@@ -334,7 +334,10 @@ def _message(err) -> str:
         ctx = err.get("ctx", {})
         return f"unknown kind {ctx.get('tag')!r}, expected one of {ctx.get('expected_tags')}"
     if kind == "union_tag_not_found":
-        return f"needs a key telling its kind: {msg.split('tag')[1].strip()}"
+        key = err.get("ctx", {}).get("discriminator", "").strip("'")
+        return f"needs a `{key}:` key saying which kind it is (see `funnel schema`)"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"expected a mapping of keys, got {type(err.get('input')).__name__} {err.get('input')!r}"
     msg = msg.removeprefix("Value error, ")
     if "input" in err and kind not in ("model_type", "dict_type"):
         return f"{msg} (got {err['input']!r})"
@@ -417,7 +420,18 @@ def _cross_problems(data: dict) -> list[str]:
 
 
 class _Loader(yaml.SafeLoader):
-    """``safe_load`` that also reads ``1e5`` as a number (YAML 1.1 wants ``1.0e5``)."""
+    """``safe_load`` that reads ``1e5`` as a number and refuses a key written twice."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is written twice in one mapping", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
 
 
 _Loader.add_implicit_resolver(
