@@ -284,7 +284,8 @@ class Funnel:
 
     def _look(self, server):
         """A free rep takes the next MQL, or waits idle for one."""
-        if self.env.now >= server.tenure.end:
+        now = self.env.now
+        if now >= server.tenure.end:
             self._next_tenure(server)
             return
         lead = self._pop_waiting()
@@ -294,7 +295,7 @@ class Funnel:
             self.n_idle += 1
             self._schedule_feeder()
             return
-        self.queue_days += self.env.now - self.queued_at[lead]
+        self.queue_days += now - self.queued_at[lead]
         self._start_work(server, lead)
 
     def _start_work(self, server, lead):
@@ -401,10 +402,14 @@ class Funnel:
         self.n_sql_waiting += delta
 
     def _sql(self, lead):
+        if not self.ae_queue:  # nobody ahead: take a free slot at once if there is one
+            seat = self._free_seat()
+            if seat is not None:
+                self._open(lead, seat)
+                return
         self.state[lead] = S.WAITING_AE
         self.ae_queue.append(lead)
         self._ae_change(1)
-        self._assign()
 
     def _free_seat(self):
         """The employed AE with the most free slots, or None when every slot is taken."""
