@@ -143,7 +143,10 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
     m["response_time_p90_hours"] = float(np.quantile(waits, 0.9)) if len(waits) else math.nan
     sla_days = sc.qualification.sla_hours / HOURS
     due = mql & (first_mql_time + sla_days <= horizon)
-    m["sla_share"] = _ratio((due & (first_wait_h <= sc.qualification.sla_hours)).sum(), due.sum())
+    # The SLA clock starts at the first MQL time: a lead that went cold and came back
+    # from nurture missed it, however fast its second spell was worked.
+    since_first_mql_h = (contact - first_mql_time) * HOURS
+    m["sla_share"] = _ratio((due & (since_first_mql_h <= sc.qualification.sla_hours + 1e-9)).sum(), due.sum())
     m["queue_mean_mqls"] = funnel.queue_days / horizon
     m["queue_mean_sqls"] = funnel.ae_area / horizon
     q_days = _seat_days(funnel.q_seats, horizon)
@@ -318,6 +321,7 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
             "score": leads.score,
             "mql_day": first_mql_time,
             "first_wait_hours": first_wait_h,
+            "contact_day": contact,
             "sql_day": sql_time,
             "opportunity_day": opp_start,
             "close_day": close_time,

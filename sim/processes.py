@@ -1,12 +1,14 @@
-"""The capacity-limited part of the funnel as SimPy processes (MODEL.md 2 to 5).
+"""The capacity-limited part of the funnel on SimPy's event loop (MODEL.md 2 to 5).
 
-Only MQLs enter here. A feeder process releases them at their (pre-computed) MQL
-times into the qualification queue; one process per qualifying seat (SDRs, or AEs
-when there are none) works the queue; a reaper sends MQLs that waited
-``max_wait_days`` to nurture or to the lost-cold state; SQLs wait for an AE slot and
-hold it for the whole opportunity, whose stage path was fixed by the lead's own
-uniforms when it took the slot. Per-lead records live in plain lists because
-scalar access to them is the hot path.
+Only MQLs enter here, at their pre-computed MQL times. Each qualifying seat (SDRs,
+or AEs when there are none) takes MQLs from the queue in the scenario's discipline;
+an arrival costs an event only when a rep is idle to take it, otherwise it joins
+the queue, with its own arrival time, when a rep next looks. A reaper process sends
+MQLs that waited ``max_wait_days`` to nurture or to the lost-cold state at exactly
+that moment. SQLs wait for an AE slot and hold it for the whole opportunity, whose
+stage path was fixed by the lead's own uniforms when it took the slot; AE seats are
+generator processes (hires, ramp, departures). Per-lead records live in plain lists
+because scalar access to them is the hot path.
 """
 
 from __future__ import annotations
@@ -54,7 +56,6 @@ class _AESeat:
         self.employed = False
         self.limit = 0
         self.open = set()
-
 
 
 class Funnel:
@@ -302,9 +303,8 @@ class Funnel:
         now = self.env.now
         self.state[lead] = S.IN_QUALIFICATION
         wait = now - self.queued_at[lead]
-        self.contact_time[lead] = now
-        if self.recycles[lead] == 0:
-            self.first_wait[lead] = wait
+        self.contact_time[lead] = now  # a lead is contacted at most once
+        self.first_wait[lead] = wait
         p = self.p_qualify[lead]
         if self.decay_half_life_days is not None:
             p *= (1.0 + wait / self.decay_half_life_days) ** -self.decay_shape

@@ -216,3 +216,31 @@ def test_understaffed_sales_lets_leads_go_cold():
     assert f["leads"] == s["leads"]  # common random numbers: the same leads arrive
     assert s["losses.cold_waiting"] > f["losses.cold_waiting"]
     assert s["response_time_median_hours"] > f["response_time_median_hours"]
+
+
+def test_sla_share_and_response_time_follow_their_definitions():
+    q = {"work_hours": {"dist": "exponential", "mean": 2.0}, "sla_hours": 2.0, "p_qualify": 0.4}
+    roles = {"sdr": {"fte": 1, "hours_per_day": 10}, "ae": {"fte": 1}}
+    # Without reneging every contact ends the lead's only queue spell: the SLA share
+    # is the share of due MQLs whose wait was within the SLA.
+    plain = sim.simulate(make(horizon_months=3, qualification=q, roles=roles), seed=5)
+    leads, m = plain.leads, plain.metrics
+    contacted = leads["first_wait_hours"].dropna()
+    assert m["response_time_median_hours"] == np.median(contacted)
+    assert m["response_time_p90_hours"] == np.quantile(contacted, 0.9)
+    horizon = 3 * 365.25 / 12
+    due = leads["mql_day"].notna() & (leads["mql_day"] + 2.0 / 24 <= horizon)
+    assert 0 < m["sla_share"] < 1
+    assert math.isclose(m["sla_share"], (due & (leads["first_wait_hours"] <= 2.0)).sum() / due.sum())
+    # With reneging and recycling, a lead that came back from nurture missed its SLA.
+    recycling = make(horizon_months=3, qualification={**q, "max_wait_days": 1.0}, roles=roles,
+                     nurture={"touch_interval_days": 3, "touch_points": 0.0, "dropout": 0.2, "max_days": 60,
+                              "max_recycles": 2})
+    r = sim.simulate(recycling, seed=5)
+    leads, m = r.leads, r.metrics
+    assert m["losses.cold_waiting"] > 0
+    came_back = (leads["contact_day"] - leads["mql_day"]) * 24 > leads["first_wait_hours"] + 1e-9
+    assert came_back.any()
+    due = leads["mql_day"].notna() & (leads["mql_day"] + 2.0 / 24 <= horizon)
+    within = due & ~came_back & (leads["first_wait_hours"] <= 2.0)
+    assert math.isclose(m["sla_share"], within.sum() / due.sum())
