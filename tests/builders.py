@@ -1,6 +1,7 @@
-"""Scenario builders shared by the model tests."""
+"""Scenario builders and the wrong-scenario corpus, shared by the tests."""
 
 import copy
+from pathlib import Path
 
 from sim import parse_scenario
 
@@ -37,3 +38,19 @@ def make(**changes):
         else:
             cur[parts[-1]] = value
     return parse_scenario(data)
+
+
+BAD_DIR = Path(__file__).parent / "bad_scenarios"
+BAD_FILES = sorted(BAD_DIR.glob("*.yaml"))
+
+
+def expected_paths(path: Path) -> list[str]:
+    """The field paths a wrong scenario file announces in its leading ``# expect:`` lines."""
+    expects = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("#"):
+            break
+        body = line[1:].strip()
+        if body.startswith("expect:"):
+            expects.append(body.removeprefix("expect:").strip())
+    return expects

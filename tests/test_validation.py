@@ -4,48 +4,18 @@ Every file in ``tests/bad_scenarios`` is a near-valid scenario with deliberate
 problems. Its leading comment lines say what must be reported::
 
     # expect: <field path>      (one line per problem)
-    # xfail: <reason>           (optional: a known defect of the validator)
-
-A file marked ``xfail`` documents a defect in ``sim/config.py``; the test is a strict
-xfail, so it starts failing (and the mark must go) once the defect is fixed.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import yaml
+from builders import BAD_FILES, expected_paths
 
 from sim.config import DAYS_PER_MONTH, Scenario, ScenarioError, load_scenario, parse_scenario
 from sim.distributions import Deterministic, Gamma, LogNormal, Triangular
-
-BAD_DIR = Path(__file__).parent / "bad_scenarios"
-BAD_FILES = sorted(BAD_DIR.glob("*.yaml"))
-
-
-def _header(path: Path) -> tuple[list[str], str | None]:
-    """The ``# expect:`` paths and the optional ``# xfail:`` reason of a bad file."""
-    expects, xfail = [], None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if not line.startswith("#"):
-            break
-        body = line[1:].strip()
-        if body.startswith("expect:"):
-            expects.append(body.removeprefix("expect:").strip())
-        elif body.startswith("xfail:"):
-            xfail = body.removeprefix("xfail:").strip()
-    return expects, xfail
-
-
-def _bad_file_params():
-    params = []
-    for path in BAD_FILES:
-        _, xfail = _header(path)
-        marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
-        params.append(pytest.param(path, id=path.stem, marks=marks))
-    return params
 
 
 def _matching_expect(line: str, expects: list[str]) -> str | None:
@@ -62,13 +32,13 @@ def test_every_bad_scenario_has_an_expect_line_first():
     for path in BAD_FILES:
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first.startswith("# expect: "), path.name
-        expects, _ = _header(path)
+        expects = expected_paths(path)
         assert all(expects), path.name
 
 
-@pytest.mark.parametrize("path", _bad_file_params())
+@pytest.mark.parametrize("path", BAD_FILES, ids=lambda p: p.stem)
 def test_bad_scenario_is_rejected_with_the_expected_problems(path):
-    expects, _ = _header(path)
+    expects = expected_paths(path)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
     problems = info.value.problems
