@@ -8,6 +8,7 @@ currency. Ratios with an empty denominator are NaN, never silently zero.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -77,110 +78,160 @@ def _seat_days(seats, horizon):
     return sum(max(0.0, min(t.end, horizon) - t.start) for s in seats for t in s.tenures)
 
 
+@dataclass
+class _Run:
+    """What the measures read of one finished replication, expanded to every lead."""
+
+    sc: object
+    leads: object
+    cols: object
+    seats: dict
+    funnel: object
+    state: np.ndarray
+    state_time: np.ndarray
+    first_mql_time: np.ndarray
+    nurture_exit: np.ndarray
+    streams: object
+
+    def __post_init__(self):
+        n = len(self.leads)
+        self.n = n
+        self.H = self.sc.horizon_months
+        self.horizon = self.sc.horizon_days
+        self.mql = np.isfinite(self.first_mql_time)
+        self.contact = self.funnel.full("contact_time", n)
+        self.sql_time = self.funnel.full("sql_time", n)
+        self.opp_start = self.funnel.full("opp_start", n)
+        self.first_wait_h = self.funnel.full("first_wait", n) * HOURS
+        self.won = self.state == S.WON
+        self.close_time = np.where(self.won, self.state_time, np.nan)
+        deal = self.sc.opportunities.deal
+        v0, v1 = deal.value_intent
+        self.intent_mult = v0 + (v1 - v0) * self.leads.intent
+        self.value = deal.value.ppf(self.leads.u[:, Columns.VALUE]) * self.intent_mult
+
+
 def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_time, first_mql_time,
             nurture_exit, streams, result_type):
     """Turn a finished replication into ``result_type(metrics, monthly, scenario, leads)``."""
-    sc = scenario
-    H = sc.horizon_months
-    horizon = sc.horizon_days
-    n = len(leads)
-    op = sc.opportunities
-    deal = op.deal
-    roles = sc.roles
+    run = _Run(scenario, leads, cols, seats, funnel, state, state_time, first_mql_time, nurture_exit, streams)
     m: dict = {}
+    m.update(_accounting(run))
+    m.update(_volumes_and_rates(run))
+    m.update(_response_and_capacity(run))
+    money, series = _money(run)
+    m.update(money)
+    m.update(_open_pipeline(run))
+    fte_m = {name: fte_by_month(seats[name], run.H) for name in ("sdr", "ae", "customer_success")
+             if getattr(scenario.roles, name) is not None}
+    for name, f in fte_m.items():
+        m[f"fte_end.{name}"] = float(f[-1])
+        m[f"fte_months.{name}"] = float(f.sum())
+    m.update(allocation)
+    monthly = pd.DataFrame(
+        {
+            "month": np.arange(run.H),
+            "marketing_spend": series["spend"],
+            "leads": _month_counts(leads.arrival, run.H),
+            "mqls": _month_counts(first_mql_time, run.H),
+            "sqls": _month_counts(run.sql_time, run.H),
+            "opportunities": _month_counts(run.opp_start, run.H),
+            "wins": _month_counts(run.close_time, run.H),
+            "lost_cold": _month_counts(funnel.cold_times, run.H),
+            **{k: series[k] for k in ("bookings", "revenue", "mrr_end", "customers_end", "costs", "contribution")},
+            **{f"fte_{name}": f for name, f in fte_m.items()},
+        }
+    )
+    return result_type(metrics=m, monthly=monthly, scenario=scenario, leads=_lead_records(run))
 
-    # -- lead accounting ----------------------------------------------------------------
-    counts = np.bincount(state, minlength=13)
-    accounting = {"arrived": int(n)}
-    for code, name in S.TERMINAL.items():
-        accounting[name] = int(counts[code])
+
+def _accounting(run: _Run) -> dict:
+    """Every lead in exactly one terminal state or in flight (MODEL.md 6)."""
+    counts = np.bincount(run.state, minlength=len(STATE_NAMES))
+    accounting = {"arrived": int(run.n)}
+    accounting.update({name: int(counts[code]) for code, name in S.TERMINAL.items()})
     accounting["in_flight"] = int(sum(counts[c] for c in S.IN_FLIGHT))
-    m["lead_accounting"] = accounting
-    for code, name in S.IN_FLIGHT.items():
-        m[f"in_flight.{name}"] = int(counts[code])
+    out = {"lead_accounting": accounting}
+    out.update({f"in_flight.{name}": int(counts[code]) for code, name in S.IN_FLIGHT.items()})
+    return out
 
-    # -- volumes --------------------------------------------------------------------------
-    m["leads"] = n
+
+def _volumes_and_rates(run: _Run) -> dict:
+    """Counts through the funnel, losses by reason, conversion rates."""
+    sc, leads, state, won, mql = run.sc, run.leads, run.state, run.won, run.mql
+    m = {"leads": run.n}
     for code, name in enumerate(leads.channel_names):
         m[f"leads.{name}"] = int((leads.channel == code).sum())
-    mql = np.isfinite(first_mql_time)
-    contact = funnel.full("contact_time", n)
-    sql_time = funnel.full("sql_time", n)
-    opp_start = funnel.full("opp_start", n)
-    won = state == S.WON
-    is_sql = np.isfinite(sql_time)
-    is_opp = np.isfinite(opp_start)
     m["mqls"] = int(mql.sum())
     m["mqls_from_nurture"] = int((mql & (leads.score < sc.scoring.mql_threshold)).sum())
-    m["contacted"] = int(np.isfinite(contact).sum())
-    m["sqls"] = int(is_sql.sum())
-    m["opportunities"] = int(is_opp.sum())
+    m["contacted"] = int(np.isfinite(run.contact).sum())
+    m["sqls"] = int(np.isfinite(run.sql_time).sum())
+    m["opportunities"] = int(np.isfinite(run.opp_start).sum())
     m["wins"] = int(won.sum())
-    m["losses.cold_waiting"] = int(funnel.cold_events)
-    m["losses.disqualified"] = int(counts[S.DISQUALIFIED])
-    m["losses.lost_in_pipeline"] = int(counts[S.LOST_PIPELINE])
-    m["losses.rep_left"] = int(counts[S.LOST_REP_LEFT])
+    m["losses.cold_waiting"] = int(run.funnel.cold_events)
+    m["losses.disqualified"] = int((state == S.DISQUALIFIED).sum())
+    m["losses.lost_in_pipeline"] = int((state == S.LOST_PIPELINE).sum())
+    m["losses.rep_left"] = int((state == S.LOST_REP_LEFT).sum())
     for code, name in enumerate(leads.channel_names):
         in_ch = leads.channel == code
         m[f"wins.{name}"] = int((won & in_ch).sum())
         m[f"mql_to_win.{name}"] = _ratio((won & in_ch).sum(), (mql & in_ch).sum())
-
-    # -- conversion rates -----------------------------------------------------------------
-    m["lead_to_mql"] = _ratio(m["mqls"], n)
+    m["lead_to_mql"] = _ratio(m["mqls"], run.n)
     m["mql_to_sql"] = _ratio(m["sqls"], m["contacted"])
     closed = won | (state == S.LOST_PIPELINE)
     m["opportunity_win_rate"] = _ratio(won.sum(), closed.sum())
     m["mql_to_win"] = _ratio(m["wins"], m["mqls"])
-    fail_stage = funnel.full("opp_fail_stage", n, -1)
-    for s, stage in enumerate(op.stages):
+    fail_stage = run.funnel.full("opp_fail_stage", run.n, -1)
+    for s, stage in enumerate(sc.opportunities.stages):
         reached = closed & (fail_stage >= s)
         m[f"stage_advance.{stage.name}"] = _ratio((closed & (fail_stage > s)).sum(), reached.sum())
+    return m
 
-    # -- response time and queues -----------------------------------------------------------
-    first_wait_h = funnel.full("first_wait", n) * HOURS
-    waits = first_wait_h[np.isfinite(first_wait_h)]
+
+def _response_and_capacity(run: _Run) -> dict:
+    """Speed to lead, queue lengths and how busy the reps were."""
+    sc, funnel, horizon = run.sc, run.funnel, run.horizon
+    m = {}
+    waits = run.first_wait_h[np.isfinite(run.first_wait_h)]
     m["response_time_median_hours"] = float(np.median(waits)) if len(waits) else math.nan
     m["response_time_p90_hours"] = float(np.quantile(waits, 0.9)) if len(waits) else math.nan
-    sla_days = sc.qualification.sla_hours / HOURS
-    due = mql & (first_mql_time + sla_days <= horizon)
+    sla_hours = sc.qualification.sla_hours
+    due = run.mql & (run.first_mql_time + sla_hours / HOURS <= horizon)
     # The SLA clock starts at the first MQL time: a lead that went cold and came back
     # from nurture missed it, however fast its second spell was worked.
-    since_first_mql_h = (contact - first_mql_time) * HOURS
-    m["sla_share"] = _ratio((due & (since_first_mql_h <= sc.qualification.sla_hours + 1e-9)).sum(), due.sum())
+    since_first_mql_h = (run.contact - run.first_mql_time) * HOURS
+    m["sla_share"] = _ratio((due & (since_first_mql_h <= sla_hours + 1e-9)).sum(), due.sum())
     m["queue_mean_mqls"] = funnel.queue_days / horizon
     m["queue_mean_sqls"] = funnel.ae_area / horizon
-    q_days = _seat_days(funnel.q_seats, horizon)
-    m["qualifier_utilisation"] = _ratio(funnel.q_busy_days, q_days)
-    care = 0.0 if funnel.cs_carries_care else roles.ae.account_care_share
-    slot_days = _slot_days(seats["ae"], roles.ae.max_open_opportunities, 1.0 - care, roles.ae.ramp_months, horizon)
+    m["qualifier_utilisation"] = _ratio(funnel.q_busy_days, _seat_days(funnel.q_seats, horizon))
+    ae = sc.roles.ae
+    care = 0.0 if funnel.cs_carries_care else ae.account_care_share
+    slot_days = _slot_days(run.seats["ae"], ae.max_open_opportunities, 1.0 - care, ae.ramp_months, horizon)
     m["ae_slot_utilisation"] = _ratio(funnel.opp_days, slot_days)
+    return m
 
-    # -- deals and revenue ------------------------------------------------------------------
-    v0, v1 = deal.value_intent
-    intent_mult = v0 + (v1 - v0) * leads.intent
-    value = deal.value.ppf(leads.u[:, Columns.VALUE]) * intent_mult
-    close_time = np.where(won, state_time, np.nan)
-    win_value = value[won]
-    win_time = close_time[won]
-    months = np.arange(H)
-    base_rng = streams("customers/installed_base")
-    cust = sc.customers
+
+def _money(run: _Run) -> tuple[dict, dict]:
+    """Bookings, revenue, costs by category and the ratios built on them; monthly series."""
+    sc, leads, H = run.sc, run.leads, run.H
+    deal, cust, roles = sc.opportunities.deal, sc.customers, sc.roles
+    m = {}
+    win_value = run.value[run.won]
+    win_time = run.close_time[run.won]
+    base_rng = run.streams("customers/installed_base")
     base_mrr = cust.installed_mrr.sample(base_rng, cust.installed_base)
     base_u = base_rng.random(cust.installed_base)
+    base_start = np.zeros(cust.installed_base)
     if deal.kind == "subscription":
         bookings_each = 12.0 * win_value  # annual contract value
-        book = subscription_book(
-            np.concatenate([np.zeros(cust.installed_base), win_time]),
-            np.concatenate([base_mrr, win_value]),
-            np.concatenate([base_u, leads.u[won, Columns.CHURN]]),
-            cust, H,
-        )
-        new_book = subscription_book(win_time, win_value, leads.u[won, Columns.CHURN], cust, H)
+        churn_u = leads.u[run.won, Columns.CHURN]
+        book = subscription_book(np.concatenate([base_start, win_time]), np.concatenate([base_mrr, win_value]),
+                                 np.concatenate([base_u, churn_u]), cust, H)
+        new_revenue_m = subscription_book(win_time, win_value, churn_u, cust, H).revenue
         revenue_m = book.revenue
-        new_revenue_m = new_book.revenue
     else:
         bookings_each = win_value
-        book = subscription_book(base_u * 0, base_mrr, base_u, cust, H)
+        book = subscription_book(base_start, base_mrr, base_u, cust, H)
         new_revenue_m = _month_counts(win_time, H, win_value)
         revenue_m = book.revenue + new_revenue_m
     bookings_m = _month_counts(win_time, H, bookings_each)
@@ -193,7 +244,6 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
     m["customers_churned"] = int(book.churned.sum())
     m["average_deal_value"] = float(win_value.mean()) if len(win_value) else math.nan
 
-    # -- costs --------------------------------------------------------------------------------
     spend_m = np.zeros(H)
     lead_cost_m = np.zeros(H)
     for code, ch in enumerate(sc.channels.values()):
@@ -202,24 +252,16 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
             lead_cost_m += ch.cost_per_lead * _month_counts(leads.arrival[leads.channel == code], H)
     nurture_m = np.zeros(H)
     if sc.nurture is not None and sc.nurture.cost_per_lead_month > 0:
-        below = np.isfinite(nurture_exit)
-        exit_ = np.minimum(nurture_exit[below], horizon)
-        starts = np.concatenate([leads.arrival[below], funnel.recycled_nurture_start])
-        ends = np.concatenate([exit_, funnel.recycled_nurture_end])
+        below = np.isfinite(run.nurture_exit)
+        starts = np.concatenate([leads.arrival[below], run.funnel.recycled_nurture_start])
+        ends = np.concatenate([np.minimum(run.nurture_exit[below], run.horizon), run.funnel.recycled_nurture_end])
         nurture_m = sc.nurture.cost_per_lead_month * _interval_months(starts, ends, H)
-    salary_m = {}
-    fte_m = {}
-    for name in ("sdr", "ae", "customer_success"):
-        role = getattr(roles, name)
-        if role is None:
-            continue
-        fte_m[name] = fte_by_month(seats[name], H)
-        salary_m[name] = fte_m[name] * role.cost_per_fte_year / 12.0
+    salary_m = {name: fte_by_month(run.seats[name], H) * getattr(roles, name).cost_per_fte_year / 12.0
+                for name in ("sdr", "ae", "customer_success") if getattr(roles, name) is not None}
     commission_m = roles.ae.commission_rate * bookings_m
-    sql_m = _month_counts(sql_time, H)
-    bonus_m = (roles.sdr.bonus_per_sql if roles.sdr else 0.0) * sql_m
+    bonus_m = (roles.sdr.bonus_per_sql if roles.sdr else 0.0) * _month_counts(run.sql_time, H)
     marketing_m = spend_m + lead_cost_m + nurture_m
-    acquisition_sales_m = salary_m.get("sdr", 0) + salary_m.get("ae", 0) + commission_m + bonus_m
+    acquisition_sales_m = salary_m.get("sdr", 0) + salary_m["ae"] + commission_m + bonus_m
     costs_m = marketing_m + acquisition_sales_m + salary_m.get("customer_success", 0)
     m["cost.marketing_spend"] = float(spend_m.sum())
     m["cost.lead_costs"] = float(lead_cost_m.sum())
@@ -230,10 +272,9 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
     m["cost.sdr_bonuses"] = float(bonus_m.sum())
     m["cost.total"] = float(costs_m.sum())
     marketing_cost = float(marketing_m.sum())
-    acquisition = marketing_cost + float(np.sum(acquisition_sales_m))
-    m["cost_per_lead"] = _ratio(marketing_cost, n)
-    m["cost_per_mql"] = _ratio(marketing_cost, m["mqls"])
-    m["cac"] = _ratio(acquisition, m["wins"])
+    m["cost_per_lead"] = _ratio(marketing_cost, run.n)
+    m["cost_per_mql"] = _ratio(marketing_cost, int(run.mql.sum()))
+    m["cac"] = _ratio(marketing_cost + float(np.sum(acquisition_sales_m)), len(win_value))
 
     gm = sc.gross_margin
     gross_m = revenue_m * gm
@@ -241,19 +282,32 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
     m["gross_margin"] = float(gross_m.sum())
     m["contribution"] = float(contribution_m.sum())
     m["roi"] = _ratio(m["contribution"], m["cost.total"])
-    disc = (1.0 + sc.discount_rate_year) ** (-(months + 1) / 12.0)
-    m["npv_contribution"] = float((contribution_m * disc).sum())
+    discount = (1.0 + sc.discount_rate_year) ** (-(np.arange(H) + 1) / 12.0)
+    m["npv_contribution"] = float((contribution_m * discount).sum())
     avg = m["average_deal_value"]
     if deal.kind == "subscription":
-        margin_growth = cust.churn_month - cust.expansion_month
-        m["ltv"] = avg * gm / margin_growth if margin_growth > 0 else math.inf
-        m["payback_months"] = _ratio(m["cac"], avg * gm) if avg == avg else math.nan
+        net_churn = cust.churn_month - cust.expansion_month
+        m["ltv"] = avg * gm / net_churn if net_churn > 0 else math.inf
+        m["payback_months"] = _ratio(m["cac"], avg * gm) if math.isfinite(avg) else math.nan
     else:
         m["ltv"] = avg * gm
         m["payback_months"] = math.nan
     m["ltv_to_cac"] = _ratio(m["ltv"], m["cac"]) if math.isfinite(m["cac"]) else math.nan
+    series = {"spend": spend_m, "bookings": bookings_m, "revenue": revenue_m, "mrr_end": book.mrr_end,
+              "customers_end": book.customers_end.astype(float), "costs": costs_m, "contribution": contribution_m}
+    return m, series
 
-    # -- open pipeline at the horizon -----------------------------------------------------------
+
+def _open_pipeline(run: _Run) -> dict:
+    """Deals open or waiting for an AE at the horizon, weighted by their chance to win.
+
+    A deal's chance is the product of the advance probabilities of the stages still
+    ahead of it (with the slot-wait decay while in its first stage, and the handover
+    penalty if it changed hands); its value is the expected deal value (annual for
+    subscriptions). A short horizon is biased against marketing, and this shows it.
+    """
+    sc, leads, state, n = run.sc, run.leads, run.state, run.n
+    op = sc.opportunities
     adv = np.column_stack([st.advance.at(leads.intent) for st in op.stages])
     waiting = state == S.WAITING_AE
     open_ = state == S.OPEN_OPPORTUNITY
@@ -261,72 +315,42 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
     if waiting.any():
         first = np.ones(waiting.sum())
         if op.slot_decay is not None:
-            wait_h = (horizon - sql_time[waiting]) * HOURS
+            wait_h = (run.horizon - run.sql_time[waiting]) * HOURS
             first = (1.0 + wait_h / op.slot_decay.half_life_hours) ** -op.slot_decay.shape
         p_win[waiting] = first * adv[waiting].prod(axis=1)
     if open_.any():
         idx = np.flatnonzero(open_)
-        cum = np.cumsum(
-            np.column_stack([st.duration_days.ppf(leads.u[idx, c]) for st, c in zip(op.stages, cols.stage_duration,
-                                                                                   strict=True)]),
-            axis=1,
-        )
-        elapsed = horizon - opp_start[idx]
-        current = (cum <= elapsed[:, None]).sum(axis=1)  # stage it is in now
-        current = np.minimum(current, len(op.stages) - 1)
-        stage_idx = np.arange(len(op.stages))[None, :]
-        remaining = np.where(stage_idx >= current[:, None], adv[idx], 1.0).prod(axis=1)
-        first_decay = funnel.full("first_decay", n, 1.0)[idx]
-        remaining = np.where(current == 0, remaining * first_decay, remaining)
-        handed = funnel.full("handed_over", n, False)[idx]
-        remaining = np.where(handed, remaining * (1 - op.handover_penalty), remaining)
-        p_win[idx] = remaining
-    expected_value = deal.value.mean * intent_mult * (12.0 if deal.kind == "subscription" else 1.0)
-    m["open_pipeline_count"] = int(waiting.sum() + open_.sum())
-    m["open_pipeline_weighted_value"] = float((p_win * expected_value).sum())
+        durations = [st.duration_days.ppf(leads.u[idx, c]) for st, c in zip(op.stages, run.cols.stage_duration,
+                                                                            strict=True)]
+        cum = np.cumsum(np.column_stack(durations), axis=1)
+        elapsed = run.horizon - run.opp_start[idx]
+        current = np.minimum((cum <= elapsed[:, None]).sum(axis=1), len(op.stages) - 1)  # the stage it is in
+        ahead = np.arange(len(op.stages))[None, :] >= current[:, None]
+        remaining = np.where(ahead, adv[idx], 1.0).prod(axis=1)
+        remaining = np.where(current == 0, remaining * run.funnel.full("first_decay", n, 1.0)[idx], remaining)
+        handed = run.funnel.full("handed_over", n, False)[idx]
+        p_win[idx] = np.where(handed, remaining * (1 - op.handover_penalty), remaining)
+    expected_value = op.deal.value.mean * run.intent_mult * (12.0 if op.deal.kind == "subscription" else 1.0)
+    return {"open_pipeline_count": int(waiting.sum() + open_.sum()),
+            "open_pipeline_weighted_value": float((p_win * expected_value).sum())}
 
-    # -- team -------------------------------------------------------------------------------------
-    for name, f in fte_m.items():
-        m[f"fte_end.{name}"] = float(f[-1])
-        m[f"fte_months.{name}"] = float(f.sum())
-    m.update(allocation)
 
-    # -- monthly series ---------------------------------------------------------------------------
-    monthly = pd.DataFrame(
-        {
-            "month": months,
-            "marketing_spend": spend_m,
-            "leads": _month_counts(leads.arrival, H),
-            "mqls": _month_counts(first_mql_time, H),
-            "sqls": sql_m,
-            "opportunities": _month_counts(opp_start, H),
-            "wins": _month_counts(win_time, H),
-            "lost_cold": _month_counts(funnel.cold_times, H),
-            "bookings": bookings_m,
-            "revenue": revenue_m,
-            "mrr_end": book.mrr_end,
-            "customers_end": book.customers_end.astype(float),
-            "costs": costs_m,
-            "contribution": contribution_m,
-        }
-    )
-    for name, f in fte_m.items():
-        monthly[f"fte_{name}"] = f
-
-    records = pd.DataFrame(
+def _lead_records(run: _Run) -> pd.DataFrame:
+    """One row per lead, for people who want to look inside."""
+    leads = run.leads
+    return pd.DataFrame(
         {
             "channel": pd.Categorical.from_codes(leads.channel, leads.channel_names),
             "arrival_day": leads.arrival,
             "intent": leads.intent,
             "score": leads.score,
-            "mql_day": first_mql_time,
-            "first_wait_hours": first_wait_h,
-            "contact_day": contact,
-            "sql_day": sql_time,
-            "opportunity_day": opp_start,
-            "close_day": close_time,
-            "value": np.where(won, value, np.nan),
-            "state": pd.Categorical.from_codes(state, STATE_NAMES),
+            "mql_day": run.first_mql_time,
+            "first_wait_hours": run.first_wait_h,
+            "contact_day": run.contact,
+            "sql_day": run.sql_time,
+            "opportunity_day": run.opp_start,
+            "close_day": run.close_time,
+            "value": np.where(run.won, run.value, np.nan),
+            "state": pd.Categorical.from_codes(run.state, STATE_NAMES),
         }
     )
-    return result_type(metrics=m, monthly=monthly, scenario=sc, leads=records)
