@@ -102,7 +102,7 @@ class _Run:
         self.contact = self.funnel.full("contact_time", n)
         self.sql_time = self.funnel.full("sql_time", n)
         self.opp_start = self.funnel.full("opp_start", n)
-        self.first_wait_h = self.funnel.full("first_wait", n) * HOURS
+        self.first_wait_h = (self.contact - self.funnel.full("queued_at", n)) * HOURS
         self.won = self.state == S.WON
         self.close_time = np.where(self.won, self.state_time, np.nan)
         deal = self.sc.opportunities.deal

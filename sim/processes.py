@@ -73,9 +73,9 @@ class Funnel:
         self.env = simpy.Environment()
         self.horizon = scenario.horizon_days
         self.members = members
-        self.pending_t = mql_times.tolist()
+        self.pending_t = mql_times.tolist()  # the local index of a pending MQL is its position here
         n = len(members)
-        self.pending_lead = list(range(n))
+        self.n_pending = n
         self.n = n
         u = leads.u[members]
         q = scenario.qualification
@@ -140,7 +140,6 @@ class Funnel:
         self.state_time = [nan] * n  # when a terminal state is reached (may lie past the horizon)
         self.queued_at = [nan] * n
         self.contact_time = [nan] * n
-        self.first_wait = [nan] * n
         self.sql_time = [nan] * n
         self.opp_start = [nan] * n
         self.opp_end = [nan] * n
@@ -160,6 +159,7 @@ class Funnel:
         # when a rep is idle to take it; otherwise it joins the queue, with its own
         # arrival time, when a rep next looks (or when the reaper checks for cold leads).
         self.discipline = q.discipline
+        self._pop_waiting = {"fifo": self._pop_fifo, "lifo": self._pop_lifo, "score": self._pop_score}[q.discipline]
         self.fifo = deque()
         self.heap: list = []
         self.next_pending = 0
@@ -209,33 +209,43 @@ class Funnel:
         now = self.env.now
         times = self.pending_t
         i = self.next_pending
-        n = len(times)
+        n = self.n_pending
         if i < n and times[i] <= now:
-            leads = self.pending_lead
             push = self.push_mql
             while i < n and times[i] <= now:
-                push(leads[i], times[i])
+                push(i, times[i])
                 i += 1
             self.next_pending = i
 
-    def _pop_waiting(self):
+    def _pop_fifo(self):
         i = self.next_pending
-        if i < len(self.pending_t) and self.pending_t[i] <= self.env.now:
+        if i < self.n_pending and self.pending_t[i] <= self.env.now:
             self._admit()
-        state = self.state
-        if self.discipline == "score":
-            heap = self.heap
-            queued_at = self.queued_at
-            while heap:
-                _, t, lead = heapq.heappop(heap)
-                if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
-                    return lead
-            return -1
-        pop = self.fifo.popleft if self.discipline == "fifo" else self.fifo.pop
-        fifo = self.fifo
-        queued_at = self.queued_at
+        fifo, state, queued_at = self.fifo, self.state, self.queued_at
         while fifo:
-            lead, t = pop()
+            lead, t = fifo.popleft()
+            if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
+                return lead
+        return -1
+
+    def _pop_lifo(self):
+        i = self.next_pending
+        if i < self.n_pending and self.pending_t[i] <= self.env.now:
+            self._admit()
+        fifo, state, queued_at = self.fifo, self.state, self.queued_at
+        while fifo:
+            lead, t = fifo.pop()
+            if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
+                return lead
+        return -1
+
+    def _pop_score(self):
+        i = self.next_pending
+        if i < self.n_pending and self.pending_t[i] <= self.env.now:
+            self._admit()
+        heap, state, queued_at = self.heap, self.state, self.queued_at
+        while heap:
+            _, t, lead = heapq.heappop(heap)
             if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
                 return lead
         return -1
@@ -245,7 +255,7 @@ class Funnel:
 
     def _schedule_feeder(self):
         """While a rep is idle, wake at the next pre-computed MQL arrival."""
-        if self.feeder_armed or not self.n_idle or self.next_pending >= len(self.pending_t):
+        if self.feeder_armed or not self.n_idle or self.next_pending >= self.n_pending:
             return
         self.feeder_armed = True
         delay = max(self.pending_t[self.next_pending] - self.env.now, 0.0)
@@ -303,8 +313,7 @@ class Funnel:
         now = self.env.now
         self.state[lead] = S.IN_QUALIFICATION
         wait = now - self.queued_at[lead]
-        self.contact_time[lead] = now  # a lead is contacted at most once
-        self.first_wait[lead] = wait
+        self.contact_time[lead] = now  # a lead is contacted at most once; its wait is now - queued_at
         p = self.p_qualify[lead]
         if self.decay_half_life_days is not None:
             p *= (1.0 + wait / self.decay_half_life_days) ** -self.decay_shape
@@ -340,7 +349,7 @@ class Funnel:
             while reap and (state[reap[0][1]] != S.WAITING_SDR or queued_at[reap[0][1]] != reap[0][2]):
                 reap.popleft()
             expiry = reap[0][0] if reap else math.inf
-            if self.next_pending < len(pending_t):
+            if self.next_pending < self.n_pending:
                 expiry = min(expiry, pending_t[self.next_pending] + max_wait)
             if expiry == math.inf:
                 self.reaper_ev = env.event()
