@@ -181,17 +181,17 @@ class Funnel:
 
     # -- qualification queue ------------------------------------------------------------
 
-    def push_mql(self, lead, t):
-        """An MQL joins the qualification queue at time ``t`` (not later than now)."""
+    def push_mql(self, lead, t, now):
+        """An MQL joins the qualification queue at time ``t`` (not later than ``now``)."""
         self.queued_at[lead] = t
-        if self.n_idle and t == self.env.now:
+        if self.n_idle and t == now:
             idle = self.idle
             while True:
                 server = idle.pop()
                 if server.idle:
                     server.idle = False
                     self.n_idle -= 1
-                    self._start_work(server, lead)
+                    self._start_work(server, lead, now)
                     return
         self.state[lead] = S.WAITING_SDR
         if self.discipline == "score":
@@ -204,23 +204,22 @@ class Funnel:
                 ev, self.reaper_ev = self.reaper_ev, None
                 ev.succeed()
 
-    def _admit(self):
-        """Move the pre-computed MQLs that have arrived by now into the queue."""
-        now = self.env.now
+    def _admit(self, now):
+        """Move the pre-computed MQLs that have arrived by ``now`` into the queue."""
         times = self.pending_t
         i = self.next_pending
         n = self.n_pending
         if i < n and times[i] <= now:
             push = self.push_mql
             while i < n and times[i] <= now:
-                push(i, times[i])
+                push(i, times[i], now)
                 i += 1
             self.next_pending = i
 
-    def _pop_fifo(self):
+    def _pop_fifo(self, now):
         i = self.next_pending
-        if i < self.n_pending and self.pending_t[i] <= self.env.now:
-            self._admit()
+        if i < self.n_pending and self.pending_t[i] <= now:
+            self._admit(now)
         fifo, state, queued_at = self.fifo, self.state, self.queued_at
         while fifo:
             lead, t = fifo.popleft()
@@ -228,10 +227,10 @@ class Funnel:
                 return lead
         return -1
 
-    def _pop_lifo(self):
+    def _pop_lifo(self, now):
         i = self.next_pending
-        if i < self.n_pending and self.pending_t[i] <= self.env.now:
-            self._admit()
+        if i < self.n_pending and self.pending_t[i] <= now:
+            self._admit(now)
         fifo, state, queued_at = self.fifo, self.state, self.queued_at
         while fifo:
             lead, t = fifo.pop()
@@ -239,10 +238,10 @@ class Funnel:
                 return lead
         return -1
 
-    def _pop_score(self):
+    def _pop_score(self, now):
         i = self.next_pending
-        if i < self.n_pending and self.pending_t[i] <= self.env.now:
-            self._admit()
+        if i < self.n_pending and self.pending_t[i] <= now:
+            self._admit(now)
         heap, state, queued_at = self.heap, self.state, self.queued_at
         while heap:
             _, t, lead = heapq.heappop(heap)
@@ -263,7 +262,7 @@ class Funnel:
 
     def _feeder_fired(self, _event):
         self.feeder_armed = False
-        self._admit()
+        self._admit(self.env.now)
         self._schedule_feeder()
 
     def _next_tenure(self, server):
@@ -282,7 +281,7 @@ class Funnel:
         ramping = not ten.ramped_at_start and self.q_ramp_ok
         server.ramp_end = ten.start + self.q_ramp_days if ramping else -math.inf
         env = self.env
-        env.timeout(max(ten.start - env.now, 0.0)).callbacks.append(lambda _e: self._look(server))
+        env.timeout(max(ten.start - env.now, 0.0)).callbacks.append(lambda _e: self._look(server, env.now))
         if ten.end < self.horizon:
             env.timeout(ten.end - env.now).callbacks.append(lambda _e: self._tenure_ended(server, ten))
 
@@ -293,13 +292,12 @@ class Funnel:
             self._next_tenure(server)
         # A busy rep finishes the MQL in hand; _look then moves the seat on.
 
-    def _look(self, server):
+    def _look(self, server, now):
         """A free rep takes the next MQL, or waits idle for one."""
-        now = self.env.now
         if now >= server.tenure.end:
             self._next_tenure(server)
             return
-        lead = self._pop_waiting()
+        lead = self._pop_waiting(now)
         if lead < 0:
             server.idle = True
             self.idle.append(server)
@@ -307,10 +305,9 @@ class Funnel:
             self._schedule_feeder()
             return
         self.queue_days += now - self.queued_at[lead]
-        self._start_work(server, lead)
+        self._start_work(server, lead, now)
 
-    def _start_work(self, server, lead):
-        now = self.env.now
+    def _start_work(self, server, lead, now):
         self.state[lead] = S.IN_QUALIFICATION
         wait = now - self.queued_at[lead]
         self.contact_time[lead] = now  # a lead is contacted at most once; its wait is now - queued_at
@@ -329,13 +326,14 @@ class Funnel:
 
     def _done(self, server):
         lead = server.lead
+        now = self.env.now
         if server.qualifies:
-            self.sql_time[lead] = self.env.now
+            self.sql_time[lead] = now
             self._sql(lead)
         else:
             self.state[lead] = S.DISQUALIFIED
-            self.state_time[lead] = self.env.now
-        self._look(server)
+            self.state_time[lead] = now
+        self._look(server, now)
 
     def reaper(self):
         """MQLs not contacted within ``max_wait_days`` go cold at exactly that moment."""
@@ -358,7 +356,7 @@ class Funnel:
             if expiry > env.now:
                 yield env.timeout(expiry - env.now)
                 continue
-            self._admit()
+            self._admit(env.now)
             while reap and reap[0][0] <= env.now:
                 _, lead, t = reap.popleft()
                 if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
@@ -393,8 +391,9 @@ class Funnel:
         self._nurture_spell(now, self.state_time[lead])
 
     def _recycled(self, lead):
-        self._admit()  # earlier arrivals keep their place in the queue
-        self.push_mql(lead, self.env.now)
+        now = self.env.now
+        self._admit(now)  # earlier arrivals keep their place in the queue
+        self.push_mql(lead, now, now)
         if self.n_idle:  # an idle rep is busy now only if push_mql handed it this lead
             self._schedule_feeder()
 
@@ -545,7 +544,7 @@ class Funnel:
             if seat.seat.tenures:
                 env.process(self.ae_seat(seat, ae.max_open_opportunities, ae.ramp_months))
         env.run(until=self.horizon)
-        self._admit()
+        self._admit(self.horizon)
         state, queued_at = self.state, self.queued_at
         entries = self.fifo if self.discipline != "score" else ((x[2], x[1]) for x in self.heap)
         for lead, t in entries:
