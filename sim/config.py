@@ -43,7 +43,11 @@ def _schedule(value):
     return value
 
 
-Schedule = Annotated[list[NonNegative], Field(min_length=1), BeforeValidator(_schedule)]
+Schedule = Annotated[
+    list[NonNegative],
+    Field(min_length=1),
+    BeforeValidator(_schedule, json_schema_input_type=NonNegative | list[NonNegative]),
+]
 
 
 class _Strict(BaseModel):
@@ -73,7 +77,7 @@ def _curve(value):
     return value
 
 
-Curve = Annotated[IntentCurve, BeforeValidator(_curve)]
+Curve = Annotated[IntentCurve, BeforeValidator(_curve, json_schema_input_type=Probability | IntentCurve)]
 
 
 class IntentPrior(_Strict):

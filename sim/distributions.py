@@ -265,8 +265,12 @@ def as_distribution(value):
     return value
 
 
-Distribution = Annotated[
+_Kinds = Annotated[
     Deterministic | Exponential | Gamma | LogNormal | Triangular | Uniform | Beta | Empirical,
     Field(discriminator="dist"),
-    BeforeValidator(as_distribution),
+]
+Distribution = Annotated[
+    _Kinds,
+    # A plain number is accepted too (a deterministic value); the schema says so for editors.
+    BeforeValidator(as_distribution, json_schema_input_type=NonNegativeFinite | _Kinds),
 ]
