@@ -244,3 +244,43 @@ def test_sla_share_and_response_time_follow_their_definitions():
     due = leads["mql_day"].notna() & (leads["mql_day"] + 2.0 / 24 <= horizon)
     within = due & ~came_back & (leads["first_wait_hours"] <= 2.0)
     assert math.isclose(m["sla_share"], within.sum() / due.sum())
+
+
+def test_handover_penalty_only_turns_wins_into_losses():
+    # With the same seed the schedule is identical; a higher penalty can only flip
+    # would-be wins of handed-over deals into losses.
+    base = {"horizon_months": 8,
+            "opportunities": {"stages": [{"name": "s", "duration_days": 45, "advance": 0.6}],
+                              "on_rep_leaving": "handover", "deal": {"value": 10}},
+            "roles": {"sdr": {"fte": 2}, "ae": {"fte": 4, "attrition_year": 3.0, "max_open_opportunities": 60}}}
+    wins = []
+    for penalty in (0.0, 0.5, 1.0):
+        base["opportunities"]["handover_penalty"] = penalty
+        m = sim.simulate(make(**base), seed=4).metrics
+        wins.append(m["wins"])
+        assert m["opportunities"] == sim.simulate(make(**base), seed=4).metrics["opportunities"]
+    assert wins[0] > wins[1] > wins[2]
+
+
+def test_expansion_compounds_monthly_on_kept_customers():
+    n0, mrr, e, H = 50, 200.0, 0.02, 10
+    sc = make(horizon_months=H, channels={}, roles={"ae": {"fte": 0}},
+              customers={"installed_base": n0, "installed_mrr": mrr, "expansion_month": e})
+    m = sim.simulate(sc, seed=0).metrics
+    assert math.isclose(m["ending_mrr"], n0 * mrr * (1 + e) ** H)
+    assert math.isclose(m["revenue"], n0 * mrr * sum((1 + e) ** k for k in range(H)))
+
+
+def test_money_identities():
+    sc = make(horizon_months=6, discount_rate_year=0.0, gross_margin=0.7,
+              opportunities={"stages": [{"name": "s", "duration_days": 5, "advance": 0.5}],
+                             "deal": {"kind": "subscription", "value": 300.0}},
+              roles={"sdr": {"fte": 2, "cost_per_fte_year": 60000, "bonus_per_sql": 20},
+                     "ae": {"fte": 2, "cost_per_fte_year": 120000, "commission_rate": 0.1}})
+    m = sim.simulate(sc, seed=2).metrics
+    assert math.isclose(m["npv_contribution"], m["contribution"])  # no discounting
+    assert math.isclose(m["cost.commissions"], 0.1 * m["bookings"])
+    assert math.isclose(m["cost.sdr_bonuses"], 20 * m["sqls"])
+    assert math.isclose(m["bookings"], 12 * 300.0 * m["wins"])
+    assert math.isclose(m["contribution"], 0.7 * m["revenue"] - m["cost.total"])
+    assert math.isclose(m["ending_arr"], 12 * m["ending_mrr"])
