@@ -83,8 +83,8 @@ Curve = Annotated[IntentCurve, BeforeValidator(_curve, json_schema_input_type=Pr
 class IntentPrior(_Strict):
     """Beta(a, b) distribution of the latent intent of a channel's leads."""
 
-    a: Positive
-    b: Positive
+    a: Positive = Field(description="Beta shape a (higher: keener leads).")
+    b: Positive = Field(description="Beta shape b (higher: colder leads).")
 
 
 class HillResponse(_Strict):
@@ -93,7 +93,7 @@ class HillResponse(_Strict):
     curve: Literal["hill"]
     max_leads: NonNegative = Field(description="Leads per month at unlimited spend.")
     half_spend: Positive = Field(description="Monthly effective spend giving half of max_leads.")
-    shape: Positive = 1.0
+    shape: Positive = Field(1.0, description="Steepness: above 1 gives an S-curve (a threshold of spend).")
 
 
 class ExponentialResponse(_Strict):
@@ -116,72 +116,80 @@ class Channel(_Strict):
     history: list[NonNegative] = Field(
         default_factory=list, description="Monthly spend before the window, oldest first."
     )
-    response: Response | None = None
+    response: Response | None = Field(None, description="Leads per month as a function of effective spend.")
     baseline_leads: NonNegative = Field(0.0, description="Spend-independent leads per month.")
     carryover: Share = Field(0.0, description="Geometric carryover of spend per month, in [0, 1).")
-    lag_months: Annotated[int, Field(ge=0, le=24)] = 0
+    lag_months: Annotated[int, Field(ge=0, le=24, strict=True)] = Field(0, description="Months before spend acts.")
     rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's rate.")
-    intent: IntentPrior = IntentPrior(a=2.0, b=5.0)
+    intent: IntentPrior = Field(IntentPrior(a=2.0, b=5.0), description="Beta prior of the leads' intent.")
     cost_per_lead: NonNegative = Field(0.0, description="Variable cost per lead (e.g. lead purchase).")
 
 
 class Outbound(_Strict):
     """Quality of the leads that reps prospect themselves."""
 
-    intent: IntentPrior = IntentPrior(a=1.5, b=6.0)
-    rate_cv: NonNegative = 0.0
+    intent: IntentPrior = Field(IntentPrior(a=1.5, b=6.0), description="Beta prior of prospected leads' intent.")
+    rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's prospecting yield.")
 
 
 class Scoring(_Strict):
     """Observed score = intent + Normal(0, score_noise); MQL if score >= mql_threshold."""
 
-    score_noise: NonNegative = 0.0
-    mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False, strict=True)] = 0.0
+    score_noise: NonNegative = Field(0.0, description="Standard deviation of the score's noise around intent.")
+    mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False, strict=True)] = Field(
+        0.0, description="Observed score at or above which a lead is an MQL."
+    )
 
 
 class Nurture(_Strict):
     """Nurture for leads below the threshold and for cold leads returned by sales."""
 
-    touch_interval_days: Positive = 14.0
-    touch_points: NonNegative = 0.05
-    dropout: Probability = 0.1
-    max_days: Positive = 180.0
-    cost_per_lead_month: NonNegative = 0.0
-    max_recycles: Annotated[int, Field(ge=0, le=10)] = 1
+    touch_interval_days: Positive = Field(14.0, description="Days between touches (content, webinars).")
+    touch_points: NonNegative = Field(0.05, description="Score added by each touch.")
+    dropout: Probability = Field(0.1, description="Chance of dropping out at each touch.")
+    max_days: Positive = Field(180.0, description="Days after which a lead leaves nurture.")
+    cost_per_lead_month: NonNegative = Field(0.0, description="Nurture program cost per lead per month.")
+    max_recycles: Annotated[int, Field(ge=0, le=10, strict=True)] = Field(
+        1, description="Times a lead gone cold may come back from nurture."
+    )
 
 
 class Decay(_Strict):
     """Hyperbolic decay of a conversion chance with waiting: ``(1 + wait/half_life) ** -shape``."""
 
-    half_life_hours: Positive
-    shape: Positive = 1.0
+    half_life_hours: Positive = Field(description="Wait at which the chance is 2**-shape of its start.")
+    shape: Positive = Field(1.0, description="Steepness of the decay.")
 
 
 class Qualification(_Strict):
     """MQL -> SQL: a queue of MQLs worked by SDRs (or by AEs when there are no SDRs)."""
 
-    discipline: Literal["fifo", "lifo", "score"] = "fifo"
+    discipline: Literal["fifo", "lifo", "score"] = Field(
+        "fifo", description="Queue order: oldest first, newest first, or highest score first."
+    )
     work_hours: Distribution = Field(0.5, description="Rep time to work one MQL, hours.")
-    p_qualify: Curve = Field(IntentCurve(low=0.5, high=0.5))
-    decay: Decay | None = None
+    p_qualify: Curve = Field(IntentCurve(low=0.5, high=0.5), description="Chance to become an SQL, by intent.")
+    decay: Decay | None = Field(None, description="How the chance falls with the wait for first contact.")
     max_wait_days: Positive | None = Field(None, description="Uncontacted this long: cold.")
-    sla_hours: Positive = 24.0
+    sla_hours: Positive = Field(24.0, description="Reported: the share of MQLs contacted within this.")
 
 
 class Stage(_Strict):
     """One opportunity stage: how long it takes and the chance to advance."""
 
     name: str = Field(min_length=1)
-    duration_days: Distribution = 0.0
-    advance: Curve = Field(IntentCurve(low=0.5, high=0.5))
+    duration_days: Distribution = Field(0.0, description="Time spent in the stage, days.")
+    advance: Curve = Field(IntentCurve(low=0.5, high=0.5), description="Chance to pass the stage, by intent.")
 
 
 class Deal(_Strict):
     """What a won deal is worth."""
 
-    kind: Literal["one_off", "subscription"] = "one_off"
+    kind: Literal["one_off", "subscription"] = Field("one_off", description="One-off revenue, or monthly MRR.")
     value: Distribution = Field(description="One-off amount, or monthly recurring revenue.")
-    value_intent: Annotated[list[NonNegative], Field(min_length=2, max_length=2)] = [1.0, 1.0]
+    value_intent: Annotated[list[NonNegative], Field(min_length=2, max_length=2)] = Field(
+        [1.0, 1.0], description="Value multiplier at intent 0 and at intent 1 (linear between)."
+    )
 
 
 class Opportunities(_Strict):
@@ -189,44 +197,50 @@ class Opportunities(_Strict):
 
     stages: Annotated[list[Stage], Field(min_length=1)] = [Stage(name="close")]
     deal: Deal = Deal(value=0.0)
-    slot_decay: Decay | None = None
-    on_rep_leaving: Literal["handover", "lose"] = "handover"
-    handover_penalty: Probability = 0.2
+    slot_decay: Decay | None = Field(None, description="How the win chance falls while an SQL waits for an AE.")
+    on_rep_leaving: Literal["handover", "lose"] = Field(
+        "handover", description="What happens to a leaving AE's open deals."
+    )
+    handover_penalty: Probability = Field(0.2, description="Chance a handed-over deal that would win is lost.")
 
 
 class Hire(_Strict):
     """A planned hire: decided at the start of ``month`` (0-based), starts after the lead time."""
 
-    month: Annotated[int, Field(ge=0)]
+    month: Annotated[int, Field(ge=0, strict=True)] = Field(description="Month of the hiring decision, from 0.")
     fte: Annotated[int, Field(ge=1, strict=True)] = 1
 
 
 class Role(_Strict):
     """A sales role's headcount, time use and pay."""
 
-    fte: WholeFTE = 0
-    hires: list[Hire] = Field(default_factory=list)
-    hiring_lead_days: NonNegative = 60.0
-    ramp_months: NonNegative = 0.0
+    fte: WholeFTE = Field(0, description="Whole FTE at the start (taken as ramped).")
+    hires: list[Hire] = Field(default_factory=list, description="Planned hires.")
+    hiring_lead_days: NonNegative = Field(60.0, description="Days from a hiring decision (or a leaver) to a start.")
+    ramp_months: NonNegative = Field(0.0, description="Months of linearly rising productivity for a new rep.")
     attrition_year: NonNegative = Field(0.0, description="Annual attrition rate (exponential tenure).")
-    backfill: bool = True
-    cost_per_fte_year: NonNegative = 0.0
-    hours_per_day: Annotated[float, Field(gt=0, le=24, allow_inf_nan=False, strict=True)] = 6.0
-    prospecting_share: Share = 0.0
-    outbound_leads_per_month: NonNegative = 0.0
+    backfill: bool = Field(True, description="Refill a seat after a leaver (after hiring_lead_days).")
+    cost_per_fte_year: NonNegative = Field(0.0, description="Fully loaded cost per FTE-year.")
+    hours_per_day: Annotated[float, Field(gt=0, le=24, allow_inf_nan=False, strict=True)] = Field(
+        6.0, description="Selling hours per calendar day."
+    )
+    prospecting_share: Share = Field(0.0, description="Share of time spent prospecting (outbound).")
+    outbound_leads_per_month: NonNegative = Field(0.0, description="Outbound leads per fully ramped FTE per month.")
 
 
 class SDRRole(Role):
     """Sales development reps: qualify MQLs."""
 
-    bonus_per_sql: NonNegative = 0.0
+    bonus_per_sql: NonNegative = Field(0.0, description="Bonus paid per SQL.")
 
 
 class AERole(Role):
     """Account executives: carry opportunities; qualify MQLs when there are no SDRs."""
 
-    max_open_opportunities: Annotated[int, Field(ge=1, strict=True)] = 20
-    commission_rate: Probability = 0.0
+    max_open_opportunities: Annotated[int, Field(ge=1, strict=True)] = Field(
+        20, description="Deals one fully ramped AE can carry at once."
+    )
+    commission_rate: Probability = Field(0.0, description="Commission as a share of bookings.")
     account_care_share: Share = Field(0.0, description="Share of AE time serving existing customers.")
 
 
@@ -241,19 +255,19 @@ class Roles(_Strict):
 class Customers(_Strict):
     """Installed base and what customers do each month."""
 
-    installed_base: Annotated[int, Field(ge=0, strict=True)] = 0
-    installed_mrr: Distribution = 0.0
-    churn_month: Probability = 0.0
+    installed_base: Annotated[int, Field(ge=0, strict=True)] = Field(0, description="Customers at the start.")
+    installed_mrr: Distribution = Field(0.0, description="MRR of each starting customer.")
+    churn_month: Probability = Field(0.0, description="Chance a customer leaves in a month.")
     expansion_month: NonNegative = Field(0.0, description="Monthly growth of a kept customer's MRR.")
 
 
 class Budget(_Strict):
     """A horizon budget split into channel spend and whole-FTE headcount."""
 
-    total: NonNegative
-    marketing_share: Probability
-    channel_mix: dict[str, NonNegative] = Field(default_factory=dict)
-    role_mix: dict[str, NonNegative] = Field(default_factory=dict)
+    total: NonNegative = Field(description="Budget for the whole horizon.")
+    marketing_share: Probability = Field(description="Share of the total for channel spend.")
+    channel_mix: dict[str, NonNegative] = Field(default_factory=dict, description="Relative weights of channels.")
+    role_mix: dict[str, NonNegative] = Field(default_factory=dict, description="Relative weights of roles.")
 
 
 class Scenario(_Strict):
@@ -261,10 +275,12 @@ class Scenario(_Strict):
 
     name: str = "scenario"
     description: str = ""
-    horizon_months: Annotated[int, Field(ge=1, le=240, strict=True)]
+    horizon_months: Annotated[int, Field(ge=1, le=240, strict=True)] = Field(description="Simulated months.")
     currency: str = "USD"
-    gross_margin: Probability = 1.0
-    discount_rate_year: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)] = 0.0
+    gross_margin: Probability = Field(1.0, description="Share of revenue kept before sales and marketing costs.")
+    discount_rate_year: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)] = Field(
+        0.0, description="Annual discount rate for the NPV of contribution."
+    )
     channels: dict[str, Channel] = Field(default_factory=dict)
     outbound: Outbound = Outbound()
     scoring: Scoring = Scoring()
