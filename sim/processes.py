@@ -159,8 +159,9 @@ class Funnel:
         # when a rep is idle to take it; otherwise it joins the queue, with its own
         # arrival time, when a rep next looks (or when the reaper checks for cold leads).
         self.discipline = q.discipline
-        self._pop_waiting = {"fifo": self._pop_fifo, "lifo": self._pop_lifo, "score": self._pop_score}[q.discipline]
         self.fifo = deque()
+        self._deque_pop = self.fifo.popleft if q.discipline == "fifo" else self.fifo.pop
+        self._pop_waiting = self._pop_score if q.discipline == "score" else self._pop_deque
         self.heap: list = []
         self.next_pending = 0
         self.queue_days = 0.0  # MQL-days spent waiting, for the mean queue length
@@ -216,29 +217,20 @@ class Funnel:
                 i += 1
             self.next_pending = i
 
-    def _pop_fifo(self, now):
+    def _pop_deque(self, now):
+        """Next MQL for ``fifo`` (oldest first) or ``lifo`` (newest first); -1 if none."""
         i = self.next_pending
         if i < self.n_pending and self.pending_t[i] <= now:
             self._admit(now)
-        fifo, state, queued_at = self.fifo, self.state, self.queued_at
+        fifo, state, queued_at, pop = self.fifo, self.state, self.queued_at, self._deque_pop
         while fifo:
-            lead, t = fifo.popleft()
-            if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
-                return lead
-        return -1
-
-    def _pop_lifo(self, now):
-        i = self.next_pending
-        if i < self.n_pending and self.pending_t[i] <= now:
-            self._admit(now)
-        fifo, state, queued_at = self.fifo, self.state, self.queued_at
-        while fifo:
-            lead, t = fifo.pop()
-            if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
+            lead, t = pop()
+            if state[lead] == S.WAITING_SDR and queued_at[lead] == t:  # else gone cold, or re-queued
                 return lead
         return -1
 
     def _pop_score(self, now):
+        """Next MQL for ``score`` (highest observed score first); -1 if none."""
         i = self.next_pending
         if i < self.n_pending and self.pending_t[i] <= now:
             self._admit(now)
