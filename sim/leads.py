@@ -117,8 +117,8 @@ def generate_leads(scenario: Scenario, seats: dict[str, list[Seat]], streams, co
 
     out_code = len(names) - 1
     mult = _month_multipliers(streams("arrivals/outbound/months"), scenario.outbound.rate_cv, H)
-    ramp = {"sdr": scenario.roles.sdr, "ae": scenario.roles.ae}
-    for role_name, role in ramp.items():
+    prospecting_roles = {"sdr": scenario.roles.sdr, "ae": scenario.roles.ae}
+    for role_name, role in prospecting_roles.items():
         if role is None or role.outbound_leads_per_month <= 0:
             continue
         for seat in seats[role_name]:

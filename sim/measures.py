@@ -112,8 +112,8 @@ class _Run:
 
 
 def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_time, first_mql_time,
-            nurture_exit, streams, result_type):
-    """Turn a finished replication into ``result_type(metrics, monthly, scenario, leads)``."""
+            nurture_exit, streams):
+    """Turn a finished replication into ``(metrics, monthly, lead_records)``."""
     run = _Run(scenario, leads, cols, seats, funnel, state, state_time, first_mql_time, nurture_exit, streams)
     m: dict = {}
     m.update(_accounting(run))
@@ -142,7 +142,7 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
             **{f"fte_{name}": f for name, f in fte_m.items()},
         }
     )
-    return result_type(metrics=m, monthly=monthly, scenario=scenario, leads=_lead_records(run))
+    return m, monthly, _lead_records(run)
 
 
 def _accounting(run: _Run) -> dict:

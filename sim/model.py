@@ -98,7 +98,7 @@ def simulate(scenario: Scenario, seed=0) -> Result:
     future = np.isin(state, (S.NURTURE_DROPPED, S.NURTURE_EXPIRED)) & (state_time > horizon)
     state[future] = S.IN_NURTURE
 
-    return measure(
+    metrics, monthly, records = measure(
         scenario=scenario,
         allocation=allocation,
         leads=leads,
@@ -110,5 +110,5 @@ def simulate(scenario: Scenario, seed=0) -> Result:
         first_mql_time=np.where(mql_time < horizon, mql_time, np.nan),
         nurture_exit=nurture_exit,
         streams=streams,
-        result_type=Result,
     )
+    return Result(metrics=metrics, monthly=monthly, scenario=scenario, leads=records)
