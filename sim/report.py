@@ -57,6 +57,15 @@ def funnel_report(result, seed=None, console: Console | None = None) -> None:
         where.add_row(key.replace("_", " "), _num(value))
     console.print(where)
 
+    costs = Table(title=f"Costs ({cur})", title_justify="left")
+    costs.add_column("category")
+    costs.add_column("amount", justify="right")
+    for key, value in m.items():
+        if key.startswith("cost.") and key != "cost.total":
+            costs.add_row(key.removeprefix("cost.").replace("_", " "), _num(value))
+    costs.add_row("[bold]total[/bold]", _num(m["cost.total"]))
+    console.print(costs)
+
     kpi = Table(title="Capacity and money", title_justify="left")
     kpi.add_column("measure")
     kpi.add_column("value", justify="right")

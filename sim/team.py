@@ -53,7 +53,7 @@ def draw_seats(role_name: str, role: Role, horizon_days: float, streams) -> list
                 end = start + rng.exponential(DAYS_PER_YEAR / role.attrition_year)
             else:
                 end = np.inf
-            seat.tenures.append(Tenure(start, min(end, np.inf), ramped))
+            seat.tenures.append(Tenure(start, end, ramped))
             if not role.backfill or end >= horizon_days:
                 break
             start, ramped = end + role.hiring_lead_days, False
