@@ -41,14 +41,15 @@ def test_sdr_queue_is_mmc_against_erlang_c(discipline):
     c = 3
     sc, lam, mu = mmc_scenario(discipline, c)
     p_wait_ref, wq_ref = erlang_c(c, lam, mu)
-    waits, pw, lq = [], [], []
+    waits, pw, lq, util = [], [], [], []
     for seed in range(6):
         r = sim.simulate(sc, seed=seed)
         w = r.leads["first_wait_hours"].dropna().to_numpy() / 24
         waits.append(w.mean())
         pw.append((w > 0).mean())
         lq.append(r.metrics["queue_mean_mqls"])
-    for values, ref in ((waits, wq_ref), (pw, p_wait_ref), (lq, lam * wq_ref)):
+        util.append(r.metrics["qualifier_utilisation"])
+    for values, ref in ((waits, wq_ref), (pw, p_wait_ref), (lq, lam * wq_ref), (util, lam / (c * mu))):
         values = np.asarray(values)
         se = values.std(ddof=1) / math.sqrt(len(values))
         # Starting empty biases the first days low; 4 SE plus 1% for that transient.
@@ -221,3 +222,33 @@ def test_littles_law_holds_for_the_ae_slot_queue():
     waited = np.minimum(leads["opportunity_day"].fillna(horizon), horizon) - leads["sql_day"]
     waited = waited[leads["sql_day"].notna()]
     assert r.metrics["queue_mean_sqls"] == pytest.approx(len(sql) / horizon * waited.mean(), rel=1e-6)
+
+
+def test_open_pipeline_value_is_the_chance_of_the_stages_still_ahead():
+    # Deterministic stage lengths make each open deal's stage readable from its start
+    # day, so the weighted value can be rebuilt from the per-lead records.
+    p1, p2, value = 0.5, 0.8, 100.0
+    sc = make(horizon_months=4,
+              qualification={"work_hours": 0.2, "p_qualify": 0.9},
+              opportunities={"stages": [{"name": "a", "duration_days": 10, "advance": p1},
+                                        {"name": "b", "duration_days": 20, "advance": p2}],
+                             "deal": {"value": value}},
+              roles={"sdr": {"fte": 3}, "ae": {"fte": 1, "max_open_opportunities": 40}})
+    r = sim.simulate(sc, seed=6)
+    leads, horizon = r.leads, sc.horizon_days
+    open_ = leads[leads["state"] == "open_opportunity"]
+    waiting = leads[leads["state"] == "waiting_for_ae"]
+    in_first = (horizon - open_["opportunity_day"]) < 10
+    expected = value * (in_first.sum() * p1 * p2 + (~in_first).sum() * p2 + len(waiting) * p1 * p2)
+    assert len(waiting) > 0 and in_first.any() and (~in_first).any()
+    assert r.metrics["open_pipeline_count"] == len(open_) + len(waiting)
+    assert r.metrics["open_pipeline_weighted_value"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_npv_discounts_the_monthly_contribution():
+    sc = make(horizon_months=12, discount_rate_year=0.2)
+    r = sim.simulate(sc, seed=1)
+    months = r.monthly["month"].to_numpy()
+    by_hand = sum(c / 1.2 ** ((m + 1) / 12) for m, c in zip(months, r.monthly["contribution"], strict=True))
+    assert r.metrics["npv_contribution"] == pytest.approx(by_hand, rel=1e-12)
+    assert r.metrics["contribution"] == pytest.approx(r.monthly["contribution"].sum(), rel=1e-12)
