@@ -21,6 +21,7 @@ from sim.distributions import Distribution
 
 __all__ = [
     "DAYS_PER_MONTH",
+    "HOURS_PER_DAY",
     "Scenario",
     "ScenarioError",
     "load_scenario",
@@ -28,6 +29,7 @@ __all__ = [
 ]
 
 DAYS_PER_MONTH = 365.25 / 12
+HOURS_PER_DAY = 24.0  # the model's clock runs in days; waits and work are written in hours
 
 # Numbers are strict: a YAML boolean or a quoted string is not silently a number.
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]

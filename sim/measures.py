@@ -14,14 +14,14 @@ import numpy as np
 import pandas as pd
 
 from sim import states as S
-from sim.config import DAYS_PER_MONTH
+from sim.config import DAYS_PER_MONTH, HOURS_PER_DAY
 from sim.leads import Columns, spend_schedule
+from sim.response import wait_decay
 from sim.revenue import subscription_book
-from sim.team import MIN_RAMP_MONTHS, fte_by_month
+from sim.team import fte_by_month, slot_limit_steps
 
 __all__ = ["measure"]
 
-HOURS = 24.0
 STATE_NAMES = [({**S.TERMINAL, **S.IN_FLIGHT})[code] for code in range(len(S.TERMINAL) + len(S.IN_FLIGHT))]
 
 
@@ -56,26 +56,17 @@ def _interval_months(start, end, horizon_months):
 
 
 def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
-    """Opportunity slot-days the AE seats offered (the slot limit grows during ramp)."""
-    full = max_open * selling_share
+    """Opportunity slot-days the AE seats offered, from the same steps the seats take."""
     total = 0.0
-    ramp_days = ramp_months * DAYS_PER_MONTH
     for seat in seats:
         for ten in seat.tenures:
-            lo, hi = ten.start, min(ten.end, horizon)
-            if hi <= lo:
+            end = min(ten.end, horizon)
+            if end <= ten.start:
                 continue
-            if ten.ramped_at_start or ramp_months <= MIN_RAMP_MONTHS:
-                total += max(1, int(full)) * (hi - lo)
-                continue
-            t = np.linspace(lo, hi, 2000, endpoint=False) + (hi - lo) / 4000
-            limit = np.maximum(1, np.floor(full * np.minimum(1.0, (t - lo) / ramp_days) + 1e-9))
-            total += float(limit.mean()) * (hi - lo)
+            steps = slot_limit_steps(ten, max_open * selling_share, ramp_months, end)
+            edges = [t for t, _ in steps[1:]] + [end]
+            total += sum(limit * (hi - t) for (t, limit), hi in zip(steps, edges, strict=True))
     return total
-
-
-def _seat_days(seats, horizon):
-    return sum(max(0.0, min(t.end, horizon) - t.start) for s in seats for t in s.tenures)
 
 
 @dataclass
@@ -102,7 +93,7 @@ class _Run:
         self.contact = self.funnel.full("contact_time", n)
         self.sql_time = self.funnel.full("sql_time", n)
         self.opp_start = self.funnel.full("opp_start", n)
-        self.first_wait_h = (self.contact - self.funnel.full("queued_at", n)) * HOURS
+        self.first_wait_h = (self.contact - self.funnel.full("queued_at", n)) * HOURS_PER_DAY
         self.won = self.state == S.WON
         self.close_time = np.where(self.won, self.state_time, np.nan)
         deal = self.sc.opportunities.deal
@@ -196,14 +187,15 @@ def _response_and_capacity(run: _Run) -> dict:
     m["response_time_median_hours"] = float(np.median(waits)) if len(waits) else math.nan
     m["response_time_p90_hours"] = float(np.quantile(waits, 0.9)) if len(waits) else math.nan
     sla_hours = sc.qualification.sla_hours
-    due = run.mql & (run.first_mql_time + sla_hours / HOURS <= horizon)
+    due = run.mql & (run.first_mql_time + sla_hours / HOURS_PER_DAY <= horizon)
     # The SLA clock starts at the first MQL time: a lead that went cold and came back
     # from nurture missed it, however fast its second spell was worked.
-    since_first_mql_h = (run.contact - run.first_mql_time) * HOURS
+    since_first_mql_h = (run.contact - run.first_mql_time) * HOURS_PER_DAY
     m["sla_share"] = _ratio((due & (since_first_mql_h <= sla_hours + 1e-9)).sum(), due.sum())
     m["queue_mean_mqls"] = funnel.queue_days / horizon
     m["queue_mean_sqls"] = funnel.ae_area / horizon
-    m["qualifier_utilisation"] = _ratio(funnel.q_busy_days, _seat_days(funnel.q_seats, horizon))
+    seat_days = fte_by_month(funnel.q_seats, run.H).sum() * DAYS_PER_MONTH
+    m["qualifier_utilisation"] = _ratio(funnel.q_busy_days, seat_days)
     ae = sc.roles.ae
     care = 0.0 if funnel.cs_carries_care else ae.account_care_share
     slot_days = _slot_days(run.seats["ae"], ae.max_open_opportunities, 1.0 - care, ae.ramp_months, horizon)
@@ -315,8 +307,8 @@ def _open_pipeline(run: _Run) -> dict:
     if waiting.any():
         first = np.ones(waiting.sum())
         if op.slot_decay is not None:
-            wait_h = (run.horizon - run.sql_time[waiting]) * HOURS
-            first = (1.0 + wait_h / op.slot_decay.half_life_hours) ** -op.slot_decay.shape
+            wait_h = (run.horizon - run.sql_time[waiting]) * HOURS_PER_DAY
+            first = wait_decay(wait_h, op.slot_decay.half_life_hours, op.slot_decay.shape)
         p_win[waiting] = first * adv[waiting].prod(axis=1)
     if open_.any():
         idx = np.flatnonzero(open_)

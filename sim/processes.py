@@ -21,13 +21,12 @@ import numpy as np
 import simpy
 
 from sim import states as S
-from sim.config import DAYS_PER_MONTH, Scenario
+from sim.config import DAYS_PER_MONTH, HOURS_PER_DAY, Scenario
 from sim.leads import Columns, Leads
-from sim.team import MIN_RAMP_MONTHS, Seat
+from sim.team import MIN_RAMP_MONTHS, Seat, slot_limit_steps
 
 __all__ = ["Funnel"]
 
-HOURS = 24.0
 MIN_SERVICE_PRODUCTIVITY = 0.1  # a brand-new rep works MQLs at a tenth of full speed
 
 
@@ -76,7 +75,6 @@ class Funnel:
         self.pending_t = mql_times.tolist()  # the local index of a pending MQL is its position here
         n = len(members)
         self.n_pending = n
-        self.n = n
         u = leads.u[members]
         q = scenario.qualification
         op = scenario.opportunities
@@ -104,7 +102,7 @@ class Funnel:
         self.work_days = work_days.tolist()
         self.p_qualify = q.p_qualify.at(intent).tolist()
         self.u_qualify = u[:, Columns.QUALIFY].tolist()
-        self.decay_half_life_days = q.decay.half_life_hours / HOURS if q.decay else None
+        self.decay_half_life_days = q.decay.half_life_hours / HOURS_PER_DAY if q.decay else None
         self.decay_shape = q.decay.shape if q.decay else 0.0
         self.max_wait = q.max_wait_days
 
@@ -142,7 +140,6 @@ class Funnel:
         self.contact_time = [nan] * n
         self.sql_time = [nan] * n
         self.opp_start = [nan] * n
-        self.opp_end = [nan] * n
         self.opp_wins = [False] * n
         self.opp_fail_stage = [-1] * n  # stage where it was lost; n_stages when won
         self.handed_over = [False] * n
@@ -438,7 +435,9 @@ class Funnel:
         self.opp_start[lead] = now
         p = self.first_p[lead]
         if self.slot_decay is not None:
-            d = (1.0 + (now - self.sql_time[lead]) * HOURS / self.slot_decay.half_life_hours) ** -self.slot_decay.shape
+            # sim.response.wait_decay, inlined: a scalar on the per-opportunity path
+            wait_h = (now - self.sql_time[lead]) * HOURS_PER_DAY
+            d = (1.0 + wait_h / self.slot_decay.half_life_hours) ** -self.slot_decay.shape
             self.first_decay[lead] = d
             p *= d
         if self.u_first[lead] >= p:
@@ -447,7 +446,6 @@ class Funnel:
             k, end = self.path_end[lead], self.path_days[lead]
             won = k == self.n_stages
         self.opp_fail_stage[lead] = k
-        self.opp_end[lead] = now + end
         self.opp_wins[lead] = won
         seat.open.add(lead)
         self.opp_seat[lead] = seat
@@ -467,27 +465,16 @@ class Funnel:
     def ae_seat(self, ae: _AESeat, max_open: int, ramp_months: float):
         """An AE seat: its reps in turn; slots grow with ramp; open deals move when a rep leaves."""
         env = self.env
-        ramp_days = ramp_months * DAYS_PER_MONTH
         full = max_open * self.ae_selling_share
         for ten in ae.seat.tenures:
             if ten.start >= self.horizon:
                 return
-            if env.now < ten.start:
-                yield env.timeout(ten.start - env.now)
             ae.employed = True
-            if ten.ramped_at_start or ramp_months <= MIN_RAMP_MONTHS:
-                ae.limit = max(1, int(full))
-                self._assign()
-            else:
-                ae.limit = 1
-                self._assign()
-                for k in range(2, int(full) + 1):
-                    t = ten.start + ramp_days * k / full
-                    if t >= min(ten.end, self.horizon):
-                        break
+            for t, limit in slot_limit_steps(ten, full, ramp_months, min(ten.end, self.horizon)):
+                if t > env.now:
                     yield env.timeout(t - env.now)
-                    ae.limit = k
-                    self._assign()
+                ae.limit = limit
+                self._assign()
             if ten.end >= self.horizon:
                 return
             yield env.timeout(ten.end - env.now)

@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.config import DAYS_PER_MONTH, Role
 
-__all__ = ["MIN_RAMP_MONTHS", "Seat", "Tenure", "draw_seats", "fte_by_month", "productivity"]
+__all__ = ["MIN_RAMP_MONTHS", "Seat", "slot_limit_steps", "Tenure", "draw_seats", "fte_by_month", "productivity"]
 
 DAYS_PER_YEAR = 365.25
 MIN_RAMP_MONTHS = 1e-6  # shorter ramps count as none (and keep the arithmetic finite)
@@ -85,3 +85,24 @@ def fte_by_month(seats: list[Seat], horizon_months: int) -> np.ndarray:
             hi = np.clip(ten.end, edges[:-1], edges[1:])
             out += (hi - lo) / DAYS_PER_MONTH
     return out
+
+
+def slot_limit_steps(tenure: Tenure, full_slots: float, ramp_months: float, until: float):
+    """When an AE's open-deal limit changes during a tenure: ``[(day, limit), ...]``.
+
+    The limit is ``floor(full_slots * productivity)``, at least one from the first day,
+    so during the ramp it steps up one slot at a time; a ramped rep has
+    ``max(1, floor(full_slots))`` throughout. Steps at or after ``until`` (the end of the
+    tenure or the horizon) are left out.
+    """
+    top = max(1, int(full_slots))
+    if tenure.ramped_at_start or ramp_months <= MIN_RAMP_MONTHS:
+        return [(tenure.start, top)]
+    ramp_days = ramp_months * DAYS_PER_MONTH
+    steps = [(tenure.start, 1)]
+    for k in range(2, top + 1):
+        t = tenure.start + ramp_days * k / full_slots
+        if t >= until:
+            break
+        steps.append((t, k))
+    return steps

@@ -46,3 +46,24 @@ def test_subscription_revenue_matches_day_by_day_sum():
     by_month = np.bincount((t / DAYS_PER_MONTH).astype(int), weights=daily, minlength=H)[:H]
     assert np.allclose(book.revenue, by_month, rtol=2e-3)
     assert np.isclose(book.mrr_end[-1], mrr[end > H * DAYS_PER_MONTH].sum())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(0, 100), st.floats(1, 400), st.floats(0.5, 40), st.floats(0, 6), st.floats(1, 800))
+def test_slot_days_integrate_the_ramp_rule_exactly(start, length, full, ramp_months, until):
+    # Second method: the limit rule max(1, floor(full * productivity)) on a fine grid.
+    from sim.measures import _slot_days
+    from sim.team import Seat, Tenure
+
+    ten = Tenure(start, start + length, ramped_at_start=False)
+    exact = _slot_days([Seat("ae", 0, [ten])], max_open=full, selling_share=1.0, ramp_months=ramp_months,
+                       horizon=until)
+    end = min(ten.end, until)
+    if end <= start:
+        assert exact == 0
+        return
+    t = np.linspace(start, end, 200_001)[:-1] + (end - start) / 400_000
+    productivity = np.minimum(1.0, (t - start) / (ramp_months * DAYS_PER_MONTH)) if ramp_months > 1e-6 else 1.0
+    limit = np.maximum(1, np.floor(full * productivity + 1e-12))
+    grid = limit.mean() * (end - start)
+    assert abs(exact - grid) <= max(full, 1) * (end - start) / 200_000 * 2 + 1e-9
