@@ -19,6 +19,7 @@ from sim.config import Scenario, ScenarioError, load_scenario
 __all__ = ["main"]
 
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +38,8 @@ def _fail(lines) -> int:
 def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         return None  # JSON has no NaN or infinity
     if hasattr(value, "item"):
@@ -63,25 +66,125 @@ _seed = _int_at_least(0, "a non-negative integer")
 _positive_int = _int_at_least(1, "a positive integer")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a positive number (e.g. 0.02 for 2%), got {text!r}")
+    return value
+
+
+# Options that only mean something for many replications, and what each needs.
+_MANY_OPTIONS = ("workers", "backend", "scheduler", "out", "precision", "metric", "batch", "chunk_size", "trace")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _run_problems(args) -> list[str]:
+    """Every combination of ``run`` options that cannot work, one line each."""
+    given = [name for name in _MANY_OPTIONS if getattr(args, name) is not None]
+    problems = []
+    if args.replication is not None:
+        problems += [f"--replication: runs one replication alone; drop {_option(name)}"
+                     for name in ("reps", *given) if getattr(args, name) is not None]
+    elif args.reps is None:
+        problems += [f"{_option(name)}: needs --reps R (many replications)" for name in given]
+    if args.scheduler is not None and args.backend != "dask":
+        problems.append("--scheduler: only the dask backend has a scheduler (add --backend dask)")
+    if args.trace is not None and args.out is None:
+        problems.append("--trace: needs --out DIR to write the lead records to")
+    if (args.precision is None) != (args.metric is None) and args.reps is not None:
+        problems.append("--precision: needs --metric NAME" if args.metric is None
+                        else "--metric: needs --precision P (the CI half-width to reach, as a share of the mean)")
+    if args.batch is not None and args.precision is None and args.reps is not None:
+        problems.append("--batch: only used with --precision")
+    return problems
+
+
+def _write_monthly(frame, path) -> list[str]:
+    parent = Path(path).resolve().parent
+    if not parent.is_dir():
+        return [f"--monthly: folder {parent} does not exist"]
+    try:
+        frame.to_csv(path, index=False)
+    except OSError as exc:
+        return [f"--monthly: cannot write {path}: {exc.strerror or exc}"]
+    return []
+
+
 def _cmd_run(args) -> int:
+    problems = _run_problems(args)
+    if problems:
+        return _fail(problems)
+    scenario = load_scenario(args.scenario)
+    if args.monthly is not None and not Path(args.monthly).resolve().parent.is_dir():
+        return _fail([f"--monthly: folder {Path(args.monthly).resolve().parent} does not exist"])
+    if args.reps is not None:
+        return _run_many(args, scenario)
+
     from sim.model import simulate
+    from sim.replication import replication_seed
     from sim.report import funnel_report
 
-    scenario = load_scenario(args.scenario)
-    if args.monthly is not None:
-        parent = Path(args.monthly).resolve().parent
-        if not parent.is_dir():
-            return _fail([f"--monthly: folder {parent} does not exist"])
-    result = simulate(scenario, seed=args.seed)
-    if args.monthly is not None:
-        try:
-            result.monthly.to_csv(args.monthly, index=False)
-        except OSError as exc:
-            return _fail([f"--monthly: cannot write {args.monthly}: {exc.strerror or exc}"])
+    seed = args.seed if args.replication is None else replication_seed(args.seed, args.replication)
+    result = simulate(scenario, seed=seed, lead_records=False)
+    if args.monthly is not None and (problems := _write_monthly(result.monthly, args.monthly)):
+        return _fail(problems)
     if args.json:
         print(json.dumps(_jsonable(result.metrics), indent=2))
     else:
-        funnel_report(result, seed=args.seed)
+        label = args.seed if args.replication is None else f"{args.seed}, replication {args.replication}"
+        funnel_report(result, seed=label)
+    return 0
+
+
+def _run_many(args, scenario) -> int:
+    from sim.backends import BackendError
+    from sim.experiment import ExperimentError, run_many
+    from sim.report import experiment_report, progress_bar
+    from sim.store import StoreError
+
+    show = not args.quiet and sys.stderr.isatty()
+    try:
+        with progress_bar(show) as progress:
+            experiment = run_many(
+                scenario, reps=args.reps, seed=args.seed, workers=args.workers or 1, backend=args.backend or "local",
+                scheduler=args.scheduler, out=args.out, precision=args.precision, metric=args.metric,
+                batch=args.batch or 20, chunk_size=args.chunk_size, trace=args.trace or 0, progress=progress)
+    except ExperimentError as exc:
+        return _fail([f"{_option(exc.setting)}: {exc.message}"])
+    except (StoreError, BackendError) as exc:
+        return _fail([f"{'--out: ' if isinstance(exc, StoreError) else ''}{exc}"])
+    except KeyboardInterrupt:
+        saved = f"; finished replications are saved in {args.out}: run the same command again to resume" \
+            if args.out else ""
+        print(f"interrupted{saved}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    for failure in experiment.failures.itertuples():
+        print(f"replication {failure.replication} failed: {failure.error} (re-run it alone with "
+              f"`funnel run {args.scenario} --replication {failure.replication} --seed {args.seed}`)",
+              file=sys.stderr)
+    if args.monthly is not None and (problems := _write_monthly(experiment.monthly, args.monthly)):
+        return _fail(problems)
+    if args.json:
+        summary = experiment.summary()
+        document = {
+            "experiment": {"scenario": scenario.name, "seed": args.seed, "reps": args.reps,
+                           "completed": len(experiment.replications), "failed": len(experiment.failures),
+                           "out": args.out},
+            "summary": {name: row for name, row in summary.to_dict(orient="index").items()},
+            "replications": experiment.replications.to_dict(orient="records"),
+            "failures": experiment.failures.drop(columns="traceback").to_dict(orient="records"),
+        }
+        if experiment.precision is not None:
+            document["precision"] = experiment.precision
+        print(json.dumps(_jsonable(document), indent=1))
+    else:
+        experiment_report(experiment)
     return 0
 
 
@@ -120,11 +223,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"funnel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="simulate one horizon and print the funnel and KPIs")
+    run = sub.add_parser("run", help="simulate one horizon (or --reps R of them) and print the results")
     run.add_argument("scenario", metavar="FILE", help="scenario YAML file")
-    run.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
-    run.add_argument("--json", action="store_true", help="print the metrics as one JSON object")
+    run.add_argument("--seed", type=_seed, default=0, help="random seed; with --reps, the root seed (default 0)")
+    run.add_argument("--json", action="store_true", help="print the results as one JSON object")
     run.add_argument("--monthly", metavar="CSV", help="write the monthly series to this CSV file")
+    many = run.add_argument_group("many replications")
+    many.add_argument("--reps", type=_positive_int, metavar="R", help="run R replications and summarise them")
+    many.add_argument("--workers", type=_positive_int, metavar="W", help="processes to run on (default 1)")
+    many.add_argument("--backend", choices=("local", "dask"), help="local processes (default) or Dask distributed")
+    many.add_argument("--scheduler", metavar="ADDRESS", help="with --backend dask: an existing scheduler")
+    many.add_argument("--out", metavar="DIR", help="experiment directory: results saved as they finish; "
+                      "running again on it resumes")
+    many.add_argument("--precision", type=_positive_float, metavar="P",
+                      help="stop once the 95%% CI half-width of --metric is below P times its mean")
+    many.add_argument("--metric", metavar="NAME", help="the measure --precision watches (e.g. wins)")
+    many.add_argument("--batch", type=_int_at_least(2, "an integer of at least 2"), metavar="B",
+                      help="with --precision: replications per batch (default 20)")
+    many.add_argument("--chunk-size", type=_positive_int, metavar="N", help="replications per task (default: "
+                      "up to 10)")
+    many.add_argument("--trace", type=_int_at_least(0, "a non-negative integer"), metavar="N",
+                      help="write per-lead records of the first N replications to DIR/trace/")
+    many.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--replication", type=_int_at_least(0, "a non-negative integer"), metavar="I",
+                     help="run replication I of an experiment with root --seed alone (to look at one)")
     run.set_defaults(func=_cmd_run)
 
     val = sub.add_parser("validate", help="check scenario files; one line per problem")

@@ -103,8 +103,12 @@ class _Run:
 
 
 def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_time, first_mql_time,
-            nurture_exit, streams):
-    """Turn a finished replication into ``(metrics, monthly, lead_records)``."""
+            nurture_exit, streams, lead_records=True):
+    """Turn a finished replication into ``(metrics, monthly, lead_records)``.
+
+    ``lead_records`` is None when not asked for: building it costs a few percent of a
+    replication, and a Monte Carlo run keeps none by default.
+    """
     run = _Run(scenario, leads, cols, seats, funnel, state, state_time, first_mql_time, nurture_exit, streams)
     m: dict = {}
     m.update(_accounting(run))
@@ -133,7 +137,7 @@ def measure(*, scenario, allocation, leads, cols, seats, funnel, state, state_ti
             **{f"fte_{name}": f for name, f in fte_m.items()},
         }
     )
-    return m, monthly, _lead_records(run)
+    return m, monthly, _lead_records(run) if lead_records else None
 
 
 def _accounting(run: _Run) -> dict:

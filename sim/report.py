@@ -1,13 +1,17 @@
-"""A readable funnel and KPI table of one replication, for the terminal."""
+"""What the terminal shows: one replication's funnel and KPIs, an experiment's summary, progress."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import sys
 
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
+from rich.text import Text
 
-__all__ = ["funnel_report"]
+__all__ = ["experiment_report", "funnel_report", "progress_bar"]
 
 
 def _num(x, digits=0):
@@ -95,3 +99,61 @@ def funnel_report(result, seed=None, console: Console | None = None) -> None:
     if "budget_total" in m:
         kpi.add_row(f"budget unspent ({cur})", _num(m["budget_unspent"]))
     console.print(kpi)
+
+
+def _fmt(x) -> str:
+    """A number readable at any magnitude: counts and money whole, rates with decimals."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a"
+    if x == 0:
+        return "0"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if abs(x) >= 1:
+        return f"{x:,.2f}"
+    return f"{x:.4f}"
+
+
+def experiment_report(experiment, console: Console | None = None) -> None:
+    """Print one line per measure: mean, 95% CI of the mean, sd, P10, P50, P90."""
+    # Piped to a file, the table is as wide as it needs to be rather than 80 columns.
+    console = console or Console(width=None if sys.stdout.isatty() else 150)
+    sc = experiment.scenario
+    failed = len(experiment.failures)
+    console.print(f"[bold]{sc.name}[/bold]: {sc.horizon_months} months, {len(experiment.replications)} "
+                  f"replications, root seed {experiment.seed}" + (f", [red]{failed} failed[/red]" if failed else ""))
+    table = Table(title="Summary over replications (95% CI of the mean)", title_justify="left")
+    table.add_column("measure", no_wrap=True)
+    for col in ("mean", "CI low", "CI high", "sd", "P10", "P50", "P90", "n"):
+        table.add_column(col, justify="right", no_wrap=True)
+    for name, row in experiment.summary().iterrows():
+        table.add_row(name, *(_fmt(row[c]) for c in ("mean", "ci_low", "ci_high", "std", "p10", "p50", "p90")),
+                      str(int(row["n"])))
+    console.print(table)
+    rule = experiment.precision
+    if rule is not None:
+        verdict = "reached" if rule["reached"] else "not reached"
+        console.print(f"precision {rule['precision']:g} on {rule['metric']}: {verdict} after "
+                      f"{rule['replications']} replications (CI half-width {_pct(rule['relative_half_width'])} "
+                      f"of the mean)")
+
+
+class _RateColumn(ProgressColumn):
+    """Replications per second, over rich's recent window."""
+
+    def render(self, task) -> Text:
+        return Text("" if not task.speed else f"{task.speed:.2f} reps/s")
+
+
+@contextlib.contextmanager
+def progress_bar(enabled: bool, console: Console | None = None):
+    """A progress bar on the terminal; yields ``update(done, total)`` (a no-op when not enabled)."""
+    if not enabled:
+        yield lambda done, total: None
+        return
+    bar = Progress(TextColumn("replications"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
+                   TextColumn("left"), TimeRemainingColumn(), console=console or Console(stderr=True),
+                   transient=True)
+    with bar:
+        task = bar.add_task("replications", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)

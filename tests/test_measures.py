@@ -64,6 +64,7 @@ def test_slot_days_integrate_the_ramp_rule_exactly(start, length, full, ramp_mon
         return
     t = np.linspace(start, end, 200_001)[:-1] + (end - start) / 400_000
     productivity = np.minimum(1.0, (t - start) / (ramp_months * DAYS_PER_MONTH)) if ramp_months > 1e-6 else 1.0
-    limit = np.maximum(1, np.floor(full * productivity + 1e-12))
+    # The 1e-12 absorbs rounding at the ramp's step times only; once ramped the rule is floor(full).
+    limit = np.maximum(1, np.where(productivity >= 1, np.floor(full), np.floor(full * productivity + 1e-12)))
     grid = limit.mean() * (end - start)
     assert abs(exact - grid) <= max(full, 1) * (end - start) / 200_000 * 2 + 1e-9
