@@ -1,8 +1,14 @@
-"""Speed benchmark: the funnel model against a bare SimPy M/M/c loop, in one process.
+"""Speed benchmark: the model against a bare SimPy loop, and 2 local workers against 1.
 
-Both are timed in the same run so that the ratio, not the noisy absolute speed of a
-shared machine, is the figure to compare. The bare loop is the textbook SimPy
-M/M/c: one process per customer, ``Resource.request()``, an exponential service.
+Everything is timed in the same run so that ratios, not the noisy absolute speed of
+a shared machine, are the figures to compare:
+
+- leads per second through :func:`sim.simulate` against customers per second through
+  the textbook SimPy M/M/c (one process per customer, ``Resource.request()``);
+- replications per second of :func:`sim.run_many` with 1 worker (in this process)
+  and with 2 local worker processes, and their ratio. The worker processes' first
+  start (a fresh interpreter importing the model) is timed separately; later pools
+  fork from it.
 """
 
 from __future__ import annotations
@@ -12,9 +18,10 @@ import time
 import numpy as np
 import simpy
 
+from sim.experiment import run_many
 from sim.model import simulate
 
-__all__ = ["bare_mmc_customers_per_second", "funnel_leads_per_second", "run_benchmark"]
+__all__ = ["bare_mmc_customers_per_second", "funnel_leads_per_second", "replications_per_second", "run_benchmark"]
 
 
 def bare_mmc_customers_per_second(customers: int = 100_000, servers: int = 5, utilisation: float = 0.8,
@@ -52,13 +59,30 @@ def funnel_leads_per_second(scenario, replications: int = 3, seed: int = 0) -> f
     return leads / (time.perf_counter() - start)
 
 
-def run_benchmark(scenario, replications: int = 3, customers: int = 100_000) -> dict[str, float]:
-    """Time both and return leads/s, customers/s and their ratio."""
+def replications_per_second(scenario, workers: int, reps: int = 40, seed: int = 0) -> float:
+    """Replications per second of :func:`sim.run_many` on ``workers`` local workers."""
+    start = time.perf_counter()
+    run_many(scenario, reps=reps, seed=seed, workers=workers)
+    return reps / (time.perf_counter() - start)
+
+
+def run_benchmark(scenario, replications: int = 3, customers: int = 100_000,
+                  parallel_reps: int = 40) -> dict[str, float]:
+    """Time the model, the bare loop and 1 against 2 workers; return the figures and ratios."""
     simulate(scenario, seed=12345)  # warm caches and imports before timing
     leads_s = funnel_leads_per_second(scenario, replications)
     bare_s = bare_mmc_customers_per_second(customers)
+    start = time.perf_counter()
+    run_many(scenario, reps=2, seed=12345, workers=2)  # starts the worker processes' server once
+    startup_s = time.perf_counter() - start
+    one = replications_per_second(scenario, 1, parallel_reps)
+    two = replications_per_second(scenario, 2, parallel_reps)
     return {
         "funnel_leads_per_second": leads_s,
         "bare_simpy_customers_per_second": bare_s,
         "ratio": leads_s / bare_s,
+        "replications_per_second_1_worker": one,
+        "replications_per_second_2_workers": two,
+        "worker_ratio": two / one,
+        "first_worker_start_seconds": startup_s,
     }

@@ -209,11 +209,16 @@ def _cmd_bench(args) -> int:
     from sim.benchmark import run_benchmark
 
     scenario = load_scenario(args.scenario)
-    figures = run_benchmark(scenario, replications=args.replications, customers=args.customers)
-    print(f"scenario: {args.scenario} ({args.replications} replications)")
+    figures = run_benchmark(scenario, replications=args.replications, customers=args.customers,
+                            parallel_reps=args.parallel_reps)
+    print(f"scenario: {args.scenario} ({args.replications} replications; {args.parallel_reps} per worker count)")
     print(f"funnel leads per second:          {figures['funnel_leads_per_second']:>12,.0f}")
     print(f"bare SimPy M/M/c customers per s: {figures['bare_simpy_customers_per_second']:>12,.0f}")
     print(f"ratio (leads / bare customers):   {figures['ratio']:>12.2f}")
+    print(f"replications per s, 1 worker:     {figures['replications_per_second_1_worker']:>12.2f}")
+    print(f"replications per s, 2 workers:    {figures['replications_per_second_2_workers']:>12.2f}")
+    print(f"ratio (2 workers / 1):            {figures['worker_ratio']:>12.2f}")
+    print(f"first start of worker processes:  {figures['first_worker_start_seconds']:>11.2f}s")
     return 0
 
 
@@ -256,10 +261,12 @@ def build_parser() -> argparse.ArgumentParser:
     sch = sub.add_parser("schema", help="print the scenario JSON Schema (for editors)")
     sch.set_defaults(func=_cmd_schema)
 
-    bench = sub.add_parser("bench", help="speed: funnel leads/s against a bare SimPy M/M/c loop")
+    bench = sub.add_parser("bench", help="speed: leads/s against a bare SimPy M/M/c loop; 2 workers against 1")
     bench.add_argument("--scenario", default="scenarios/b2b_saas_inbound.yaml", metavar="FILE")
     bench.add_argument("--replications", type=_positive_int, default=3)
     bench.add_argument("--customers", type=_positive_int, default=100_000, help="bare M/M/c customers")
+    bench.add_argument("--parallel-reps", type=_positive_int, default=40, metavar="N",
+                       help="replications timed with 1 and with 2 workers (default 40)")
     bench.set_defaults(func=_cmd_bench)
     return parser
 

@@ -75,21 +75,28 @@ class ExperimentStore:
     # -- opening -----------------------------------------------------------------
     def __enter__(self) -> ExperimentStore:
         root = self.root
+        manifest = root / "manifest.json"
         if root.exists() and not root.is_dir():
             raise StoreError(f"{root}: exists and is not a directory")
-        manifest = root / "manifest.json"
-        if root.is_dir() and any(root.iterdir()) and not manifest.is_file():
+        ours = {".lock", "chunks"}  # what an opened store makes before its first manifest
+        if root.is_dir() and not manifest.is_file() and any(p.name not in ours for p in root.iterdir()):
+            # Checked before writing anything: a mistaken --out must leave the folder as it was.
             raise StoreError(f"{root}: not empty and not an experiment directory (no manifest.json); "
                              "use a new or empty directory")
         try:
-            (root / "chunks").mkdir(parents=True, exist_ok=True)
+            root.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(f"{root}: cannot create the experiment directory: {exc.strerror or exc}") from None
         self._take_lock()
-        if manifest.is_file():
-            self._check_same(manifest)
-        for leftover in [*(root / "chunks").glob(".tmp-*"), *root.glob(".tmp-*"), *root.glob("trace/.tmp-*")]:
-            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+        try:
+            if manifest.is_file():
+                self._check_same(manifest)
+            (root / "chunks").mkdir(exist_ok=True)
+            for leftover in [*(root / "chunks").glob(".tmp-*"), *root.glob(".tmp-*"), *root.glob("trace/.tmp-*")]:
+                shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc) -> None:

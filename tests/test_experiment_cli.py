@@ -1,0 +1,539 @@
+"""``funnel run --reps``: option errors, the JSON against replications run alone, resume after a kill.
+
+Every expectation is computed independently of the code under test: a replication's
+row against :func:`sim.simulate` with ``replication_seed(S, i)``, the summary against
+``statistics`` and ``scipy.stats.t.interval``, a resumed run against an uninterrupted
+one. The fast ``teaching_minimal`` scenario (about 10 ms a replication) is used
+wherever speed of a replication does not matter; the kill and interrupt tests use
+``b2b_saas_inbound`` (about 0.17 s a replication) so that there is time to stop a
+run half-way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import sim.model
+from sim.cli import main
+from sim.config import load_scenario
+from sim.replication import flatten_metrics, replication_seed
+
+TESTS = Path(__file__).parent
+ROOT = TESTS.parent
+SCENARIOS = ROOT / "scenarios"
+TEACHING = SCENARIOS / "teaching_minimal.yaml"
+B2B = SCENARIOS / "b2b_saas_inbound.yaml"
+
+SEED = 7  # root seed of the teaching experiments
+REPS = 5
+KILL_SEED = 3  # root seed of the b2b kill / interrupt experiments
+KILL_REPS = 12  # about 2 s of replications: plenty of time to stop the run after 3 chunks
+
+
+# ---------------------------------------------------------------------------------
+# Helpers
+
+
+def _in_process(*args) -> tuple[int, str, str]:
+    """Run ``main(args)`` capturing stdout and stderr; argparse's SystemExit becomes the code."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def _command(*args) -> list[str]:
+    return [sys.executable, "-m", "sim.cli", *map(str, args)]
+
+
+def _subprocess(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def _strict_json(text: str):
+    """``json.loads`` that refuses NaN, Infinity and -Infinity (not JSON)."""
+
+    def reject(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def _lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if line.strip()]
+
+
+def _plain(value):
+    """What a value should look like in strict JSON: NaN and infinities as None, numpy scalars as Python."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _measures(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in ("replication", "seed")}
+
+
+def _alone(scenario, root: int, index: int) -> dict:
+    """Replication ``index`` of root seed ``root``, run by hand, flattened as the experiment rows are."""
+    result = sim.model.simulate(scenario, seed=replication_seed(root, index), lead_records=False)
+    return _plain(flatten_metrics(result.metrics))
+
+
+def _assert_same_values_and_types(got: dict, expected: dict) -> None:
+    assert got == expected
+    # 3 and 3.0 compare equal; the JSON should still keep a count an integer.
+    assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
+
+
+def _exact(rows) -> str:
+    """A text form that tells 1 from 1.0 and shows every float digit: equal text is equal bit for bit."""
+    return json.dumps(rows)
+
+
+def _chunk_dirs(out: Path) -> list[Path]:
+    chunks = out / "chunks"
+    return sorted(p for p in chunks.glob("[0-9]*") if p.is_dir()) if chunks.is_dir() else []
+
+
+def _wait_for_chunks(proc: subprocess.Popen, out: Path, at_least: int, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while len(_chunk_dirs(out)) < at_least:
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended (exit {proc.returncode}) before {at_least} chunks were written: "
+                        f"{proc.stderr.read() if proc.stderr else ''}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"no {at_least} chunks in {out} after {timeout} s")
+        time.sleep(0.005)
+
+
+def _stamps(paths) -> dict:
+    """Inode and modification time of each path and, for directories, of every file in them."""
+    found = {}
+    for path in paths:
+        for p in [path, *sorted(path.rglob("*"))]:
+            st = p.stat()
+            found[str(p)] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+@pytest.fixture(scope="module")
+def teaching():
+    return load_scenario(TEACHING)
+
+
+@pytest.fixture(scope="module")
+def teaching_reps() -> dict:
+    code, out, err = _in_process("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
+    assert code == 0, err
+    assert err == ""
+    return _strict_json(out)
+
+
+@pytest.fixture(scope="module")
+def b2b_reference() -> dict:
+    """The kill experiment run in this process, without --out and with the default chunking."""
+    code, out, err = _in_process("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--json")
+    assert code == 0, err
+    return _strict_json(out)
+
+
+# ---------------------------------------------------------------------------------
+# 1. Option errors: exit 2, one line per problem naming the option, nothing run
+
+
+OPTION_ERRORS = [
+    pytest.param(["--workers", "2"], ["--workers"], id="workers-without-reps"),
+    pytest.param(["--reps", "2", "--trace", "1"], ["--trace"], id="trace-without-out"),
+    pytest.param(["--reps", "2", "--scheduler", "x"], ["--scheduler"], id="scheduler-without-dask"),
+    pytest.param(["--reps", "2", "--precision", "0.1"], ["--precision"], id="precision-without-metric"),
+    pytest.param(["--reps", "2", "--metric", "wins"], ["--metric"], id="metric-without-precision"),
+    pytest.param(["--replication", "3", "--reps", "5"], ["--replication"], id="replication-with-reps"),
+    pytest.param(["--reps", "5", "--metric", "wins", "--precision", "0"], ["--precision"], id="precision-zero"),
+    pytest.param(["--reps", "5", "--metric", "wins", "--precision", "abc"], ["--precision"], id="precision-abc"),
+    pytest.param(["--reps", "0"], ["--reps"], id="reps-zero"),
+    pytest.param(["--reps", "5", "--batch", "5"], ["--batch"], id="batch-without-precision"),
+    pytest.param(["--reps", "5", "--chunk-size", "0"], ["--chunk-size"], id="chunk-size-zero"),
+    pytest.param(["--reps", "5", "--backend", "spark"], ["--backend"], id="unknown-backend"),
+    pytest.param(["--reps", "5", "--trace", "1", "--scheduler", "x"], ["--scheduler", "--trace"],
+                 id="two-problems"),
+    pytest.param(["--replication", "1", "--workers", "2", "--chunk-size", "3"], ["--workers", "--chunk-size"],
+                 id="replication-with-two-many-options"),
+]
+
+
+def _assert_one_line_per_option(code, out, err, named) -> list[str]:
+    assert code == 2, (out, err)
+    assert "Traceback" not in out + err
+    assert out == ""
+    lines = _lines(err)
+    assert len(lines) == len(named), lines
+    for option in named:
+        assert sum(option in line for line in lines) == 1, (option, lines)
+    return lines
+
+
+@pytest.mark.parametrize(("extra", "named"), OPTION_ERRORS)
+def test_option_misuse_is_one_line_per_problem_with_exit_2(extra, named):
+    code, out, err = _in_process("run", TEACHING, *extra)
+    _assert_one_line_per_option(code, out, err, named)
+
+
+def test_option_misuse_in_a_real_process_shows_no_traceback():
+    proc = _subprocess("run", TEACHING, "--reps", "5", "--trace", "1", "--scheduler", "x")
+    _assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--scheduler", "--trace"])
+
+
+def test_unknown_metric_names_the_option_and_suggests_the_measure():
+    code, out, err = _in_process("run", TEACHING, "--metric", "winz", "--precision", "0.1", "--reps", "5")
+    (line,) = _assert_one_line_per_option(code, out, err, ["--metric"])
+    assert line.startswith("--metric")
+    assert "winz" in line
+    assert "wins" in line.replace("winz", "")
+
+
+def test_out_into_a_non_empty_directory_that_is_not_an_experiment_is_refused(tmp_path):
+    out_dir = tmp_path / "mine"
+    out_dir.mkdir()
+    (out_dir / "notes.txt").write_text("keep me\n", encoding="utf-8")
+    code, out, err = _in_process("run", TEACHING, "--reps", "2", "--out", out_dir, "--json")
+    (line,) = _assert_one_line_per_option(code, out, err, ["--out"])
+    assert str(out_dir) in line
+    # Nothing was written into someone else's directory.
+    assert sorted(p.name for p in out_dir.iterdir()) == ["notes.txt"]
+    assert (out_dir / "notes.txt").read_text(encoding="utf-8") == "keep me\n"
+
+
+def test_resuming_with_another_seed_is_refused_and_leaves_the_directory_usable(tmp_path):
+    out_dir = tmp_path / "exp"
+    code, _, err = _in_process("run", TEACHING, "--reps", "2", "--seed", "1", "--out", out_dir, "--json")
+    assert code == 0, err
+    before = _stamps([out_dir / "chunks", out_dir / "manifest.json"])
+
+    code, out, err = _in_process("run", TEACHING, "--reps", "2", "--seed", "2", "--out", out_dir, "--json")
+    (line,) = _assert_one_line_per_option(code, out, err, ["--out"])
+    assert "cannot resume" in line
+    assert "seed" in line and "1" in line and "2" in line
+    assert _stamps([out_dir / "chunks", out_dir / "manifest.json"]) == before
+
+    # The refused run let go of the directory: the right seed still resumes (and extends) it.
+    code, out, err = _in_process("run", TEACHING, "--reps", "3", "--seed", "1", "--out", out_dir, "--json")
+    assert code == 0, err
+    assert [r["replication"] for r in _strict_json(out)["replications"]] == [0, 1, 2]
+
+
+# ---------------------------------------------------------------------------------
+# 2., 3. and 9. The JSON and the table of --reps
+
+
+def test_reps_json_has_its_parts(teaching_reps):
+    doc = teaching_reps
+    assert set(doc) == {"experiment", "summary", "replications", "failures"}  # "precision" only with --precision
+    assert doc["experiment"] == {"scenario": "teaching_minimal", "seed": SEED, "reps": REPS, "completed": REPS,
+                                 "failed": 0, "out": None}
+    assert doc["failures"] == []
+    assert len(doc["replications"]) == REPS
+    assert [r["replication"] for r in doc["replications"]] == list(range(REPS))
+    assert all(r["seed"] == SEED for r in doc["replications"])
+
+
+def test_each_row_equals_its_replication_run_alone(teaching_reps, teaching):
+    for i, row in enumerate(teaching_reps["replications"]):
+        _assert_same_values_and_types(_measures(row), _alone(teaching, SEED, i))
+    # The rows are distinct draws, not one replication repeated.
+    assert len({r["leads"] for r in teaching_reps["replications"]}) > 1
+
+
+def test_summary_agrees_with_statistics_and_scipy(teaching_reps):
+    rows = teaching_reps["replications"]
+    summary = teaching_reps["summary"]
+    assert set(summary) == set(_measures(rows[0]))
+    for name in ("wins", "lead_accounting.arrived", "cost.total"):
+        assert summary[name]["n"] == REPS
+    for name, line in summary.items():
+        assert set(line) == {"n", "mean", "ci_low", "ci_high", "std", "p10", "p50", "p90"}, name
+        values = [r[name] for r in rows if r[name] is not None]
+        assert line["n"] == len(values), name
+        if not values:  # a rate with nothing to divide in every replication
+            assert all(line[k] is None for k in line if k != "n"), name
+            continue
+        mean = statistics.fmean(values)
+        close = {"rel": 1e-9, "abs": 1e-9}
+        assert line["mean"] == pytest.approx(mean, **close), name
+        assert line["std"] == pytest.approx(statistics.stdev(values), **close), name
+        p10, *_, p90 = statistics.quantiles(values, n=10, method="inclusive")
+        assert line["p10"] == pytest.approx(p10, **close), name
+        assert line["p50"] == pytest.approx(statistics.median(values), **close), name
+        assert line["p90"] == pytest.approx(p90, **close), name
+        if statistics.stdev(values) == 0:  # scipy wants a positive scale; the interval is the point
+            assert line["ci_low"] == pytest.approx(mean, **close) and line["ci_high"] == pytest.approx(mean, **close)
+        else:
+            low, high = stats.t.interval(0.95, len(values) - 1, loc=mean, scale=stats.sem(values))
+            assert line["ci_low"] == pytest.approx(low, **close), name
+            assert line["ci_high"] == pytest.approx(high, **close), name
+            assert line["ci_low"] < line["mean"] < line["ci_high"], name
+
+
+def test_one_replication_alone_prints_the_same_metrics_as_its_row(teaching_reps):
+    for i in (0, 3):
+        code, out, err = _in_process("run", TEACHING, "--replication", i, "--seed", SEED, "--json")
+        assert code == 0, err
+        alone = flatten_metrics(_strict_json(out))
+        _assert_same_values_and_types(alone, _measures(teaching_reps["replications"][i]))
+
+
+def test_text_summary_lists_every_measure_of_the_json(teaching_reps):
+    code, out, err = _in_process("run", TEACHING, "--reps", REPS, "--seed", SEED)
+    assert code == 0, err
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(out)
+    assert f"{REPS} replications" in out and f"root seed {SEED}" in out
+    # Table rows are "│ name │ mean │ ... │ n │"; cells are padded, never wrapped.
+    cells = [[c.strip() for c in line.strip().strip("│").split("│")] for line in out.splitlines()
+             if line.startswith("│")]
+    names = [c[0] for c in cells]
+    assert len(names) == len(set(names))
+    assert set(names) == set(teaching_reps["summary"])
+    for name in ("wins", "lead_accounting.arrived", "cost.total"):
+        assert name in names
+    for c in cells:
+        assert int(c[-1]) == teaching_reps["summary"][c[0]]["n"], c
+
+
+# ---------------------------------------------------------------------------------
+# 8. --monthly with --reps
+
+
+def test_monthly_csv_of_many_replications(tmp_path, teaching_reps, teaching):
+    target = tmp_path / "out.csv"
+    code, out, err = _in_process("run", TEACHING, "--reps", 3, "--seed", SEED, "--json", "--monthly", target)
+    assert code == 0, err
+    with target.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert "replication" in rows[0]
+    months = teaching.horizon_months
+    assert len(rows) == 3 * months
+    for i in range(3):
+        mine = [r for r in rows if int(r["replication"]) == i]
+        assert len(mine) == months
+        # Each replication's months add up to that replication's total, as run alone.
+        assert sum(float(r["leads"]) for r in mine) == teaching_reps["replications"][i]["leads"]
+        assert sum(float(r["wins"]) for r in mine) == teaching_reps["replications"][i]["wins"]
+
+
+# ---------------------------------------------------------------------------------
+# 5. A replication that raises
+
+
+def test_a_failing_replication_is_reported_and_the_others_kept(monkeypatch, teaching):
+    original = sim.model.simulate
+    bad, root = 2, 11
+
+    def flaky(scenario, seed=0, lead_records=True):
+        if isinstance(seed, np.random.SeedSequence) and seed.spawn_key == (bad,):
+            raise RuntimeError("boom in the model")
+        return original(scenario, seed=seed, lead_records=lead_records)
+
+    # run_chunk imports sim.model.simulate when called: a serial run in this process uses the patch.
+    monkeypatch.setattr(sim.model, "simulate", flaky)
+    code, out, err = _in_process("run", TEACHING, "--reps", "5", "--seed", root, "--json")
+    monkeypatch.undo()
+
+    assert code == 0, err
+    doc = _strict_json(out)
+    assert doc["experiment"]["failed"] == 1
+    assert doc["experiment"]["completed"] == 4
+    assert doc["failures"] == [{"replication": bad, "seed": root, "error": "RuntimeError: boom in the model"}]
+    assert [r["replication"] for r in doc["replications"]] == [0, 1, 3, 4]
+    for row in doc["replications"]:
+        _assert_same_values_and_types(_measures(row), _alone(teaching, root, row["replication"]))
+    # Only the 4 that finished are summarised.
+    assert doc["summary"]["wins"]["n"] == 4
+    assert doc["summary"]["wins"]["mean"] == pytest.approx(statistics.fmean(r["wins"] for r in doc["replications"]))
+    lines = _lines(err)
+    assert len(lines) == 1, lines
+    assert f"replication {bad}" in lines[0]
+    assert "boom in the model" in lines[0]
+    assert f"--replication {bad} --seed {root}" in lines[0]
+
+
+# ---------------------------------------------------------------------------------
+# 6. --trace
+
+
+def test_trace_writes_the_lead_records_of_the_first_replications(tmp_path, teaching_reps, teaching):
+    out_dir = tmp_path / "exp"
+    code, out, err = _in_process("run", TEACHING, "--reps", REPS, "--seed", SEED, "--trace", 2, "--out", out_dir,
+                                 "--quiet", "--json")
+    assert code == 0, err
+    assert sorted(p.name for p in (out_dir / "trace").iterdir()) == [
+        "replication-00000000.parquet", "replication-00000001.parquet"]
+    for i in (0, 1):
+        written = pd.read_parquet(out_dir / "trace" / f"replication-{i:08d}.parquet")
+        expected = sim.model.simulate(teaching, seed=replication_seed(SEED, i)).leads
+        assert len(expected) > 0
+        pd.testing.assert_frame_equal(written, expected)
+    # Keeping lead records changes no number.
+    assert _exact(_strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
+
+
+# ---------------------------------------------------------------------------------
+# 7. No progress bar unless stderr is a terminal (and not --quiet)
+
+
+@pytest.mark.parametrize("quiet", [[], ["--quiet"]], ids=["default", "quiet"])
+def test_a_successful_run_writes_nothing_to_a_non_terminal_stderr(quiet, teaching_reps):
+    proc = _subprocess("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json", *quiet)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert _exact(_strict_json(proc.stdout)["replications"]) == _exact(teaching_reps["replications"])
+
+
+def _run_on_a_terminal(tmp_path, *args) -> tuple[int, str, bytes]:
+    """Run the CLI with stderr on a pseudo-terminal; return exit code, stdout, and what reached the terminal."""
+    # rich would believe these over isatty(); a real interactive terminal sets none of them.
+    overrides = ("TTY_COMPATIBLE", "TTY_INTERACTIVE", "FORCE_TERMINAL", "NO_COLOR", "FORCE_COLOR")
+    env = {k: v for k, v in os.environ.items() if k not in overrides}
+    env.update(TERM="xterm-256color", COLUMNS="100")
+    master, slave = os.openpty()
+    stdout_path = tmp_path / "stdout.json"
+    with stdout_path.open("wb") as stdout:
+        proc = subprocess.Popen(_command(*args), cwd=ROOT, stdout=stdout, stderr=slave, env=env)
+    os.close(slave)
+    seen = []
+    while True:  # read until the child has closed the terminal (EIO on Linux, b"" elsewhere)
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        seen.append(data)
+    os.close(master)
+    code = proc.wait(timeout=120)
+    return code, stdout_path.read_text(encoding="utf-8"), b"".join(seen)
+
+
+def test_progress_bar_on_a_terminal_and_quiet_silences_it(tmp_path, teaching_reps):
+    code, out, terminal = _run_on_a_terminal(tmp_path, "run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
+    assert code == 0, terminal
+    assert b"replications" in terminal  # the bar was drawn on the terminal ...
+    assert _exact(_strict_json(out)["replications"]) == _exact(teaching_reps["replications"])  # ... not on stdout
+
+    code, out, terminal = _run_on_a_terminal(tmp_path, "run", TEACHING, "--reps", REPS, "--seed", SEED, "--json",
+                                             "--quiet")
+    assert code == 0, terminal
+    assert terminal == b""
+    assert _exact(_strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
+
+
+# ---------------------------------------------------------------------------------
+# 4. SIGKILL and resume; Ctrl-C and resume
+
+
+def _kill_command(out_dir: Path, *extra) -> list[str]:
+    return _command("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--chunk-size", 1, "--out", out_dir,
+                    "--quiet", "--json", *extra)
+
+
+def test_python_m_sim_cli_is_the_funnel_command():
+    proc = _subprocess("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("funnel ")
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_reference):
+    out_dir = tmp_path / "killed"
+    proc = subprocess.Popen(_kill_command(out_dir, "--workers", 1), cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_chunks(proc, out_dir, at_least=3)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    kept = _chunk_dirs(out_dir)
+    # A run that had already finished would make this test vacuous: fail loudly instead.
+    assert 3 <= len(kept) < KILL_REPS, f"the run was not stopped half-way: {len(kept)} chunks"
+    for chunk in kept:  # a chunk is complete or absent, never half-written
+        assert (chunk / "indices.json").is_file(), chunk
+        assert (chunk / "replications.parquet").is_file(), chunk
+        indices = json.loads((chunk / "indices.json").read_text(encoding="utf-8"))
+        assert indices == [int(chunk.name)]
+        assert pd.read_parquet(chunk / "replications.parquet")["replication"].tolist() == indices
+    before = _stamps(kept)
+
+    resumed = subprocess.run(_kill_command(out_dir, "--workers", 1), cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert resumed.stderr == ""
+    resumed_doc = _strict_json(resumed.stdout)
+    assert resumed_doc["experiment"]["completed"] == KILL_REPS
+    # The kept chunks were read back, not run again and rewritten.
+    assert _stamps(kept) == before
+    assert [p.name for p in _chunk_dirs(out_dir)] == [f"{i:08d}" for i in range(KILL_REPS)]
+    assert not list((out_dir / "chunks").glob(".tmp-*"))  # what the kill left half-written was cleared
+
+    fresh = subprocess.run(_kill_command(tmp_path / "fresh", "--workers", 1), cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert fresh.returncode == 0, fresh.stderr
+    fresh_rows = _strict_json(fresh.stdout)["replications"]
+    assert len(fresh_rows) == KILL_REPS
+    assert _exact(resumed_doc["replications"]) == _exact(fresh_rows)
+    assert _exact(resumed_doc["replications"]) == _exact(b2b_reference["replications"])  # and without --out
+    assert resumed_doc["summary"] == b2b_reference["summary"]
+
+
+def test_ctrl_c_exits_130_saying_how_to_resume(tmp_path, b2b_reference):
+    out_dir = tmp_path / "interrupted"
+    # Two local worker processes: a Ctrl-C must stop the pool too, not only this process.
+    proc = subprocess.Popen(_kill_command(out_dir, "--workers", 2), cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for_chunks(proc, out_dir, at_least=2)
+        os.kill(proc.pid, signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert out == ""
+    assert "Traceback" not in err
+    lines = _lines(err)
+    assert len(lines) == 1, lines
+    assert "interrupted" in lines[0] and str(out_dir) in lines[0] and "resume" in lines[0]
+    assert len(_chunk_dirs(out_dir)) < KILL_REPS
+
+    resumed = subprocess.run(_kill_command(out_dir, "--workers", 1), cwd=ROOT, capture_output=True, text=True,
+                             timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _exact(_strict_json(resumed.stdout)["replications"]) == _exact(b2b_reference["replications"])
