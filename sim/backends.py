@@ -147,9 +147,12 @@ class DaskBackend:
                 self._client = d.Client(self._cluster)
             else:
                 self._client = d.Client(self.scheduler, timeout="10s")
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             self.__exit__(None)
-            raise BackendError(f"--scheduler {self.scheduler}: cannot connect: {exc}") from None
+            if self.scheduler is None:
+                raise BackendError(f"--backend dask: cannot start a local Dask cluster: {exc}") from None
+            raise BackendError(f"--scheduler {self.scheduler}: cannot connect (expected an address such as "
+                               f"tcp://host:8786): {exc}") from None
         return self
 
     def __exit__(self, *exc) -> None:

@@ -352,12 +352,16 @@ def test_schema_into_a_closed_pipe_shows_no_traceback():
     assert "Traceback" not in proc.stderr
 
 
-def test_bench_prints_a_positive_ratio():
-    proc = _subprocess("bench", "--replications", "1", "--customers", "2000", "--scenario", TEACHING)
+def test_bench_prints_positive_ratios():
+    proc = _subprocess("bench", "--replications", "1", "--customers", "2000", "--parallel-reps", "2",
+                       "--scenario", TEACHING)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
-    ratio_lines = [line for line in proc.stdout.splitlines() if "ratio" in line]
-    assert len(ratio_lines) == 1, proc.stdout
-    numbers = re.findall(r"\d[\d,]*(?:\.\d+)?(?:[eE][-+]?\d+)?", ratio_lines[0].split("ratio", 1)[1])
-    assert numbers, ratio_lines[0]
-    assert float(numbers[-1].replace(",", "")) > 0
+    lines = {line.split(":", 1)[0]: line.split(":", 1)[1] for line in proc.stdout.splitlines()[1:]}
+    assert set(lines) == {"funnel leads per second", "bare SimPy M/M/c customers per s",
+                          "ratio (leads / bare customers)", "replications per s, 1 worker",
+                          "replications per s, 2 workers", "ratio (2 workers / 1)", "first start of worker processes"}
+    number = {k: float(re.findall(r"\d[\d,]*(?:\.\d+)?", v)[0].replace(",", "")) for k, v in lines.items()}
+    assert all(v > 0 for v in number.values()), number
+    one, two = number["replications per s, 1 worker"], number["replications per s, 2 workers"]
+    assert number["ratio (2 workers / 1)"] == pytest.approx(two / one, abs=0.02)  # from 2-decimal prints

@@ -254,3 +254,15 @@ def test_traces_are_the_lead_records_of_the_first_replications(tmp_path):
     # Asking for more traces on resume rebuilds the missing ones from their seeds.
     more = run_many(sc, reps=3, seed=2, trace=3, out=tmp_path / "exp")
     assert sorted(more.traces) == [0, 1, 2]
+
+
+def test_dask_problems_are_one_clear_line(monkeypatch):
+    from sim.backends import BackendError
+
+    with pytest.raises(BackendError, match=r"^--scheduler nonsense: cannot connect \(expected an address"):
+        run_many(small(), reps=2, backend="dask", scheduler="nonsense")
+    with pytest.raises(BackendError, match="only the dask backend has a scheduler"):
+        run_many(small(), reps=2, scheduler="tcp://127.0.0.1:8786")
+    monkeypatch.setitem(__import__("sys").modules, "distributed", None)  # as if the extra were not installed
+    with pytest.raises(BackendError, match=r'pip install "funnel-sim\[cluster\]"'):
+        run_many(small(), reps=2, backend="dask")
