@@ -65,11 +65,6 @@ class Experiment:
     precision: dict | None = None
     out: Path | None = None
 
-    @property
-    def run(self) -> int:
-        """Replications run (finished or failed)."""
-        return len(self.replications) + len(self.failures)
-
     def summary(self, measures=None, level: float = 0.95) -> pd.DataFrame:
         """Per measure: n, mean, CI of the mean, sd, P10, P50, P90 (see :func:`sim.summary.summarise`)."""
         return summarise(self.replications, measures, level)

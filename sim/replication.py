@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.streams import as_seed_sequence
+
 __all__ = ["ChunkResult", "flatten_metrics", "replication_seed", "run_chunk"]
 
 
@@ -24,9 +26,10 @@ def replication_seed(root_seed: int, index: int) -> np.random.SeedSequence:
     """The seed of replication ``index`` of an experiment with ``root_seed``."""
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)) or index < 0:
         raise ValueError(f'"replication" must be a non-negative integer, got {index!r}')
-    if isinstance(root_seed, (bool, np.bool_)) or not isinstance(root_seed, (int, np.integer)) or root_seed < 0:
-        raise ValueError(f'"seed" must be a non-negative integer, got {root_seed!r}')
-    return np.random.SeedSequence(int(root_seed), spawn_key=(int(index),))
+    if isinstance(root_seed, np.random.SeedSequence):
+        raise ValueError('"seed" of an experiment must be a non-negative integer, not a SeedSequence')
+    root = as_seed_sequence(root_seed)
+    return np.random.SeedSequence(root.entropy, spawn_key=(int(index),))
 
 
 def flatten_metrics(metrics: dict) -> dict:
