@@ -7,9 +7,7 @@ because that is what a user or a script sees.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import os
 import re
@@ -19,15 +17,12 @@ from pathlib import Path
 
 import pytest
 from builders import BAD_DIR, BAD_FILES, expected_paths
+from cli_run import ROOT, SCENARIOS, TEACHING, in_process, in_subprocess, nonblank_lines, strict_json
 
 from sim import __version__
-from sim.cli import main
 from sim.config import load_scenario
 
 TESTS = Path(__file__).parent
-ROOT = TESTS.parent
-SCENARIOS = ROOT / "scenarios"
-TEACHING = SCENARIOS / "teaching_minimal.yaml"
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 # MODEL.md section 6, as the keys of `funnel run --json`.
@@ -49,40 +44,19 @@ COUNTS = ["leads", "mqls", "sqls", "opportunities", "wins", "open_pipeline_count
 # Helpers
 
 
-def _in_process(*args) -> tuple[int, str, str]:
-    """Run ``main(args)`` capturing stdout and stderr; argparse's SystemExit becomes the code."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
-def _subprocess(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, **kwargs)
 
 
-def _strict_json(text: str):
-    """``json.loads`` that refuses NaN, Infinity and -Infinity (not JSON)."""
-
-    def reject(constant):
-        raise ValueError(f"not strict JSON: {constant}")
-
-    return json.loads(text, parse_constant=reject)
 
 
-def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
 def run_seed_1() -> dict:
-    code, out, err = _in_process("run", TEACHING, "--seed", "1", "--json")
+    code, out, err = in_process("run", TEACHING, "--seed", "1", "--json")
     assert code == 0, err
-    return _strict_json(out)
+    return strict_json(out)
 
 
 # ---------------------------------------------------------------------------------
@@ -96,17 +70,17 @@ def test_there_are_shipped_scenarios_and_bad_ones():
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.stem)
 def test_validate_accepts_every_shipped_scenario(path):
-    code, out, err = _in_process("validate", path)
+    code, out, err = in_process("validate", path)
     assert code == 0, err
     assert err == ""
-    assert _lines(out) == [f"{path}: ok"]
+    assert nonblank_lines(out) == [f"{path}: ok"]
 
 
 def test_validate_all_shipped_scenarios_in_a_real_process():
-    proc = _subprocess("validate", *SHIPPED)
+    proc = in_subprocess("validate", *SHIPPED)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    lines = _lines(proc.stdout)
+    lines = nonblank_lines(proc.stdout)
     assert len(lines) == len(SHIPPED)
     for path, line in zip(SHIPPED, lines, strict=True):
         assert line.startswith(str(path)) and line.endswith("ok")
@@ -116,11 +90,11 @@ def test_validate_all_shipped_scenarios_in_a_real_process():
 def test_validate_rejects_a_bad_scenario_one_line_per_problem(path):
     expects = expected_paths(path)
     assert expects
-    code, out, err = _in_process("validate", path)
+    code, out, err = in_process("validate", path)
     assert code == 2
     assert "Traceback" not in out + err
     assert "ok" not in out
-    lines = _lines(err)
+    lines = nonblank_lines(err)
     assert lines
     # "<file>: <field path>: <problem>", as in test_validation.py
     for line in lines:
@@ -131,28 +105,28 @@ def test_validate_rejects_a_bad_scenario_one_line_per_problem(path):
 
 
 def test_validate_all_bad_scenarios_in_a_real_process():
-    proc = _subprocess("validate", *BAD_FILES)
+    proc = in_subprocess("validate", *BAD_FILES)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
     prefixes = tuple(f"{p}: " for p in BAD_FILES)
-    lines = _lines(proc.stderr)
+    lines = nonblank_lines(proc.stderr)
     assert len(lines) >= len(BAD_FILES)
     assert all(line.startswith(prefixes) for line in lines), lines
 
 
 def test_validate_mixed_files_reports_ok_and_problems_separately():
     bad = BAD_DIR / "horizon_zero.yaml"
-    code, out, err = _in_process("validate", TEACHING, bad)
+    code, out, err = in_process("validate", TEACHING, bad)
     assert code == 2
-    assert _lines(out) == [f"{TEACHING}: ok"]
-    assert _lines(err) and all(line.startswith(f"{bad}: horizon_months") for line in _lines(err))
+    assert nonblank_lines(out) == [f"{TEACHING}: ok"]
+    assert nonblank_lines(err) and all(line.startswith(f"{bad}: horizon_months") for line in nonblank_lines(err))
 
 
 def test_validate_missing_file(tmp_path):
     missing = tmp_path / "nowhere.yaml"
-    code, out, err = _in_process("validate", missing)
+    code, out, err = in_process("validate", missing)
     assert code == 2
-    assert _lines(err) == [f"{missing}: file not found"]
+    assert nonblank_lines(err) == [f"{missing}: file not found"]
 
 
 # ---------------------------------------------------------------------------------
@@ -160,18 +134,18 @@ def test_validate_missing_file(tmp_path):
 
 
 def test_run_json_is_one_strict_json_object():
-    proc = _subprocess("run", TEACHING, "--seed", "1", "--json")
+    proc = in_subprocess("run", TEACHING, "--seed", "1", "--json")
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     assert proc.stderr.strip() == ""  # a clean run warns about nothing
-    data = _strict_json(proc.stdout)  # fails on any text around the object, or on NaN
+    data = strict_json(proc.stdout)  # fails on any text around the object, or on NaN
     assert isinstance(data, dict)
 
 
 def test_strict_json_helper_rejects_nan_and_infinity():
     for text in ('{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}'):
         with pytest.raises(ValueError):
-            _strict_json(text)
+            strict_json(text)
 
 
 def test_run_json_lead_accounting_is_exact(run_seed_1):
@@ -212,17 +186,17 @@ def test_run_json_totals_agree_with_their_parts(run_seed_1):
 
 
 def test_same_seed_gives_identical_json_across_processes(run_seed_1):
-    first = _subprocess("run", TEACHING, "--seed", "1", "--json")
-    second = _subprocess("run", TEACHING, "--seed", "1", "--json")
+    first = in_subprocess("run", TEACHING, "--seed", "1", "--json")
+    second = in_subprocess("run", TEACHING, "--seed", "1", "--json")
     assert first.returncode == second.returncode == 0
     assert first.stdout == second.stdout
-    assert _strict_json(first.stdout) == run_seed_1  # in process and out of process agree
+    assert strict_json(first.stdout) == run_seed_1  # in process and out of process agree
 
 
 def test_different_seed_gives_different_json(run_seed_1):
-    code, out, err = _in_process("run", TEACHING, "--seed", "2", "--json")
+    code, out, err = in_process("run", TEACHING, "--seed", "2", "--json")
     assert code == 0, err
-    assert _strict_json(out) != run_seed_1
+    assert strict_json(out) != run_seed_1
 
 
 # ---------------------------------------------------------------------------------
@@ -231,9 +205,9 @@ def test_different_seed_gives_different_json(run_seed_1):
 
 def test_monthly_csv_has_one_row_per_month_and_adds_up(tmp_path):
     target = tmp_path / "monthly.csv"
-    code, out, err = _in_process("run", TEACHING, "--seed", "3", "--json", "--monthly", target)
+    code, out, err = in_process("run", TEACHING, "--seed", "3", "--json", "--monthly", target)
     assert code == 0, err
-    metrics = _strict_json(out)
+    metrics = strict_json(out)
     with target.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == load_scenario(TEACHING).horizon_months
@@ -244,10 +218,10 @@ def test_monthly_csv_has_one_row_per_month_and_adds_up(tmp_path):
 
 def test_monthly_into_a_missing_folder_fails_with_one_line(tmp_path):
     target = tmp_path / "no_such_folder" / "monthly.csv"
-    proc = _subprocess("run", TEACHING, "--monthly", target)
+    proc = in_subprocess("run", TEACHING, "--monthly", target)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
-    lines = _lines(proc.stderr)
+    lines = nonblank_lines(proc.stderr)
     assert len(lines) == 1, lines
     assert "--monthly" in lines[0]
     assert not target.exists()
@@ -258,7 +232,7 @@ def test_monthly_into_a_missing_folder_fails_with_one_line(tmp_path):
 
 
 def test_plain_run_prints_a_funnel_table():
-    code, out, err = _in_process("run", TEACHING, "--seed", "1")
+    code, out, err = in_process("run", TEACHING, "--seed", "1")
     assert code == 0, err
     for word in ("leads", "MQLs", "won"):
         assert word in out
@@ -280,35 +254,35 @@ WRONG_FLAGS = [
 
 @pytest.mark.parametrize(("argv", "named"), WRONG_FLAGS)
 def test_wrong_flags_give_one_line_naming_the_option(argv, named):
-    code, out, err = _in_process(*argv)
+    code, out, err = in_process(*argv)
     assert code == 2
-    lines = _lines(err)
+    lines = nonblank_lines(err)
     assert len(lines) == 1, lines
     assert named in lines[0]
 
 
 @pytest.mark.parametrize(("argv", "named"), WRONG_FLAGS)
 def test_wrong_flags_in_a_real_process(argv, named):
-    proc = _subprocess(*argv)
+    proc = in_subprocess(*argv)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
-    lines = _lines(proc.stderr)
+    lines = nonblank_lines(proc.stderr)
     assert len(lines) == 1, lines
     assert named in lines[0]
 
 
 def test_no_command_is_a_usage_error():
-    code, _, err = _in_process()
+    code, _, err = in_process()
     assert code == 2
-    assert len(_lines(err)) == 1
+    assert len(nonblank_lines(err)) == 1
 
 
 def test_missing_scenario_file(tmp_path):
     missing = tmp_path / "missing.yaml"
-    proc = _subprocess("run", missing, "--seed", "1")
+    proc = in_subprocess("run", missing, "--seed", "1")
     assert proc.returncode == 2
     assert "Traceback" not in proc.stdout + proc.stderr
-    lines = _lines(proc.stderr)
+    lines = nonblank_lines(proc.stderr)
     assert len(lines) == 1, lines
     assert "file not found" in lines[0]
     assert str(missing) in lines[0]
@@ -317,14 +291,14 @@ def test_missing_scenario_file(tmp_path):
 
 def test_a_bad_scenario_in_run_is_reported_like_validate():
     bad = BAD_DIR / "horizon_zero.yaml"
-    code, out, err = _in_process("run", bad, "--json")
+    code, out, err = in_process("run", bad, "--json")
     assert code == 2
     assert out == ""
-    assert _lines(err) and all(line.startswith(f"{bad}: horizon_months") for line in _lines(err))
+    assert nonblank_lines(err) and all(line.startswith(f"{bad}: horizon_months") for line in nonblank_lines(err))
 
 
 def test_version():
-    code, out, _ = _in_process("--version")
+    code, out, _ = in_process("--version")
     assert code == 0
     assert __version__ in out
 
@@ -334,9 +308,9 @@ def test_version():
 
 
 def test_schema_is_a_json_schema_of_the_scenario():
-    code, out, err = _in_process("schema")
+    code, out, err = in_process("schema")
     assert code == 0, err
-    schema = _strict_json(out)
+    schema = strict_json(out)
     assert {"channels", "horizon_months"} <= set(schema["properties"])
     assert "horizon_months" in schema.get("required", [])
 
@@ -353,7 +327,7 @@ def test_schema_into_a_closed_pipe_shows_no_traceback():
 
 
 def test_bench_prints_positive_ratios():
-    proc = _subprocess("bench", "--replications", "1", "--customers", "2000", "--parallel-reps", "2",
+    proc = in_subprocess("bench", "--replications", "1", "--customers", "2000", "--parallel-reps", "2",
                        "--scenario", TEACHING)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr

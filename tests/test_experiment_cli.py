@@ -11,33 +11,26 @@ run half-way.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import math
 import os
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from cli_run import ROOT, SCENARIOS, TEACHING, command, in_process, in_subprocess, nonblank_lines, strict_json
 from scipy import stats
 
 import sim.model
-from sim.cli import main
 from sim.config import load_scenario
 from sim.replication import flatten_metrics, replication_seed
 
-TESTS = Path(__file__).parent
-ROOT = TESTS.parent
-SCENARIOS = ROOT / "scenarios"
-TEACHING = SCENARIOS / "teaching_minimal.yaml"
 B2B = SCENARIOS / "b2b_saas_inbound.yaml"
 
 SEED = 7  # root seed of the teaching experiments
@@ -50,36 +43,14 @@ KILL_REPS = 12  # about 2 s of replications: plenty of time to stop the run afte
 # Helpers
 
 
-def _in_process(*args) -> tuple[int, str, str]:
-    """Run ``main(args)`` capturing stdout and stderr; argparse's SystemExit becomes the code."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as exc:
-            code = exc.code
-    return code, out.getvalue(), err.getvalue()
 
 
-def _command(*args) -> list[str]:
-    return [sys.executable, "-m", "sim.cli", *map(str, args)]
 
 
-def _subprocess(*args, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(_command(*args), cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
 
 
-def _strict_json(text: str):
-    """``json.loads`` that refuses NaN, Infinity and -Infinity (not JSON)."""
-
-    def reject(constant):
-        raise ValueError(f"not strict JSON: {constant}")
-
-    return json.loads(text, parse_constant=reject)
 
 
-def _lines(text: str) -> list[str]:
-    return [line for line in text.splitlines() if line.strip()]
 
 
 def _plain(value):
@@ -148,18 +119,18 @@ def teaching():
 
 @pytest.fixture(scope="module")
 def teaching_reps() -> dict:
-    code, out, err = _in_process("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
+    code, out, err = in_process("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
     assert code == 0, err
     assert err == ""
-    return _strict_json(out)
+    return strict_json(out)
 
 
 @pytest.fixture(scope="module")
 def b2b_reference() -> dict:
     """The kill experiment run in this process, without --out and with the default chunking."""
-    code, out, err = _in_process("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--json")
+    code, out, err = in_process("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--json")
     assert code == 0, err
-    return _strict_json(out)
+    return strict_json(out)
 
 
 # ---------------------------------------------------------------------------------
@@ -190,7 +161,7 @@ def _assert_one_line_per_option(code, out, err, named) -> list[str]:
     assert code == 2, (out, err)
     assert "Traceback" not in out + err
     assert out == ""
-    lines = _lines(err)
+    lines = nonblank_lines(err)
     assert len(lines) == len(named), lines
     for option in named:
         assert sum(option in line for line in lines) == 1, (option, lines)
@@ -199,17 +170,17 @@ def _assert_one_line_per_option(code, out, err, named) -> list[str]:
 
 @pytest.mark.parametrize(("extra", "named"), OPTION_ERRORS)
 def test_option_misuse_is_one_line_per_problem_with_exit_2(extra, named):
-    code, out, err = _in_process("run", TEACHING, *extra)
+    code, out, err = in_process("run", TEACHING, *extra)
     _assert_one_line_per_option(code, out, err, named)
 
 
 def test_option_misuse_in_a_real_process_shows_no_traceback():
-    proc = _subprocess("run", TEACHING, "--reps", "5", "--trace", "1", "--scheduler", "x")
+    proc = in_subprocess("run", TEACHING, "--reps", "5", "--trace", "1", "--scheduler", "x")
     _assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--scheduler", "--trace"])
 
 
 def test_unknown_metric_names_the_option_and_suggests_the_measure():
-    code, out, err = _in_process("run", TEACHING, "--metric", "winz", "--precision", "0.1", "--reps", "5")
+    code, out, err = in_process("run", TEACHING, "--metric", "winz", "--precision", "0.1", "--reps", "5")
     (line,) = _assert_one_line_per_option(code, out, err, ["--metric"])
     assert line.startswith("--metric")
     assert "winz" in line
@@ -220,7 +191,7 @@ def test_out_into_a_non_empty_directory_that_is_not_an_experiment_is_refused(tmp
     out_dir = tmp_path / "mine"
     out_dir.mkdir()
     (out_dir / "notes.txt").write_text("keep me\n", encoding="utf-8")
-    code, out, err = _in_process("run", TEACHING, "--reps", "2", "--out", out_dir, "--json")
+    code, out, err = in_process("run", TEACHING, "--reps", "2", "--out", out_dir, "--json")
     (line,) = _assert_one_line_per_option(code, out, err, ["--out"])
     assert str(out_dir) in line
     # Nothing was written into someone else's directory.
@@ -230,20 +201,20 @@ def test_out_into_a_non_empty_directory_that_is_not_an_experiment_is_refused(tmp
 
 def test_resuming_with_another_seed_is_refused_and_leaves_the_directory_usable(tmp_path):
     out_dir = tmp_path / "exp"
-    code, _, err = _in_process("run", TEACHING, "--reps", "2", "--seed", "1", "--out", out_dir, "--json")
+    code, _, err = in_process("run", TEACHING, "--reps", "2", "--seed", "1", "--out", out_dir, "--json")
     assert code == 0, err
     before = _stamps([out_dir / "chunks", out_dir / "manifest.json"])
 
-    code, out, err = _in_process("run", TEACHING, "--reps", "2", "--seed", "2", "--out", out_dir, "--json")
+    code, out, err = in_process("run", TEACHING, "--reps", "2", "--seed", "2", "--out", out_dir, "--json")
     (line,) = _assert_one_line_per_option(code, out, err, ["--out"])
     assert "cannot resume" in line
     assert "seed" in line and "1" in line and "2" in line
     assert _stamps([out_dir / "chunks", out_dir / "manifest.json"]) == before
 
     # The refused run let go of the directory: the right seed still resumes (and extends) it.
-    code, out, err = _in_process("run", TEACHING, "--reps", "3", "--seed", "1", "--out", out_dir, "--json")
+    code, out, err = in_process("run", TEACHING, "--reps", "3", "--seed", "1", "--out", out_dir, "--json")
     assert code == 0, err
-    assert [r["replication"] for r in _strict_json(out)["replications"]] == [0, 1, 2]
+    assert [r["replication"] for r in strict_json(out)["replications"]] == [0, 1, 2]
 
 
 # ---------------------------------------------------------------------------------
@@ -300,14 +271,14 @@ def test_summary_agrees_with_statistics_and_scipy(teaching_reps):
 
 def test_one_replication_alone_prints_the_same_metrics_as_its_row(teaching_reps):
     for i in (0, 3):
-        code, out, err = _in_process("run", TEACHING, "--replication", i, "--seed", SEED, "--json")
+        code, out, err = in_process("run", TEACHING, "--replication", i, "--seed", SEED, "--json")
         assert code == 0, err
-        alone = flatten_metrics(_strict_json(out))
+        alone = flatten_metrics(strict_json(out))
         _assert_same_values_and_types(alone, _measures(teaching_reps["replications"][i]))
 
 
 def test_text_summary_lists_every_measure_of_the_json(teaching_reps):
-    code, out, err = _in_process("run", TEACHING, "--reps", REPS, "--seed", SEED)
+    code, out, err = in_process("run", TEACHING, "--reps", REPS, "--seed", SEED)
     assert code == 0, err
     with pytest.raises(json.JSONDecodeError):
         json.loads(out)
@@ -330,7 +301,7 @@ def test_text_summary_lists_every_measure_of_the_json(teaching_reps):
 
 def test_monthly_csv_of_many_replications(tmp_path, teaching_reps, teaching):
     target = tmp_path / "out.csv"
-    code, out, err = _in_process("run", TEACHING, "--reps", 3, "--seed", SEED, "--json", "--monthly", target)
+    code, out, err = in_process("run", TEACHING, "--reps", 3, "--seed", SEED, "--json", "--monthly", target)
     assert code == 0, err
     with target.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -360,11 +331,11 @@ def test_a_failing_replication_is_reported_and_the_others_kept(monkeypatch, teac
 
     # run_chunk imports sim.model.simulate when called: a serial run in this process uses the patch.
     monkeypatch.setattr(sim.model, "simulate", flaky)
-    code, out, err = _in_process("run", TEACHING, "--reps", "5", "--seed", root, "--json")
+    code, out, err = in_process("run", TEACHING, "--reps", "5", "--seed", root, "--json")
     monkeypatch.undo()
 
     assert code == 0, err
-    doc = _strict_json(out)
+    doc = strict_json(out)
     assert doc["experiment"]["failed"] == 1
     assert doc["experiment"]["completed"] == 4
     assert doc["failures"] == [{"replication": bad, "seed": root, "error": "RuntimeError: boom in the model"}]
@@ -374,7 +345,7 @@ def test_a_failing_replication_is_reported_and_the_others_kept(monkeypatch, teac
     # Only the 4 that finished are summarised.
     assert doc["summary"]["wins"]["n"] == 4
     assert doc["summary"]["wins"]["mean"] == pytest.approx(statistics.fmean(r["wins"] for r in doc["replications"]))
-    lines = _lines(err)
+    lines = nonblank_lines(err)
     assert len(lines) == 1, lines
     assert f"replication {bad}" in lines[0]
     assert "boom in the model" in lines[0]
@@ -387,7 +358,7 @@ def test_a_failing_replication_is_reported_and_the_others_kept(monkeypatch, teac
 
 def test_trace_writes_the_lead_records_of_the_first_replications(tmp_path, teaching_reps, teaching):
     out_dir = tmp_path / "exp"
-    code, out, err = _in_process("run", TEACHING, "--reps", REPS, "--seed", SEED, "--trace", 2, "--out", out_dir,
+    code, out, err = in_process("run", TEACHING, "--reps", REPS, "--seed", SEED, "--trace", 2, "--out", out_dir,
                                  "--quiet", "--json")
     assert code == 0, err
     assert sorted(p.name for p in (out_dir / "trace").iterdir()) == [
@@ -398,7 +369,7 @@ def test_trace_writes_the_lead_records_of_the_first_replications(tmp_path, teach
         assert len(expected) > 0
         pd.testing.assert_frame_equal(written, expected)
     # Keeping lead records changes no number.
-    assert _exact(_strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
+    assert _exact(strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
 
 
 # ---------------------------------------------------------------------------------
@@ -407,10 +378,10 @@ def test_trace_writes_the_lead_records_of_the_first_replications(tmp_path, teach
 
 @pytest.mark.parametrize("quiet", [[], ["--quiet"]], ids=["default", "quiet"])
 def test_a_successful_run_writes_nothing_to_a_non_terminal_stderr(quiet, teaching_reps):
-    proc = _subprocess("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json", *quiet)
+    proc = in_subprocess("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json", *quiet)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr == ""
-    assert _exact(_strict_json(proc.stdout)["replications"]) == _exact(teaching_reps["replications"])
+    assert _exact(strict_json(proc.stdout)["replications"]) == _exact(teaching_reps["replications"])
 
 
 def _run_on_a_terminal(tmp_path, *args) -> tuple[int, str, bytes]:
@@ -422,7 +393,7 @@ def _run_on_a_terminal(tmp_path, *args) -> tuple[int, str, bytes]:
     master, slave = os.openpty()
     stdout_path = tmp_path / "stdout.json"
     with stdout_path.open("wb") as stdout:
-        proc = subprocess.Popen(_command(*args), cwd=ROOT, stdout=stdout, stderr=slave, env=env)
+        proc = subprocess.Popen(command(*args), cwd=ROOT, stdout=stdout, stderr=slave, env=env)
     os.close(slave)
     seen = []
     while True:  # read until the child has closed the terminal (EIO on Linux, b"" elsewhere)
@@ -442,13 +413,13 @@ def test_progress_bar_on_a_terminal_and_quiet_silences_it(tmp_path, teaching_rep
     code, out, terminal = _run_on_a_terminal(tmp_path, "run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
     assert code == 0, terminal
     assert b"replications" in terminal  # the bar was drawn on the terminal ...
-    assert _exact(_strict_json(out)["replications"]) == _exact(teaching_reps["replications"])  # ... not on stdout
+    assert _exact(strict_json(out)["replications"]) == _exact(teaching_reps["replications"])  # ... not on stdout
 
     code, out, terminal = _run_on_a_terminal(tmp_path, "run", TEACHING, "--reps", REPS, "--seed", SEED, "--json",
                                              "--quiet")
     assert code == 0, terminal
     assert terminal == b""
-    assert _exact(_strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
+    assert _exact(strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
 
 
 # ---------------------------------------------------------------------------------
@@ -456,30 +427,35 @@ def test_progress_bar_on_a_terminal_and_quiet_silences_it(tmp_path, teaching_rep
 
 
 def _kill_command(out_dir: Path, *extra) -> list[str]:
-    return _command("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--chunk-size", 1, "--out", out_dir,
+    return command("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--chunk-size", 1, "--out", out_dir,
                     "--quiet", "--json", *extra)
 
 
 def test_python_m_sim_cli_is_the_funnel_command():
-    proc = _subprocess("--version")
+    proc = in_subprocess("--version")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("funnel ")
 
 
-def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_reference):
-    out_dir = tmp_path / "killed"
-    proc = subprocess.Popen(_kill_command(out_dir, "--workers", 1), cwd=ROOT, stdout=subprocess.DEVNULL,
+def _stop_half_way(out_dir: Path, workers: int, sig: int, at_least: int) -> tuple[int, str, str]:
+    """Start the kill experiment, send ``sig`` once ``at_least`` chunks are saved; (exit code, stdout, stderr)."""
+    proc = subprocess.Popen(_kill_command(out_dir, "--workers", workers), cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
-        _wait_for_chunks(proc, out_dir, at_least=3)
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        _wait_for_chunks(proc, out_dir, at_least=at_least)
+        os.kill(proc.pid, sig)
+        out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
-        proc.stderr.close()
-    assert proc.returncode == -signal.SIGKILL
+            proc.communicate()
+    return proc.returncode, out, err
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_reference):
+    out_dir = tmp_path / "killed"
+    code, _, _ = _stop_half_way(out_dir, 1, signal.SIGKILL, at_least=3)
+    assert code == -signal.SIGKILL
     kept = _chunk_dirs(out_dir)
     # A run that had already finished would make this test vacuous: fail loudly instead.
     assert 3 <= len(kept) < KILL_REPS, f"the run was not stopped half-way: {len(kept)} chunks"
@@ -495,7 +471,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_ref
                              timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stderr == ""
-    resumed_doc = _strict_json(resumed.stdout)
+    resumed_doc = strict_json(resumed.stdout)
     assert resumed_doc["experiment"]["completed"] == KILL_REPS
     # The kept chunks were read back, not run again and rewritten.
     assert _stamps(kept) == before
@@ -505,7 +481,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_ref
     fresh = subprocess.run(_kill_command(tmp_path / "fresh", "--workers", 1), cwd=ROOT, capture_output=True,
                            text=True, timeout=120)
     assert fresh.returncode == 0, fresh.stderr
-    fresh_rows = _strict_json(fresh.stdout)["replications"]
+    fresh_rows = strict_json(fresh.stdout)["replications"]
     assert len(fresh_rows) == KILL_REPS
     assert _exact(resumed_doc["replications"]) == _exact(fresh_rows)
     assert _exact(resumed_doc["replications"]) == _exact(b2b_reference["replications"])  # and without --out
@@ -515,20 +491,11 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_ref
 def test_ctrl_c_exits_130_saying_how_to_resume(tmp_path, b2b_reference):
     out_dir = tmp_path / "interrupted"
     # Two local worker processes: a Ctrl-C must stop the pool too, not only this process.
-    proc = subprocess.Popen(_kill_command(out_dir, "--workers", 2), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_chunks(proc, out_dir, at_least=2)
-        os.kill(proc.pid, signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == 130, err
+    code, out, err = _stop_half_way(out_dir, 2, signal.SIGINT, at_least=2)
+    assert code == 130, err
     assert out == ""
     assert "Traceback" not in err
-    lines = _lines(err)
+    lines = nonblank_lines(err)
     assert len(lines) == 1, lines
     assert "interrupted" in lines[0] and str(out_dir) in lines[0] and "resume" in lines[0]
     assert len(_chunk_dirs(out_dir)) < KILL_REPS
@@ -536,4 +503,4 @@ def test_ctrl_c_exits_130_saying_how_to_resume(tmp_path, b2b_reference):
     resumed = subprocess.run(_kill_command(out_dir, "--workers", 1), cwd=ROOT, capture_output=True, text=True,
                              timeout=120)
     assert resumed.returncode == 0, resumed.stderr
-    assert _exact(_strict_json(resumed.stdout)["replications"]) == _exact(b2b_reference["replications"])
+    assert _exact(strict_json(resumed.stdout)["replications"]) == _exact(b2b_reference["replications"])

@@ -1,0 +1,49 @@
+"""Running the ``funnel`` command in tests: in this process (fast) or as a real process."""
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from sim.cli import main
+
+ROOT = Path(__file__).parent.parent
+SCENARIOS = ROOT / "scenarios"
+TEACHING = SCENARIOS / "teaching_minimal.yaml"
+
+
+def in_process(*args) -> tuple[int, str, str]:
+    """Run ``main(args)`` capturing stdout and stderr; argparse's SystemExit becomes the code."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def command(*args) -> list[str]:
+    """The argv of ``python -m sim.cli ARGS`` (what the ``funnel`` script runs)."""
+    return [sys.executable, "-m", "sim.cli", *map(str, args)]
+
+
+def in_subprocess(*args, **kwargs) -> subprocess.CompletedProcess:
+    """Run ``funnel ARGS`` as a real process from the project root."""
+    return subprocess.run(command(*args), cwd=ROOT, capture_output=True, text=True, timeout=120, **kwargs)
+
+
+def strict_json(text: str):
+    """``json.loads`` that refuses NaN, Infinity and -Infinity (not JSON)."""
+
+    def reject(constant):
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def nonblank_lines(text: str) -> list[str]:
+    """The non-blank lines of ``text``."""
+    return [line for line in text.splitlines() if line.strip()]
