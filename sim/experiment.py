@@ -152,10 +152,13 @@ def run_many(scenario, reps: int = 100, seed: int = 0, *, workers: int = 1, back
             rule = {"metric": metric, "precision": precision, "reached": False}
             for k in [*range(batch, reps, batch), reps]:
                 run(range(k))
-                values = [watched[i] for i in sorted(watched) if i < k]
-                half, mean = confidence_half_width(values), float(np.nanmean(values)) if values else math.nan
-                rule.update(replications=k, mean=mean, half_width=half, relative_half_width=half / abs(mean)
-                            if mean else math.inf)
+                values = np.array([watched[i] for i in sorted(watched) if i < k], dtype=float)
+                values = values[~np.isnan(values)]
+                mean = float(values.mean()) if len(values) else math.nan
+                half = confidence_half_width(values)
+                # A zero mean has no relative precision; NaN (too few values) never passes either.
+                relative = half / abs(mean) if mean != 0 else math.inf
+                rule.update(replications=k, mean=mean, half_width=half, relative_half_width=relative)
                 if rule["relative_half_width"] < precision:
                     rule["reached"] = True
                     stop = k

@@ -13,7 +13,6 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from builders import BAD_DIR, BAD_FILES, expected_paths
@@ -22,7 +21,6 @@ from cli_run import ROOT, SCENARIOS, TEACHING, in_process, in_subprocess, nonbla
 from sim import __version__
 from sim.config import load_scenario
 
-TESTS = Path(__file__).parent
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
 # MODEL.md section 6, as the keys of `funnel run --json`.
