@@ -163,11 +163,6 @@ class DaskBackend:
             self._cluster.close()
             self._cluster = None
 
-    @property
-    def client(self):
-        """The ``distributed.Client`` in use."""
-        return self._client
-
     def map(self, scenario, root_seed: int, chunks: Iterable[list[int]], trace_below: int) -> Iterator[ChunkResult]:
         """Submit every chunk and yield results as they finish."""
         d = self._distributed
@@ -192,6 +187,4 @@ def make_backend(backend: str, workers: int, scheduler: str | None = None):
         raise BackendError("--scheduler: only the dask backend has a scheduler (add --backend dask)")
     if backend == "local":
         return SerialBackend() if workers == 1 else LocalBackend(workers)
-    if backend == "serial":
-        return SerialBackend()
     raise BackendError(f"--backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")

@@ -106,9 +106,6 @@ def _run_problems(args) -> list[str]:
 
 
 def _write_monthly(frame, path) -> list[str]:
-    parent = Path(path).resolve().parent
-    if not parent.is_dir():
-        return [f"--monthly: folder {parent} does not exist"]
     try:
         frame.to_csv(path, index=False)
     except OSError as exc:
@@ -121,8 +118,9 @@ def _cmd_run(args) -> int:
     if problems:
         return _fail(problems)
     scenario = load_scenario(args.scenario)
-    if args.monthly is not None and not Path(args.monthly).resolve().parent.is_dir():
-        return _fail([f"--monthly: folder {Path(args.monthly).resolve().parent} does not exist"])
+    # Checked before running, so that a long run is not lost to a typo in the path.
+    if args.monthly is not None and not (parent := Path(args.monthly).resolve().parent).is_dir():
+        return _fail([f"--monthly: folder {parent} does not exist"])
     if args.reps is not None:
         return _run_many(args, scenario)
 

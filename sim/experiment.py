@@ -132,6 +132,10 @@ def run_many(scenario, reps: int = 100, seed: int = 0, *, workers: int = 1, back
         done = store.done_indices()
         watched: dict[int, float] = {}
 
+        def report() -> None:
+            if progress is not None:
+                progress(sum(1 for i in done if i < reps), reps)
+
         def run(indices) -> None:
             missing = [i for i in indices if i not in done]
             size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(len(missing) / (4 * workers))))
@@ -140,11 +144,9 @@ def run_many(scenario, reps: int = 100, seed: int = 0, *, workers: int = 1, back
                 done.update(result.indices)
                 if metric is not None:
                     watched.update({row["replication"]: row[metric] for row in result.rows if metric in row})
-                if progress is not None:
-                    progress(sum(1 for i in done if i < reps), reps)
+                report()
 
-        if progress is not None:
-            progress(sum(1 for i in done if i < reps), reps)
+        report()
         stop = reps
         rule = None
         if precision is not None:

@@ -103,15 +103,8 @@ def funnel_report(result, seed=None, console: Console | None = None) -> None:
 
 def _fmt(x) -> str:
     """A number readable at any magnitude: counts and money whole, rates with decimals."""
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "n/a"
-    if x == 0:
-        return "0"
-    if abs(x) >= 100:
-        return f"{x:,.0f}"
-    if abs(x) >= 1:
-        return f"{x:,.2f}"
-    return f"{x:.4f}"
+    size = abs(x) if x is not None and math.isfinite(x) else 0
+    return _num(x, 0 if size >= 100 or size == 0 else 2 if size >= 1 else 4)
 
 
 def experiment_report(experiment, console: Console | None = None) -> None:

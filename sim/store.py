@@ -142,32 +142,32 @@ class ExperimentStore:
         path = self.root / "manifest.json"
         return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
-    def write_manifest(self, **fields) -> dict:
-        """Update the manifest with ``fields`` (atomically) and return it."""
-        manifest = self.read_manifest()
-        if not manifest:
-            manifest = {"format": FORMAT, "package": "funnel-sim", "version": __version__,
-                        "scenario_name": self.scenario.name, "scenario_sha256": self.fingerprint,
-                        "seed": self.seed, "created": _now(), "runs": []}
-            _write_atomic(self.root / "scenario.yaml",
-                          yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False))
-        manifest.update(fields)
+    def _write_manifest(self, manifest: dict) -> None:
         _write_atomic(self.root / "manifest.json", json.dumps(manifest, indent=2) + "\n")
-        return manifest
+
+    def _new_manifest(self) -> dict:
+        """A first manifest, and the scenario as run beside it."""
+        _write_atomic(self.root / "scenario.yaml",
+                      yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False))
+        return {"format": FORMAT, "package": "funnel-sim", "version": __version__,
+                "scenario_name": self.scenario.name, "scenario_sha256": self.fingerprint,
+                "seed": self.seed, "created": _now(), "runs": []}
 
     def start_run(self, **settings) -> None:
         """Record that a run (or a resumption) starts now with ``settings``."""
-        manifest = self.write_manifest(**settings, started=_now(), finished=None)
-        manifest["runs"].append({**settings, "started": manifest["started"], "finished": None})
-        self.write_manifest(runs=manifest["runs"])
+        manifest = self.read_manifest() or self._new_manifest()
+        started = _now()
+        manifest.update(settings, started=started, finished=None)
+        manifest["runs"].append({**settings, "started": started, "finished": None})
+        self._write_manifest(manifest)
 
     def finish_run(self, **results) -> None:
         """Record that the current run ended now."""
         manifest = self.read_manifest()
-        end = _now()
-        if manifest["runs"]:
-            manifest["runs"][-1].update(finished=end, **results)
-        self.write_manifest(finished=end, runs=manifest["runs"], **results)
+        finished = _now()
+        manifest["runs"][-1].update(finished=finished, **results)
+        manifest.update(finished=finished, **results)
+        self._write_manifest(manifest)
 
     # -- chunks ------------------------------------------------------------------
     def done_indices(self) -> set[int]:
