@@ -1,8 +1,10 @@
 """Where chunks of replications run: this process, local processes, or Dask distributed.
 
 Every backend is a context manager whose :meth:`map` runs
-:func:`sim.replication.run_chunk` over chunks of replication indices and yields each
-:class:`~sim.replication.ChunkResult` as it finishes, in whatever order. Results do
+:func:`sim.replication.run_chunk` over tasks, each a ``(key, scenario, indices)``
+triple (a chunk of replication indices of one scenario; the key says which, so one
+call can run several alternatives of a comparison), and yields ``(key, result)`` with
+each :class:`~sim.replication.ChunkResult` as it finishes, in whatever order. Results do
 not depend on the backend: a replication's numbers come from its index and the root
 seed alone.
 
@@ -32,6 +34,8 @@ __all__ = ["BACKENDS", "BackendError", "DaskBackend", "LocalBackend", "SerialBac
 BACKENDS = ("local", "dask")
 _RESTARTS = 3  # a pool that keeps breaking is a bug to report, not to retry for ever
 
+Task = tuple[object, object, list[int]]  # (key, scenario, replication indices)
+
 
 class BackendError(Exception):
     """A backend that cannot run: a missing extra, an unreachable scheduler, workers that keep dying."""
@@ -48,10 +52,10 @@ class SerialBackend:
     def __exit__(self, *exc) -> None:
         pass
 
-    def map(self, scenario, root_seed: int, chunks: Iterable[list[int]], trace_below: int) -> Iterator[ChunkResult]:
-        """Run each chunk here and yield its result."""
-        for chunk in chunks:
-            yield run_chunk(scenario, root_seed, chunk, trace_below)
+    def map(self, tasks: Iterable[Task], root_seed: int, trace_below: int) -> Iterator[tuple[object, ChunkResult]]:
+        """Run each task here and yield ``(key, result)``."""
+        for key, scenario, chunk in tasks:
+            yield key, run_chunk(scenario, root_seed, chunk, trace_below)
 
 
 def _ignore_interrupts() -> None:
@@ -97,24 +101,24 @@ class LocalBackend:
                 process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
 
-    def map(self, scenario, root_seed: int, chunks: Iterable[list[int]], trace_below: int) -> Iterator[ChunkResult]:
-        """Run the chunks on the pool, yielding results as they finish."""
-        pending = dict(enumerate(chunks))
+    def map(self, tasks: Iterable[Task], root_seed: int, trace_below: int) -> Iterator[tuple[object, ChunkResult]]:
+        """Run the tasks on the pool, yielding ``(key, result)`` as they finish."""
+        pending = dict(enumerate(tasks))
         restarts = 0
         while pending:
-            futures = {self._pool.submit(run_chunk, scenario, root_seed, c, trace_below): key
-                       for key, c in pending.items()}
+            futures = {self._pool.submit(run_chunk, scenario, root_seed, c, trace_below): k
+                       for k, (_, scenario, c) in pending.items()}
             try:
                 for future in as_completed(futures):
                     result = future.result()
-                    del pending[futures[future]]
-                    yield result
+                    key = pending.pop(futures[future])[0]
+                    yield key, result
             except BrokenProcessPool:
                 # A worker died (killed, out of memory): replace the pool and rerun the
                 # chunks that had not come back. Finished ones are kept.
                 restarts += 1
                 if restarts > _RESTARTS:
-                    first = sorted(c[0] for c in pending.values())
+                    first = sorted(c[0] for _, _, c in pending.values())
                     raise BackendError(f"local worker processes died {restarts} times; chunks not run start at "
                                        f"replications {first}") from None
                 self._shutdown(hard=True)
@@ -163,14 +167,16 @@ class DaskBackend:
             self._cluster.close()
             self._cluster = None
 
-    def map(self, scenario, root_seed: int, chunks: Iterable[list[int]], trace_below: int) -> Iterator[ChunkResult]:
-        """Submit every chunk and yield results as they finish."""
+    def map(self, tasks: Iterable[Task], root_seed: int, trace_below: int) -> Iterator[tuple[object, ChunkResult]]:
+        """Submit every task and yield ``(key, result)`` as they finish."""
         d = self._distributed
-        futures = [self._client.submit(run_chunk, scenario, root_seed, c, trace_below, pure=False) for c in chunks]
+        futures = {}
+        for key, scenario, c in tasks:
+            futures[self._client.submit(run_chunk, scenario, root_seed, c, trace_below, pure=False)] = key
         try:
-            for future in d.as_completed(futures):
+            for future in d.as_completed(list(futures)):
                 try:
-                    yield future.result()
+                    yield futures[future], future.result()
                 except d.KilledWorker as exc:
                     raise BackendError(f"Dask workers died repeatedly while running a chunk ({exc}); "
                                        "see the scheduler's logs") from None

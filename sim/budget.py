@@ -28,7 +28,7 @@ def apply_budget(scenario: Scenario) -> tuple[Scenario, dict[str, float]]:
     channels = dict(scenario.channels)
     cw = sum(b.channel_mix.values())
     for name, w in b.channel_mix.items():
-        monthly = marketing * w / cw / scenario.horizon_months
+        monthly = marketing * w / cw / scenario.horizon_months if cw > 0 else 0.0
         channels[name] = channels[name].model_copy(update={"spend": [monthly]})
     spent_marketing = marketing if cw > 0 else 0.0
     roles = {}
@@ -37,7 +37,7 @@ def apply_budget(scenario: Scenario) -> tuple[Scenario, dict[str, float]]:
     allocation = {}
     for name, w in b.role_mix.items():
         role = getattr(scenario.roles, name)
-        part = sales * w / rw
+        part = sales * w / rw if rw > 0 else 0.0
         per_fte = role.cost_per_fte_year * years
         fte = math.floor(part / per_fte + 1e-9) if per_fte > 0 else 0
         roles[name] = role.model_copy(update={"fte": fte, "hires": []})

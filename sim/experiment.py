@@ -139,7 +139,8 @@ def run_many(scenario, reps: int = 100, seed: int = 0, *, workers: int = 1, back
         def run(indices) -> None:
             missing = [i for i in indices if i not in done]
             size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(len(missing) / (4 * workers))))
-            for result in runner.map(scenario, seed, _chunks(missing, size), trace):
+            tasks = [(None, scenario, chunk) for chunk in _chunks(missing, size)]
+            for _, result in runner.map(tasks, seed, trace):
                 store.write_chunk(result)
                 done.update(result.indices)
                 if metric is not None:

@@ -328,6 +328,7 @@ def _open_pipeline(run: _Run) -> dict:
         p_win[idx] = np.where(handed, remaining * (1 - op.handover_penalty), remaining)
     expected_value = op.deal.value.mean * run.intent_mult * (12.0 if op.deal.kind == "subscription" else 1.0)
     return {"open_pipeline_count": int(waiting.sum() + open_.sum()),
+            "open_pipeline_expected_wins": float(p_win.sum()),
             "open_pipeline_weighted_value": float((p_win * expected_value).sum())}
 
 

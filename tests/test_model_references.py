@@ -239,10 +239,12 @@ def test_open_pipeline_value_is_the_chance_of_the_stages_still_ahead():
     open_ = leads[leads["state"] == "open_opportunity"]
     waiting = leads[leads["state"] == "waiting_for_ae"]
     in_first = (horizon - open_["opportunity_day"]) < 10
-    expected = value * (in_first.sum() * p1 * p2 + (~in_first).sum() * p2 + len(waiting) * p1 * p2)
+    expected_wins = in_first.sum() * p1 * p2 + (~in_first).sum() * p2 + len(waiting) * p1 * p2
+    expected = value * expected_wins
     assert len(waiting) > 0 and in_first.any() and (~in_first).any()
     assert r.metrics["open_pipeline_count"] == len(open_) + len(waiting)
     assert r.metrics["open_pipeline_weighted_value"] == pytest.approx(expected, rel=1e-12)
+    assert r.metrics["open_pipeline_expected_wins"] == pytest.approx(expected_wins, rel=1e-12)
 
 
 def test_npv_discounts_the_monthly_contribution():

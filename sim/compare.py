@@ -1,0 +1,267 @@
+"""Comparing budget splits: alternatives run with common random numbers, judged in pairs.
+
+:func:`compare` runs every alternative with the same replication seeds
+(:class:`sim.evaluator.Evaluator`) and :func:`analyse` says what the replications
+show: per alternative the objective (under a risk measure) and key measures with
+their CIs, the paired difference to the best and to a baseline, the probability that
+each alternative is the best, and the variance reduction the pairing bought.
+:func:`sweep` does the same over a grid of one or two split settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from sim.evaluator import Evaluator
+from sim.objectives import Objective, Risk, mean
+from sim.paired import (
+    best_share_intervals,
+    best_shares,
+    bootstrap_rows,
+    estimate,
+    paired_difference,
+    selection_probability,
+    variance_reduction,
+)
+from sim.split import current_split, split_alternatives, with_split
+from sim.summary import summarise
+
+__all__ = ["KEY_MEASURES", "Alternative", "Comparison", "CompareError", "analyse", "compare", "setting_label",
+           "sweep"]
+
+# The measures shown beside the objective: the funnel, where leads were lost to waiting,
+# capacity, and money.
+KEY_MEASURES = ["leads", "mqls", "sqls", "wins", "losses.cold_waiting", "response_time_median_hours",
+                "qualifier_utilisation", "ae_slot_utilisation", "bookings", "revenue", "contribution",
+                "cost.total", "budget_unspent"]
+
+
+class CompareError(ValueError):
+    """A comparison that cannot be made; ``setting`` names the option, ``message`` what was expected."""
+
+    def __init__(self, setting: str, message: str):
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+        self.message = message
+
+
+@dataclass
+class Alternative:
+    """One candidate: a label, the scenario to run, and the split settings that define it."""
+
+    label: str
+    scenario: object
+    settings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Comparison:
+    """What the replications of several alternatives show.
+
+    Attributes:
+        objective, risk, level: what alternatives are judged by, and the CI level.
+        best: the label with the best objective; ``baseline``: the reference label.
+        reps: replications per alternative; ``n``: those every alternative finished
+            (the pairs the statistics rest on).
+        alternatives: one row per alternative (index ``alternative``): its settings,
+            whole FTE bought per role (``fte.<role>``), ``objective`` with its CI,
+            the difference to the best and to the baseline with CIs, ``p_best`` (the
+            share of replications in which it is best) with a bootstrap interval,
+            and ``p_selected`` (the share of bootstrap resamples in which its objective
+            is the best: for the best, the probability of correct selection).
+        paired: long table: ``alternative``, ``reference``, ``against`` (``best`` or
+            ``baseline``), ``n``, ``difference``, ``ci_low``, ``ci_high``,
+            ``variance_reduction`` (independent-runs variance over paired variance).
+        measures: per alternative and measure, the summary of :func:`sim.summary.summarise`.
+        replications: tidy: alternative, settings, replication, seed, objective, measures.
+        monthly: the monthly series, with the alternative and replication.
+        failures: replications that raised, by alternative.
+        dimensions: for a sweep, the settings of the grid.
+    """
+
+    objective: Objective
+    risk: Risk
+    level: float
+    best: str
+    baseline: str
+    reps: int
+    n: int
+    alternatives: pd.DataFrame
+    paired: pd.DataFrame
+    measures: pd.DataFrame
+    replications: pd.DataFrame = field(repr=False)
+    monthly: pd.DataFrame = field(repr=False)
+    failures: pd.DataFrame = field(repr=False)
+    dimensions: list[str] = field(default_factory=list)
+
+    @property
+    def p_best(self) -> pd.DataFrame:
+        """Per alternative: ``p_best`` with its interval, and ``p_selected``."""
+        return self.alternatives[["p_best", "p_best_ci_low", "p_best_ci_high", "p_selected"]]
+
+
+def setting_label(settings: dict[str, float]) -> str:
+    """A short label for split settings: ``marketing 30%, sdr 40%``."""
+    parts = []
+    for name, value in settings.items():
+        short = "marketing" if name == "marketing_share" else name.partition(".")[2]
+        parts.append(f"{short} {value * 100:.4g}%")
+    return ", ".join(parts)
+
+
+def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, objective: Objective, risk: Risk,
+            baseline: str | None = None, level: float = 0.95, seed: int = 0, reps: int | None = None,
+            monthly: dict[str, pd.DataFrame] | None = None, failures: dict[str, list] | None = None,
+            measures=None) -> Comparison:
+    """Judge ``alternatives`` from their replications (``runs``: label -> replications frame).
+
+    Only replications that every alternative finished are paired. The bootstrap
+    resamples are drawn from ``seed``, so the same runs give the same intervals.
+    """
+    labels = [a.label for a in alternatives]
+    baseline = labels[0] if baseline is None else baseline
+    if baseline not in labels:
+        raise CompareError("--baseline", f"{baseline!r} is not an alternative (have: {', '.join(labels)})")
+    common = sorted(set.intersection(*(set(runs[a.label]["replication"]) for a in alternatives)))
+    if len(common) < 2:
+        raise CompareError("--reps", f"only {len(common)} replication(s) finished in every alternative; "
+                                     "at least 2 are needed to compare")
+    frames = {a.label: runs[a.label].set_index("replication").loc[common].reset_index() for a in alternatives}
+    values = np.column_stack([objective.values(frames[a.label], a.scenario) for a in alternatives])
+    rows = bootstrap_rows(len(common), seed)
+    scores = [estimate(values[:, k], risk, level, rows) for k in range(len(labels))]
+    best_k = int(np.argmax([s[0] for s in scores]))
+    best = labels[best_k]
+    base_k = labels.index(baseline)
+    shares = best_shares(values)
+    share_low, share_high = best_share_intervals(values, level, rows)
+    selected = selection_probability(values, risk, rows)
+
+    table, paired = [], []
+    for k, alt in enumerate(alternatives):
+        frame = frames[alt.label]
+        row = {"alternative": alt.label, **alt.settings}
+        row.update({c.replace("budget_fte_", "fte."): float(frame[c].mean())
+                    for c in frame.columns if c.startswith("budget_fte_")})
+        row.update(n=len(common), objective=scores[k][0], objective_ci_low=scores[k][1],
+                   objective_ci_high=scores[k][2])
+        for against, j in (("best", best_k), ("baseline", base_k)):
+            d, low, high = paired_difference(values[:, k], values[:, j], risk, level, rows)
+            vr = variance_reduction(values[:, k], values[:, j]) if j != k else float("nan")
+            row.update({f"vs_{against}": d, f"vs_{against}_ci_low": low, f"vs_{against}_ci_high": high})
+            paired.append({"alternative": alt.label, "reference": labels[j], "against": against,
+                           "n": len(common), "difference": d, "ci_low": low, "ci_high": high,
+                           "variance_reduction": vr})
+        row.update(p_best=float(shares[k]), p_best_ci_low=float(share_low[k]), p_best_ci_high=float(share_high[k]),
+                   p_selected=float(selected[k]))
+        table.append(row)
+
+    summaries, tidy = [], []
+    for k, alt in enumerate(alternatives):
+        full = runs[alt.label]
+        chosen = [m for m in (measures or KEY_MEASURES) if m in full.columns]
+        summary = summarise(full, chosen, level).reset_index()
+        summaries.append(summary.assign(alternative=alt.label))
+        tidy.append(full.assign(alternative=alt.label, **alt.settings,
+                                objective=objective.values(full, alt.scenario)))
+    measures_table = pd.concat(summaries, ignore_index=True)
+    measures_table = measures_table[["alternative", *[c for c in measures_table.columns if c != "alternative"]]]
+    settings = list(dict.fromkeys(s for a in alternatives for s in a.settings))
+    replications = pd.concat(tidy, ignore_index=True)
+    front = ["alternative", *settings, "replication", "seed", "objective"]
+    replications = replications[front + [c for c in replications.columns if c not in front]]
+    month_frames = [m.assign(alternative=label) for label, m in (monthly or {}).items() if not m.empty]
+    monthly_table = pd.concat(month_frames, ignore_index=True) if month_frames else pd.DataFrame()
+    if not monthly_table.empty:
+        monthly_table = monthly_table[["alternative", *[c for c in monthly_table.columns if c != "alternative"]]]
+    failed = [{"alternative": label, **{k: f[k] for k in ("replication", "seed", "error")}}
+              for label, fs in (failures or {}).items() for f in fs]
+    return Comparison(
+        objective=objective, risk=risk, level=level, best=best, baseline=baseline,
+        reps=reps if reps is not None else len(common), n=len(common),
+        alternatives=pd.DataFrame(table).set_index("alternative"), paired=pd.DataFrame(paired),
+        measures=measures_table, replications=replications, monthly=monthly_table,
+        failures=pd.DataFrame(failed, columns=["alternative", "replication", "seed", "error"]))
+
+
+def _check_labels(alternatives: list[Alternative]) -> None:
+    labels = [a.label for a in alternatives]
+    if len(alternatives) < 1:
+        raise CompareError("alternatives", "nothing to compare")
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise CompareError("alternatives", f"labels must differ; given more than once: {', '.join(twice)}")
+
+
+def compare(alternatives, reps: int = 100, seed: int = 0, *, objective: Objective | None = None,
+            risk: Risk | None = None, baseline: str | None = None, level: float = 0.95, workers: int = 1,
+            backend: str = "local", scheduler: str | None = None, out=None, chunk_size: int | None = None,
+            progress=None, dimensions=None) -> Comparison:
+    """Run ``alternatives`` with common random numbers and compare them.
+
+    Args:
+        alternatives: a list of :class:`Alternative`, or a mapping label -> scenario.
+        reps: replications per alternative (replication ``i`` has the same seed in each).
+        seed: the root seed.
+        objective: what each replication is judged by (default: contribution).
+        risk: how the replications' objectives are summarised (default: the mean).
+        baseline: the label differences are also reported against (default: the first).
+        level: confidence level of every interval.
+        workers, backend, scheduler, chunk_size: where to run (as :func:`sim.run_many`).
+        out: a directory to keep the replications in; running again resumes.
+        progress: called as ``progress(done, total)``.
+        dimensions: the grid settings, for a sweep.
+    """
+    if isinstance(alternatives, dict):
+        alternatives = [Alternative(label, sc) for label, sc in alternatives.items()]
+    alternatives = list(alternatives)
+    _check_labels(alternatives)
+    objective = objective or Objective()
+    risk = risk or mean()
+    with Evaluator(seed, workers=workers, backend=backend, scheduler=scheduler, out=out, chunk_size=chunk_size,
+                   progress=progress) as evaluator:
+        evaluator.run([a.scenario for a in alternatives], reps)
+        evaluator.finish()
+        runs = {a.label: evaluator.replications(a.scenario, reps) for a in alternatives}
+        monthly = {a.label: evaluator.monthly(a.scenario, reps) for a in alternatives}
+        failures = {a.label: evaluator.failures(a.scenario, reps) for a in alternatives}
+    empty = [label for label, frame in runs.items() if frame.empty]
+    if empty:
+        raise CompareError("alternatives", f"every replication failed for {', '.join(empty)}; "
+                                           "run one alone with `funnel run` to see why")
+    comparison = analyse(alternatives, runs, objective=objective, risk=risk, baseline=baseline, level=level,
+                         seed=seed, reps=reps, monthly=monthly, failures=failures)
+    comparison.dimensions = list(dimensions or [])
+    return comparison
+
+
+def split_alternatives_of(scenario, grid: dict[str, list[float]], total: float | None = None,
+                          today: bool = True) -> list[Alternative]:
+    """Alternatives for every combination of split settings (``grid``), plus ``today``.
+
+    ``total`` replaces the budget of today's split (:func:`sim.split.current_split`).
+    """
+    base = current_split(scenario)
+    if total is not None:
+        base = type(base)(total, base.marketing_share, base.channel_mix, base.role_mix)
+    out = [Alternative("today", with_split(scenario, base), base.shares())] if today else []
+    for settings, split in split_alternatives(base, grid):
+        out.append(Alternative(setting_label(settings), with_split(scenario, split), split.shares()))
+    return out
+
+
+def sweep(scenario, grid: dict[str, list[float]], reps: int = 100, seed: int = 0, *, total: float | None = None,
+          **options) -> Comparison:
+    """:func:`compare` over a grid of one or two split settings, with today's split as the baseline.
+
+    ``grid`` maps a setting (``marketing_share``, ``role_share.<role>``,
+    ``channel_share.<channel>``) to its values. Other options are those of :func:`compare`.
+    """
+    if not 1 <= len(grid) <= 2:
+        raise CompareError("sweep", f"a sweep varies one or two split settings, got {len(grid)}")
+    alternatives = split_alternatives_of(scenario, grid, total)
+    options.setdefault("baseline", "today")
+    return compare(alternatives, reps, seed, dimensions=list(grid), **options)
