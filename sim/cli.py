@@ -8,73 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from pathlib import Path
 
 from sim import __version__
+from sim.cli_options import (
+    EXIT_INTERRUPTED,
+    Parser,
+    fail,
+    int_at_least,
+    jsonable,
+    positive_float,
+    positive_int,
+    seed,
+)
+from sim.cli_split import add_split_commands
 from sim.config import Scenario, ScenarioError, load_scenario
 
 __all__ = ["main"]
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line naming the option, then exit 2."""
-
-    def error(self, message):
-        self.exit(EXIT_BAD_INPUT, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
-
-
-def _fail(lines) -> int:
-    for line in lines:
-        print(line, file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
-def _jsonable(value):
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None  # JSON has no NaN or infinity
-    if hasattr(value, "item"):
-        return _jsonable(value.item())
-    return value
-
-
-def _int_at_least(lowest: int, what: str):
-    """An argparse type: an integer of at least ``lowest``, with a message naming ``what``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < lowest:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-        return value
-
-    return parse
-
-
-_seed = _int_at_least(0, "a non-negative integer")
-_positive_int = _int_at_least(1, "a positive integer")
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a positive number (e.g. 0.02 for 2%), got {text!r}")
-    return value
-
 
 # Options that only mean something for many replications, and what each needs.
 _MANY_OPTIONS = ("workers", "backend", "scheduler", "out", "precision", "metric", "batch", "chunk_size", "trace")
@@ -116,11 +68,11 @@ def _write_monthly(frame, path) -> list[str]:
 def _cmd_run(args) -> int:
     problems = _run_problems(args)
     if problems:
-        return _fail(problems)
+        return fail(problems)
     scenario = load_scenario(args.scenario)
     # Checked before running, so that a long run is not lost to a typo in the path.
     if args.monthly is not None and not (parent := Path(args.monthly).resolve().parent).is_dir():
-        return _fail([f"--monthly: folder {parent} does not exist"])
+        return fail([f"--monthly: folder {parent} does not exist"])
     if args.reps is not None:
         return _run_many(args, scenario)
 
@@ -131,9 +83,9 @@ def _cmd_run(args) -> int:
     seed = args.seed if args.replication is None else replication_seed(args.seed, args.replication)
     result = simulate(scenario, seed=seed, lead_records=False)
     if args.monthly is not None and (problems := _write_monthly(result.monthly, args.monthly)):
-        return _fail(problems)
+        return fail(problems)
     if args.json:
-        print(json.dumps(_jsonable(result.metrics), indent=2))
+        print(json.dumps(jsonable(result.metrics), indent=2))
     else:
         label = args.seed if args.replication is None else f"{args.seed}, replication {args.replication}"
         funnel_report(result, seed=label)
@@ -154,9 +106,9 @@ def _run_many(args, scenario) -> int:
                 scheduler=args.scheduler, out=args.out, precision=args.precision, metric=args.metric,
                 batch=args.batch or 20, chunk_size=args.chunk_size, trace=args.trace or 0, progress=progress)
     except ExperimentError as exc:
-        return _fail([f"{_option(exc.setting)}: {exc.message}"])
+        return fail([f"{_option(exc.setting)}: {exc.message}"])
     except (StoreError, BackendError) as exc:
-        return _fail([f"{'--out: ' if isinstance(exc, StoreError) else ''}{exc}"])
+        return fail([f"{'--out: ' if isinstance(exc, StoreError) else ''}{exc}"])
     except KeyboardInterrupt:
         saved = f"; finished replications are saved in {args.out}: run the same command again to resume" \
             if args.out else ""
@@ -167,7 +119,7 @@ def _run_many(args, scenario) -> int:
               f"`funnel run {args.scenario} --replication {failure.replication} --seed {args.seed}`)",
               file=sys.stderr)
     if args.monthly is not None and (problems := _write_monthly(experiment.monthly, args.monthly)):
-        return _fail(problems)
+        return fail(problems)
     if args.json:
         summary = experiment.summary()
         document = {
@@ -180,7 +132,7 @@ def _run_many(args, scenario) -> int:
         }
         if experiment.precision is not None:
             document["precision"] = experiment.precision
-        print(json.dumps(_jsonable(document), indent=1))
+        print(json.dumps(jsonable(document), indent=1))
     else:
         experiment_report(experiment)
     return 0
@@ -195,7 +147,7 @@ def _cmd_validate(args) -> int:
             problems += [f"{exc.source}: {p}" for p in exc.problems]
         else:
             print(f"{path}: ok")
-    return _fail(problems) if problems else 0
+    return fail(problems) if problems else 0
 
 
 def _cmd_schema(_args) -> int:
@@ -222,33 +174,33 @@ def _cmd_bench(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``funnel`` and its subcommands."""
-    parser = _Parser(prog="funnel", description="Simulate a marketing and sales funnel from a scenario file.")
+    parser = Parser(prog="funnel", description="Simulate a marketing and sales funnel from a scenario file.")
     parser.add_argument("--version", action="version", version=f"funnel {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
 
     run = sub.add_parser("run", help="simulate one horizon (or --reps R of them) and print the results")
     run.add_argument("scenario", metavar="FILE", help="scenario YAML file")
-    run.add_argument("--seed", type=_seed, default=0, help="random seed; with --reps, the root seed (default 0)")
+    run.add_argument("--seed", type=seed, default=0, help="random seed; with --reps, the root seed (default 0)")
     run.add_argument("--json", action="store_true", help="print the results as one JSON object")
     run.add_argument("--monthly", metavar="CSV", help="write the monthly series to this CSV file")
     many = run.add_argument_group("many replications")
-    many.add_argument("--reps", type=_positive_int, metavar="R", help="run R replications and summarise them")
-    many.add_argument("--workers", type=_positive_int, metavar="W", help="processes to run on (default 1)")
+    many.add_argument("--reps", type=positive_int, metavar="R", help="run R replications and summarise them")
+    many.add_argument("--workers", type=positive_int, metavar="W", help="processes to run on (default 1)")
     many.add_argument("--backend", choices=("local", "dask"), help="local processes (default) or Dask distributed")
     many.add_argument("--scheduler", metavar="ADDRESS", help="with --backend dask: an existing scheduler")
     many.add_argument("--out", metavar="DIR", help="experiment directory: results saved as they finish; "
                       "running again on it resumes")
-    many.add_argument("--precision", type=_positive_float, metavar="P",
+    many.add_argument("--precision", type=positive_float, metavar="P",
                       help="stop once the 95%% CI half-width of --metric is below P times its mean")
     many.add_argument("--metric", metavar="NAME", help="the measure --precision watches (e.g. wins)")
-    many.add_argument("--batch", type=_int_at_least(2, "an integer of at least 2"), metavar="B",
+    many.add_argument("--batch", type=int_at_least(2, "an integer of at least 2"), metavar="B",
                       help="with --precision: replications per batch (default 20)")
-    many.add_argument("--chunk-size", type=_positive_int, metavar="N", help="replications per task (default: "
+    many.add_argument("--chunk-size", type=positive_int, metavar="N", help="replications per task (default: "
                       "up to 10)")
-    many.add_argument("--trace", type=_int_at_least(0, "a non-negative integer"), metavar="N",
+    many.add_argument("--trace", type=int_at_least(0, "a non-negative integer"), metavar="N",
                       help="write per-lead records of the first N replications to DIR/trace/")
     many.add_argument("--quiet", action="store_true", help="no progress bar")
-    run.add_argument("--replication", type=_int_at_least(0, "a non-negative integer"), metavar="I",
+    run.add_argument("--replication", type=int_at_least(0, "a non-negative integer"), metavar="I",
                      help="run replication I of an experiment with root --seed alone (to look at one)")
     run.set_defaults(func=_cmd_run)
 
@@ -259,11 +211,13 @@ def build_parser() -> argparse.ArgumentParser:
     sch = sub.add_parser("schema", help="print the scenario JSON Schema (for editors)")
     sch.set_defaults(func=_cmd_schema)
 
+    add_split_commands(sub)
+
     bench = sub.add_parser("bench", help="speed: leads/s against a bare SimPy M/M/c loop; 2 workers against 1")
     bench.add_argument("--scenario", default="scenarios/b2b_saas_inbound.yaml", metavar="FILE")
-    bench.add_argument("--replications", type=_positive_int, default=3)
-    bench.add_argument("--customers", type=_positive_int, default=100_000, help="bare M/M/c customers")
-    bench.add_argument("--parallel-reps", type=_positive_int, default=40, metavar="N",
+    bench.add_argument("--replications", type=positive_int, default=3)
+    bench.add_argument("--customers", type=positive_int, default=100_000, help="bare M/M/c customers")
+    bench.add_argument("--parallel-reps", type=positive_int, default=40, metavar="N",
                        help="replications timed with 1 and with 2 workers (default 40)")
     bench.set_defaults(func=_cmd_bench)
     return parser
@@ -275,9 +229,9 @@ def main(argv=None) -> int:
     try:
         return args.func(args)
     except ScenarioError as exc:
-        return _fail([f"{exc.source}: {p}" for p in exc.problems])
+        return fail([f"{exc.source}: {p}" for p in exc.problems])
     except KeyboardInterrupt:
-        return _fail(["interrupted"])
+        return fail(["interrupted"])
     except BrokenPipeError:
         # The reader went away (e.g. `funnel schema | head`): stop quietly, as cat does.
         devnull = os.open(os.devnull, os.O_WRONLY)

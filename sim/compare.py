@@ -78,6 +78,8 @@ class Comparison:
         measures: per alternative and measure, the summary of :func:`sim.summary.summarise`.
         replications: tidy: alternative, settings, replication, seed, objective, measures.
         monthly: the monthly series, with the alternative and replication.
+            ``measures``, ``replications`` and ``monthly`` hold the paired replications
+            only; ``failures`` says which were left out.
         failures: replications that raised, by alternative.
         dimensions: for a sweep, the settings of the grid.
     """
@@ -108,7 +110,7 @@ def setting_label(settings: dict[str, float]) -> str:
     parts = []
     for name, value in settings.items():
         short = "marketing" if name == "marketing_share" else name.partition(".")[2]
-        parts.append(f"{short} {value * 100:.4g}%")
+        parts.append(f"{short} {value * 100:.6g}%")
     return ", ".join(parts)
 
 
@@ -160,8 +162,8 @@ def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, o
         table.append(row)
 
     summaries, tidy = [], []
-    for k, alt in enumerate(alternatives):
-        full = runs[alt.label]
+    for alt in alternatives:
+        full = frames[alt.label]
         chosen = [m for m in (measures or KEY_MEASURES) if m in full.columns]
         summary = summarise(full, chosen, level).reset_index()
         summaries.append(summary.assign(alternative=alt.label))
@@ -173,7 +175,8 @@ def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, o
     replications = pd.concat(tidy, ignore_index=True)
     front = ["alternative", *settings, "replication", "seed", "objective"]
     replications = replications[front + [c for c in replications.columns if c not in front]]
-    month_frames = [m.assign(alternative=label) for label, m in (monthly or {}).items() if not m.empty]
+    month_frames = [m[m["replication"].isin(common)].assign(alternative=label)
+                    for label, m in (monthly or {}).items() if not m.empty]
     monthly_table = pd.concat(month_frames, ignore_index=True) if month_frames else pd.DataFrame()
     if not monthly_table.empty:
         monthly_table = monthly_table[["alternative", *[c for c in monthly_table.columns if c != "alternative"]]]
@@ -210,7 +213,10 @@ def compare(alternatives, reps: int = 100, seed: int = 0, *, objective: Objectiv
         risk: how the replications' objectives are summarised (default: the mean).
         baseline: the label differences are also reported against (default: the first).
         level: confidence level of every interval.
-        workers, backend, scheduler, chunk_size: where to run (as :func:`sim.run_many`).
+        workers: processes (or Dask workers) to run on.
+        backend: ``"local"`` or ``"dask"`` (as :func:`sim.run_many`).
+        scheduler: with ``backend="dask"``, an existing scheduler's address.
+        chunk_size: replications per task (default: up to 10).
         out: a directory to keep the replications in; running again resumes.
         progress: called as ``progress(done, total)``.
         dimensions: the grid settings, for a sweep.

@@ -99,6 +99,7 @@ class Risk:
         return f"{'VaR' if self.name == 'var' else 'CVaR'} {self.level:.0%}"
 
     def __call__(self, values, axis: int = -1):
+        """The risk measure of ``values`` over ``axis``."""
         x = np.asarray(values, dtype=float)
         if self.name == "mean":
             return x.mean(axis=axis)

@@ -15,8 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-__all__ = ["best_share_intervals", "best_shares", "bootstrap_rows", "estimate", "paired_difference", "selection_probability",
-           "variance_reduction"]
+__all__ = ["best_share_intervals", "best_shares", "bootstrap_rows", "estimate", "paired_difference",
+           "selection_probability", "variance_reduction"]
 
 BOOTSTRAP_SAMPLES = 2000
 

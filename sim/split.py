@@ -121,7 +121,8 @@ def with_split(scenario: Scenario, split: Split) -> Scenario:
     return scenario.model_copy(update={"budget": budget})
 
 
-def split_for_headcount(scenario: Scenario, total: float, fte: dict[str, int], channel_spend: dict[str, float]) -> Split:
+def split_for_headcount(scenario: Scenario, total: float, fte: dict[str, int],
+                        channel_spend: dict[str, float]) -> Split:
     """The split that buys exactly ``fte`` whole FTE per role and spends the rest on channels.
 
     ``channel_spend`` gives the channels' relative weights. Nothing is left unspent
@@ -185,20 +186,18 @@ def grid_values(text: str, setting: str = "value") -> list[float]:
     """
     text = text.strip()
     try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if not step > 0 or stop < start:
-                raise SplitError(setting, f"a range start:stop:step needs step > 0 and stop >= start, got {text!r}")
-            count = math.floor((stop - start) / step + 1e-9) + 1
-            values = [round(start + k * step, 12) for k in range(count)]
-        else:
-            values = [float(p) for p in text.split(",")]
+        parts = [float(p) for p in text.split(":" if ":" in text else ",")]
     except ValueError:
-        raise SplitError(setting, f"expected values such as 0.3,0.5,0.7 or a range such as 0:1:0.05, got {text!r}") \
-            from None
+        parts = []
+    if not parts or (":" in text and len(parts) != 3) or not all(map(math.isfinite, parts)):
+        raise SplitError(setting, f"expected values such as 0.3,0.5,0.7 or a range such as 0:1:0.05, got {text!r}")
+    if ":" in text:
+        start, stop, step = parts
+        if not step > 0 or stop < start:
+            raise SplitError(setting, f"a range start:stop:step needs step > 0 and stop >= start, got {text!r}")
+        count = math.floor((stop - start) / step + 1e-9) + 1
+        parts = [start + k * step for k in range(count)]
+    values = list(dict.fromkeys(round(v, 12) for v in parts))  # a value given twice is one alternative
     bad = [v for v in values if not 0 <= v <= 1]
     if bad:
         raise SplitError(setting, f"shares must lie between 0 and 1, got {', '.join(f'{v:g}' for v in bad)}")

@@ -1,0 +1,258 @@
+"""Budget splits, objectives, risk measures and paired statistics, checked against independent computations."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from builders import make
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import sim
+from sim.budget import apply_budget
+from sim.objectives import (
+    Objective,
+    conditional_value_at_risk,
+    make_risk,
+    mean,
+    probability_of_target,
+    value_at_risk,
+)
+from sim.paired import (
+    best_share_intervals,
+    best_shares,
+    bootstrap_rows,
+    estimate,
+    paired_difference,
+    selection_probability,
+    variance_reduction,
+)
+from sim.split import (
+    Split,
+    SplitError,
+    current_split,
+    grid_values,
+    split_alternatives,
+    split_for_headcount,
+    vary,
+    with_split,
+)
+
+REFERENCE = "scenarios/b2b_saas_inbound.yaml"
+
+
+# -- today's split ------------------------------------------------------------------------------------------------
+
+
+def test_todays_split_of_a_plan_is_its_spend_plus_its_planned_team_for_the_horizon():
+    sc = sim.load_scenario(REFERENCE)
+    split = current_split(sc)
+    years = sc.horizon_months / 12
+    spend = sum(sum(ch.spend) / len(ch.spend) * sc.horizon_months for ch in sc.channels.values())  # constant spend
+    team = sum(r.cost_per_fte_year * years * (r.fte + sum(h.fte for h in r.hires)) for r in (sc.roles.sdr, sc.roles.ae))
+    assert split.total == pytest.approx(spend + team, rel=1e-12)
+    assert split.marketing_share == pytest.approx(spend / (spend + team), rel=1e-12)
+    # In budget mode today's split buys the planned team (starting FTE plus hires) from day one.
+    _, allocation = apply_budget(with_split(sc, split))
+    assert allocation["budget_fte_sdr"] == 8 + 1 and allocation["budget_fte_ae"] == 8 + 1
+    assert allocation["budget_unspent"] == pytest.approx(0, abs=1e-6)
+    # ... and the channels' monthly spend as written.
+    new, _ = apply_budget(with_split(sc, split))
+    for name, ch in sc.channels.items():
+        assert new.channels[name].spend[0] == pytest.approx(ch.spend[0], rel=1e-12)
+
+
+def test_todays_split_of_a_budget_scenario_is_its_budget_block():
+    sc = sim.load_scenario("scenarios/small_services_firm.yaml")
+    split = current_split(sc)
+    assert (split.total, split.marketing_share) == (sc.budget.total, sc.budget.marketing_share)
+    assert split.channel_mix == sc.budget.channel_mix and split.role_mix == sc.budget.role_mix
+
+
+def test_a_scenario_that_spends_nothing_has_no_split():
+    sc = make(channels__search__spend=0, roles={"ae": {"fte": 1}})
+    with pytest.raises(SplitError, match="spends nothing"):
+        current_split(sc)
+
+
+def test_vary_sets_one_share_and_keeps_the_others_in_proportion():
+    base = Split(100.0, 0.4, {"a": 1.0, "b": 2.0, "c": 1.0}, {"sdr": 1.0, "ae": 3.0})
+    s = vary(base, "channel_share.b", 0.2)
+    shares = s.shares()
+    assert shares["channel_share.b"] == pytest.approx(0.2)
+    assert shares["channel_share.a"] == pytest.approx(0.4) and shares["channel_share.c"] == pytest.approx(0.4)
+    r = vary(base, "role_share.sdr", 0.5).shares()
+    assert r["role_share.sdr"] == pytest.approx(0.5) and r["role_share.ae"] == pytest.approx(0.5)
+    assert vary(base, "marketing_share", 0.7).marketing_share == 0.7
+    with pytest.raises(SplitError, match="no channel 'd'"):
+        vary(base, "channel_share.d", 0.5)
+    with pytest.raises(SplitError, match="between 0 and 1"):
+        vary(base, "marketing_share", 1.5)
+    with pytest.raises(SplitError, match="unknown split setting"):
+        vary(base, "headcount", 0.5)
+
+
+@given(st.lists(st.floats(0.01, 10), min_size=2, max_size=5), st.floats(0, 1))
+def test_vary_gives_shares_that_sum_to_one(weights, value):
+    mix = {f"c{i}": w for i, w in enumerate(weights)}
+    shares = vary(Split(1.0, 0.5, mix, {"ae": 1.0}), "channel_share.c0", value).shares()
+    assert sum(v for k, v in shares.items() if k.startswith("channel_share.")) == pytest.approx(1.0)
+    assert shares["channel_share.c0"] == pytest.approx(value)
+
+
+def test_split_for_headcount_buys_exactly_that_team_and_spends_the_rest():
+    sc = sim.load_scenario(REFERENCE)
+    total = 6_000_000.0
+    split = split_for_headcount(sc, total, {"sdr": 7, "ae": 11}, {"paid_search": 1.0, "paid_social": 1.0})
+    _, allocation = apply_budget(with_split(sc, split))
+    assert allocation["budget_fte_sdr"] == 7 and allocation["budget_fte_ae"] == 11
+    assert allocation["budget_unspent"] == pytest.approx(0, abs=1e-6)
+    assert allocation["budget_sales"] == pytest.approx((7 * 85_000 + 11 * 150_000) * 2, rel=1e-12)
+    with pytest.raises(SplitError, match="exceed the budget"):
+        split_for_headcount(sc, 1_000_000.0, {"sdr": 7, "ae": 11}, {"paid_search": 1.0})
+
+
+def test_with_split_refuses_what_the_scenario_cannot_buy():
+    sc = make()
+    with pytest.raises(SplitError, match="no channel 'tv'"):
+        with_split(sc, Split(100.0, 0.5, {"tv": 1.0}, {"ae": 1.0}))
+    with pytest.raises(SplitError, match="no role 'customer_success'"):
+        with_split(sc, Split(100.0, 0.5, {"search": 1.0}, {"customer_success": 1.0}))
+
+
+def test_grid_values_read_lists_and_inclusive_ranges():
+    assert grid_values("0.3,0.5,0.7") == [0.3, 0.5, 0.7]
+    assert grid_values("0:1:0.25") == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert grid_values("0.1:0.3:0.1") == [0.1, 0.2, 0.3]  # the float steps land on the stop
+    assert len(grid_values("0:1:0.05")) == 21
+    assert grid_values("0.5,0.5") == [0.5]
+    for bad, message in (("1.5", "between 0 and 1"), ("a,b", "expected values"), ("0:1:0", "step > 0"),
+                         ("1:0:0.1", "stop >= start"), ("0:1", "expected values")):
+        with pytest.raises(SplitError, match=message):
+            grid_values(bad, "--marketing-share")
+
+
+def test_split_alternatives_are_the_product_of_the_settings():
+    base = Split(100.0, 0.4, {"a": 1.0, "b": 1.0}, {"ae": 1.0})
+    alts = split_alternatives(base, {"marketing_share": [0.2, 0.4, 0.6], "channel_share.a": [0.3, 0.7]})
+    assert len(alts) == 6
+    assert [s["marketing_share"] for s, _ in alts] == [0.2, 0.2, 0.4, 0.4, 0.6, 0.6]
+    for settings, split in alts:
+        assert split.marketing_share == settings["marketing_share"]
+        assert split.shares()["channel_share.a"] == pytest.approx(settings["channel_share.a"])
+
+
+# -- objectives ---------------------------------------------------------------------------------------------------
+
+
+def _frame():
+    return pd.DataFrame({"contribution": [10.0, 20.0], "revenue": [100.0, 200.0], "bookings": [50.0, 60.0],
+                         "wins": [3.0, 4.0], "ending_arr": [1000.0, 1100.0], "npv_contribution": [9.0, 18.0],
+                         "open_pipeline_weighted_value": [40.0, 80.0], "open_pipeline_expected_wins": [0.5, 1.5]})
+
+
+def test_objectives_read_their_measure_and_add_the_pipeline_in_their_own_terms():
+    sc = make(gross_margin=0.6, discount_rate_year=0.1, horizon_months=24,
+              opportunities__deal={"kind": "subscription", "value": 100})
+    f = _frame()
+    assert list(Objective("revenue").values(f, sc)) == [100.0, 200.0]
+    assert list(Objective("new_customers").values(f, sc)) == [3.0, 4.0]
+    assert list(Objective("revenue", True).values(f, sc)) == [140.0, 280.0]
+    assert list(Objective("bookings", True).values(f, sc)) == [90.0, 140.0]
+    assert list(Objective("ending_arr", True).values(f, sc)) == [1040.0, 1180.0]
+    assert list(Objective("new_customers", True).values(f, sc)) == [3.5, 5.5]
+    assert Objective("contribution", True).values(f, sc) == pytest.approx([10 + 0.6 * 40, 20 + 0.6 * 80])
+    assert Objective("npv", True).values(f, sc) == pytest.approx([9 + 0.6 * 40 / 1.1 ** 2, 18 + 0.6 * 80 / 1.1 ** 2])
+    one_off = make(opportunities__deal={"kind": "one_off", "value": 100})
+    assert list(Objective("ending_arr", True).values(f, one_off)) == [1000.0, 1100.0]
+    with pytest.raises(ValueError, match="objective"):
+        Objective("profit")
+
+
+# -- risk measures ------------------------------------------------------------------------------------------------
+
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60), st.floats(0.01, 0.99))
+@settings(max_examples=60)
+def test_risk_measures_against_their_definitions(values, level):
+    x = np.array(values)
+    n = len(x)
+    assert mean()(x) == pytest.approx(x.mean(), rel=1e-9, abs=1e-6)
+    # VaR: the smallest value v with at least a `level` share of outcomes at or below it.
+    srt = np.sort(x)
+    var = srt[max(0, math.ceil(level * n) - 1)]
+    assert value_at_risk(level)(x) == var
+    # CVaR: the mean of the worst ceil(level * n) outcomes; never above the mean, never below the minimum.
+    k = max(1, math.ceil(level * n))
+    cvar = conditional_value_at_risk(level)(x)
+    assert cvar == pytest.approx(srt[:k].mean(), rel=1e-9, abs=1e-6)
+    assert srt[0] - 1e-6 <= cvar <= x.mean() + 1e-6 * max(1, abs(x.mean()))
+    t = float(np.median(x))
+    assert probability_of_target(t)(x) == np.mean(x >= t)
+
+
+def test_risk_measures_reduce_the_last_axis_of_a_stack():
+    rng = np.random.default_rng(1)
+    stack = rng.normal(size=(7, 30))
+    for risk in (mean(), value_at_risk(0.1), conditional_value_at_risk(0.2), probability_of_target(0.0)):
+        assert np.allclose(risk(stack), [risk(row) for row in stack])
+
+
+def test_make_risk_checks_what_each_measure_needs():
+    assert make_risk("cvar", level=0.1).label == "CVaR 10%"
+    assert make_risk("probability", target=1e6).label == "P(>= 1e+06)"
+    for kwargs, message in (({"name": "var"}, "level"), ({"name": "probability"}, "target"),
+                            ({"name": "cvar", "level": 1.5}, "between 0 and 1"), ({"name": "max"}, "risk")):
+        with pytest.raises(ValueError, match=message):
+            make_risk(**kwargs)
+
+
+# -- paired statistics --------------------------------------------------------------------------------------------
+
+
+def test_paired_mean_difference_is_the_t_interval_of_the_differences():
+    rng = np.random.default_rng(3)
+    common = rng.normal(100, 20, size=40)
+    a, b = common + rng.normal(2, 1, size=40), common + rng.normal(0, 1, size=40)
+    d, low, high = paired_difference(a, b, mean(), 0.9, bootstrap_rows(40, 0))
+    lo, hi = stats.t.interval(0.9, 39, loc=(a - b).mean(), scale=stats.sem(a - b))
+    assert d == pytest.approx((a - b).mean()) and (low, high) == pytest.approx((lo, hi))
+    assert variance_reduction(a, b) == pytest.approx((a.var(ddof=1) + b.var(ddof=1)) / (a - b).var(ddof=1))
+    assert variance_reduction(a, b) > 50  # most of the noise is shared
+
+
+def test_an_alternative_against_itself_differs_by_exactly_zero():
+    x = np.random.default_rng(4).normal(size=25)
+    rows = bootstrap_rows(25, 1)
+    for risk in (mean(), value_at_risk(0.1), conditional_value_at_risk(0.1), probability_of_target(0.0)):
+        assert paired_difference(x, x.copy(), risk, 0.95, rows) == (0.0, 0.0, 0.0)
+    assert variance_reduction(x, x) == math.inf
+
+
+def test_bootstrap_interval_covers_a_known_quantile_difference():
+    # a - b is exactly 5 in every replication, so any quantile of a is 5 above b's.
+    b = np.random.default_rng(5).normal(size=50)
+    d, low, high = paired_difference(b + 5, b, value_at_risk(0.2), 0.95, bootstrap_rows(50, 2))
+    assert d == pytest.approx(5) and low == pytest.approx(5) and high == pytest.approx(5)
+    est, lo, hi = estimate(b, value_at_risk(0.5), 0.95, bootstrap_rows(50, 2))
+    assert lo <= est <= hi and est == value_at_risk(0.5)(b)
+
+
+def test_best_shares_count_the_replications_each_alternative_wins_ties_shared():
+    values = np.array([[1.0, 2.0, 0.0], [3.0, 3.0, 1.0], [0.0, 1.0, 5.0], [2.0, 1.0, 1.0]])
+    assert list(best_shares(values)) == [(0 + 0.5 + 0 + 1) / 4, (1 + 0.5 + 0 + 0) / 4, 1 / 4]
+    low, high = best_share_intervals(values, 0.95, bootstrap_rows(4, 0))
+    assert np.all(low <= best_shares(values) + 1e-12) and np.all(best_shares(values) <= high + 1e-12)
+
+
+def test_selection_probability_is_the_share_of_resamples_each_is_best():
+    rng = np.random.default_rng(7)
+    common = rng.normal(size=(200, 1))
+    values = common + np.array([0.0, 0.5, 0.49]) + rng.normal(0, 0.01, size=(200, 3))
+    rows = bootstrap_rows(200, 3)
+    p = selection_probability(values, mean(), rows)
+    manual = np.bincount(np.argmax(values[rows].mean(axis=1), axis=1), minlength=3) / len(rows)
+    assert p == pytest.approx(manual)
+    assert p[0] == 0 and p[1] > 0.9 and p.sum() == pytest.approx(1)

@@ -1,0 +1,469 @@
+"""``funnel compare``, ``funnel sweep`` and ``funnel optimize``: JSON, tables, resume, option errors.
+
+Expectations are computed independently of the code under test wherever possible: paired
+differences and their t-intervals from the per-replication objectives of the tidy
+``replications.csv`` (with ``scipy.stats.t``), the budget identity of an allocation from the
+scenario's own costs, risk measures from the replications of the chosen split. The fast
+``teaching_minimal`` and ``small_services_firm`` scenarios are used throughout, with few
+replications, and the commands run in this process (one real process checks for tracebacks).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import openpyxl
+import pandas as pd
+import pytest
+from cli_run import SCENARIOS, TEACHING, in_process, in_subprocess, nonblank_lines, strict_json
+from scipy import stats
+
+from sim.config import load_scenario
+
+SMALL = SCENARIOS / "small_services_firm.yaml"
+
+SEED = 5
+REPS = 8
+PNG = b"\x89PNG\r\n\x1a\n"
+TABLES = ["alternatives", "paired", "measures", "replications", "failures"]
+SHEETS = ["summary", "paired", "measures", "replications"]
+
+
+# ---------------------------------------------------------------------------------
+# Helpers
+
+
+def _ok(*args) -> dict:
+    code, out, err = in_process(*args, "--quiet", "--json")
+    assert code == 0, err
+    assert "Traceback" not in err
+    return strict_json(out)
+
+
+def _by_label(doc: dict, part: str = "alternatives") -> dict:
+    return {row["alternative"]: row for row in doc[part]}
+
+
+def _paired(doc: dict, against: str) -> dict:
+    return {row["alternative"]: row for row in doc["paired"] if row["against"] == against}
+
+
+def _objectives(out_dir) -> pd.DataFrame:
+    """Per-replication objectives from the tidy table: replications x alternatives."""
+    tidy = pd.read_csv(out_dir / "replications.csv")
+    return tidy.pivot(index="replication", columns="alternative", values="objective")
+
+
+def _t_interval(x, level: float = 0.95) -> tuple[float, float, float]:
+    x = np.asarray(x, dtype=float)
+    m = float(x.mean())
+    if not x.any():
+        return 0.0, 0.0, 0.0
+    if x.std(ddof=1) == 0:
+        return m, m, m
+    low, high = stats.t.interval(level, len(x) - 1, loc=m, scale=stats.sem(x))
+    return m, float(low), float(high)
+
+
+def _stamps(paths) -> dict:
+    """Inode, modification time and size of each path and everything under it."""
+    found = {}
+    for path in paths:
+        for p in [path, *sorted(path.rglob("*"))]:
+            st = p.stat()
+            found[str(p)] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found
+
+
+def _chunks(out_dir) -> list:
+    return sorted((out_dir / "runs").glob("*/chunks"))
+
+
+# ---------------------------------------------------------------------------------
+# compare: the JSON against the tidy table
+
+
+COMPARE = ("compare", TEACHING, "--marketing-share", "0.2,0.3", "--reps", REPS, "--seed", SEED)
+
+
+@pytest.fixture(scope="module")
+def compared(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("compare") / "out"
+    return _ok(*COMPARE, "--out", out_dir), out_dir
+
+
+def test_compare_json_has_its_parts(compared):
+    doc, _ = compared
+    assert {"comparison", "alternatives", "paired", "p_best"} <= set(doc)
+    assert [a["alternative"] for a in doc["alternatives"]] == ["today", "marketing 20%", "marketing 30%"]
+    shares = {a["alternative"]: a["marketing_share"] for a in doc["alternatives"]}
+    assert shares["marketing 20%"] == 0.2 and shares["marketing 30%"] == 0.3
+    c = doc["comparison"]
+    assert c["baseline"] == "today"
+    assert c["reps"] == REPS and c["paired_replications"] == REPS and c["failed"] == 0 and c["seed"] == SEED
+    assert c["objective"] == "contribution" and c["risk"] == "mean"
+    assert {p["alternative"] for p in doc["p_best"]} == set(shares)
+    assert math.fsum(p["p_best"] for p in doc["p_best"]) == pytest.approx(1.0, abs=1e-12)
+    assert all(0 <= p["ci_low"] <= p["p_best"] <= p["ci_high"] <= 1 for p in doc["p_best"])
+    objectives = {a["alternative"]: a["objective"] for a in doc["alternatives"]}
+    assert c["best"] == max(objectives, key=objectives.get)
+    assert len(set(objectives.values())) == 3  # the splits differ: not one result three times
+
+
+def test_compare_differences_are_those_of_the_replications(compared):
+    doc, out_dir = compared
+    tidy = pd.read_csv(out_dir / "replications.csv")
+    assert tidy["objective"].tolist() == tidy["contribution"].tolist()  # the default objective
+    values = _objectives(out_dir)
+    assert list(values.index) == list(range(REPS))
+    assert set(values.columns) == {"today", "marketing 20%", "marketing 30%"}
+    alternatives = _by_label(doc)
+    close = {"rel": 1e-9, "abs": 1e-6}
+    for against, reference in (("baseline", "today"), ("best", doc["comparison"]["best"])):
+        paired = _paired(doc, against)
+        assert set(paired) == set(values.columns)
+        for label, row in paired.items():
+            assert row["reference"] == reference and row["n"] == REPS
+            expected = _t_interval(values[label] - values[reference])
+            got = (row["difference"], row["ci_low"], row["ci_high"])
+            assert got == pytest.approx(expected, **close), (label, against)
+            assert (alternatives[label][f"vs_{against}"], alternatives[label][f"vs_{against}_ci_low"],
+                    alternatives[label][f"vs_{against}_ci_high"]) == pytest.approx(expected, **close)
+    for label, row in alternatives.items():
+        expected = _t_interval(values[label])
+        assert (row["objective"], row["objective_ci_low"], row["objective_ci_high"]) == pytest.approx(expected, **close)
+    # p_best: the share of replications in which each alternative is the best (ties shared).
+    top = values.to_numpy() == values.to_numpy().max(axis=1, keepdims=True)
+    shares = (top / top.sum(axis=1, keepdims=True)).mean(axis=0)
+    p_best = {p["alternative"]: p["p_best"] for p in doc["p_best"]}
+    for label, share in zip(values.columns, shares, strict=True):
+        assert p_best[label] == pytest.approx(share, abs=1e-12), label
+
+
+def test_out_writes_csv_and_parquet_that_read_back_equal(compared):
+    _, out_dir = compared
+    for name in TABLES:
+        from_csv = pd.read_csv(out_dir / f"{name}.csv")
+        from_parquet = pd.read_parquet(out_dir / f"{name}.parquet")
+        pd.testing.assert_frame_equal(from_csv, from_parquet, check_dtype=name != "failures")
+    assert len(pd.read_parquet(out_dir / "replications.parquet")) == 3 * REPS
+    assert pd.read_parquet(out_dir / "failures.parquet").empty
+    about = json.loads((out_dir / "about.json").read_text(encoding="utf-8"))
+    assert about["reps"] == REPS and about["baseline"] == "today"
+
+
+def test_compare_resumes_from_out_without_running_anything_again(compared):
+    doc, out_dir = compared
+    chunks = _chunks(out_dir)
+    assert len(chunks) == 3  # one experiment directory per alternative
+    before = _stamps(chunks)
+    again = _ok(*COMPARE, "--out", out_dir)
+    assert json.dumps(again) == json.dumps(doc)
+    assert _stamps(chunks) == before
+    assert _chunks(out_dir) == chunks
+
+
+def test_compare_without_out_gives_the_same_numbers(compared):
+    doc, _ = compared
+    assert json.dumps(_ok(*COMPARE)) == json.dumps(doc)
+
+
+# ---------------------------------------------------------------------------------
+# compare: a scenario against itself
+
+
+def test_a_scenario_compared_with_copies_of_itself_differs_by_exactly_zero(tmp_path):
+    a, b, c = tmp_path / "a.yaml", tmp_path / "b.yaml", tmp_path / "c.yaml"
+    shutil.copy(TEACHING, a)
+    shutil.copy(TEACHING, b)
+    # A third copy with another name inside: run on its own, it must still see the same worlds.
+    text = TEACHING.read_text(encoding="utf-8")
+    assert "name: teaching_minimal\n" in text
+    c.write_text(text.replace("name: teaching_minimal\n", "name: teaching_copy\n"), encoding="utf-8")
+    out_dir = tmp_path / "out"
+    doc = _ok("compare", a, b, c, "--reps", 6, "--seed", SEED, "--out", out_dir)
+    assert [x["alternative"] for x in doc["alternatives"]] == ["a", "b", "c"]
+    assert doc["comparison"]["baseline"] == "a"
+    for row in doc["paired"]:
+        assert (row["difference"], row["ci_low"], row["ci_high"]) == (0.0, 0.0, 0.0), row
+    objectives = {x["objective"] for x in doc["alternatives"]}
+    assert len(objectives) == 1
+    # Every replication is a three-way tie, shared equally.
+    assert [p["p_best"] for p in doc["p_best"]] == pytest.approx([1 / 3] * 3, abs=1e-12)
+    tidy = pd.read_csv(out_dir / "replications.csv")
+    frames = [tidy[tidy["alternative"] == label].drop(columns="alternative").reset_index(drop=True)
+              for label in ("a", "b", "c")]
+    assert len(frames[0]) == 6
+    assert frames[0]["leads"].nunique() > 1  # distinct replications, not one repeated
+    pd.testing.assert_frame_equal(frames[0], frames[1])
+    pd.testing.assert_frame_equal(frames[0], frames[2])
+
+
+# ---------------------------------------------------------------------------------
+# sweep
+
+
+def test_sweep_and_compare_agree():
+    swept = _ok("sweep", TEACHING, "--marketing-share", "0.1:0.3:0.1", "--reps", 6, "--seed", 3)
+    compared = _ok("compare", TEACHING, "--marketing-share", "0.1,0.2,0.3", "--reps", 6, "--seed", 3)
+    labels = ["today", "marketing 10%", "marketing 20%", "marketing 30%"]
+    assert [a["alternative"] for a in swept["alternatives"]] == labels
+    assert [a["alternative"] for a in compared["alternatives"]] == labels
+    assert swept["comparison"]["best"] == compared["comparison"]["best"]
+    assert swept["comparison"]["dimensions"] == ["marketing_share"]
+    for key in ("objective", "objective_ci_low", "objective_ci_high", "vs_baseline", "p_best"):
+        assert [a[key] for a in swept["alternatives"]] == [a[key] for a in compared["alternatives"]], key
+
+
+def test_sweep_over_two_settings(tmp_path):
+    out_dir, plots = tmp_path / "out", tmp_path / "plots"
+    doc = _ok("sweep", SMALL, "--marketing-share", "0.1:0.3:0.1", "--channel-share", "google_ads=0.4,0.8",
+              "--reps", 3, "--seed", SEED, "--out", out_dir, "--plots", plots)
+    labels = [a["alternative"] for a in doc["alternatives"]]
+    assert len(labels) == 1 + 6 and labels[0] == "today" and len(set(labels)) == 7
+    assert doc["comparison"]["dimensions"] == ["marketing_share", "channel_share.google_ads"]
+    grid = {(round(a["marketing_share"], 9), round(a["channel_share.google_ads"], 9)) for a in doc["alternatives"][1:]}
+    assert grid == {(m, g) for m in (0.1, 0.2, 0.3) for g in (0.4, 0.8)}
+    tidy = pd.read_csv(out_dir / "replications.csv")
+    for column in ("marketing_share", "channel_share.google_ads", "replication", "objective"):
+        assert column in tidy.columns, column
+    assert len(tidy) == 7 * 3
+    assert sorted(tidy["replication"].unique()) == [0, 1, 2]
+    assert (plots / "heatmap.png").read_bytes().startswith(PNG)
+
+
+# ---------------------------------------------------------------------------------
+# --excel and --plots
+
+
+def test_excel_and_plots(tmp_path):
+    book_path, plots = tmp_path / "result.xlsx", tmp_path / "plots"
+    doc = _ok(*COMPARE, "--excel", book_path, "--plots", plots)
+    book = openpyxl.load_workbook(book_path, read_only=True)
+    assert book.sheetnames[:4] == SHEETS
+    rows = list(book["replications"].iter_rows(values_only=True))
+    assert len(rows) == 1 + 3 * REPS
+    assert "objective" in rows[0] and "replication" in rows[0]
+    summary = [row for row in book["summary"].iter_rows(values_only=True) if row and row[0] == "best"]
+    assert summary and summary[0][1] == doc["comparison"]["best"]
+    book.close()
+    written = sorted(plots.glob("*.png"))
+    assert {"objective.png", "funnel.png", "capacity.png", "distribution.png"} <= {p.name for p in written}
+    for path in written:
+        assert path.read_bytes().startswith(PNG), path
+
+
+# ---------------------------------------------------------------------------------
+# optimize
+
+
+OPTIMIZE = ("optimize", SMALL, "--max-replications", 200, "--seed", 1)
+
+
+@pytest.fixture(scope="module")
+def small():
+    return load_scenario(SMALL)
+
+
+def _assert_spends_the_budget(allocation: dict, scenario) -> None:
+    years = scenario.horizon_months / 12
+    salaries = allocation["fte.ae"] * scenario.roles.ae.cost_per_fte_year * years
+    marketing = allocation["marketing_share"] * allocation["total"]
+    assert salaries + marketing == pytest.approx(allocation["total"], rel=1e-9)
+    spend = math.fsum(v for k, v in allocation.items() if k.startswith("spend_month.")) * scenario.horizon_months
+    assert spend == pytest.approx(marketing, rel=1e-9)
+
+
+def _assert_consistent(doc: dict, scenario) -> None:
+    allocation, d = doc["allocation"], doc["diagnostics"]
+    _assert_spends_the_budget(allocation, scenario)
+    labels = [a["alternative"] for a in doc["alternatives"]]
+    assert doc["comparison"]["best"] == allocation["label"]
+    best = _by_label(doc)[allocation["label"]]
+    assert (d["estimate"], d["ci_low"], d["ci_high"]) == (best["objective"], best["objective_ci_low"],
+                                                         best["objective_ci_high"])
+    assert d["ci_low"] <= d["estimate"] <= d["ci_high"]
+    assert 0 <= d["p_correct_selection"] <= 1
+    assert d["runner_up"] is None or (d["runner_up"] in labels and d["runner_up"] != allocation["label"])
+    # The simulation agrees that nothing was left unspent.
+    unspent = [m for m in doc["measures"] if m["alternative"] == allocation["label"] and
+               m["measure"] == "budget_unspent"]
+    assert len(unspent) == 1 and unspent[0]["mean"] == pytest.approx(0, abs=1e-6 * allocation["total"])
+
+
+def test_optimize_json_and_a_budget_spent_in_full(small):
+    doc = _ok(*OPTIMIZE)
+    allocation, d = doc["allocation"], doc["diagnostics"]
+    for key in ("marketing_share", "fte.ae", "channel_share.google_ads", "channel_share.social_ads", "total"):
+        assert key in allocation, key
+    assert "channel_share.referrals" not in allocation  # no spend lever
+    assert allocation["total"] == small.budget.total
+    assert allocation["fte.ae"] == int(allocation["fte.ae"]) >= 1
+    assert allocation["channel_share.google_ads"] + allocation["channel_share.social_ads"] == pytest.approx(1.0)
+    for key in ("replications_used", "p_correct_selection", "runner_up", "estimate", "ci_low", "ci_high",
+                "tolerance.marketing_share", "tolerance.fte.ae", "tolerance.channel_share.google_ads"):
+        assert key in d, key
+    assert all(d[k] >= 0 for k in d if k.startswith("tolerance."))
+    assert d["replications_used"] >= 2 * len(doc["alternatives"])
+    assert d["objective"] == "contribution" and d["risk"] == "mean"
+    _assert_consistent(doc, small)
+
+
+def test_optimize_keeps_the_bounds(small):
+    doc = _ok(*OPTIMIZE, "--bounds", "marketing_share=0.3:0.5")
+    _assert_consistent(doc, small)
+    for row in [doc["allocation"], *doc["alternatives"]]:
+        assert 0.3 - 1e-9 <= row["marketing_share"] <= 0.5 + 1e-9, row
+    doc = _ok(*OPTIMIZE, "--min-fte", "ae=2", "--max-fte", "ae=3")
+    _assert_consistent(doc, small)
+    for row in [doc["allocation"], *doc["alternatives"]]:
+        assert row["fte.ae"] in (2, 3), row
+
+
+def test_optimize_fixed_keeps_todays_headcount(small):
+    b = small.budget
+    years = small.horizon_months / 12
+    today = math.floor(b.total * (1 - b.marketing_share) * b.role_mix["ae"] / sum(b.role_mix.values())
+                       / (small.roles.ae.cost_per_fte_year * years))
+    assert today == 3
+    doc = _ok(*OPTIMIZE, "--fixed", "ae")
+    _assert_consistent(doc, small)
+    for row in [doc["allocation"], *doc["alternatives"]]:
+        assert row["fte.ae"] == today, row
+
+
+def _chosen_objectives(out_dir, label: str) -> np.ndarray:
+    tidy = pd.read_csv(out_dir / "replications.csv")
+    return tidy.loc[tidy["alternative"] == label, "objective"].to_numpy()
+
+
+def test_optimize_for_cvar(tmp_path, small):
+    doc = _ok(*OPTIMIZE, "--risk", "cvar", "--risk-level", 0.2, "--out", tmp_path)
+    _assert_consistent(doc, small)
+    assert doc["diagnostics"]["risk"] == doc["comparison"]["risk"] == "CVaR 20%"
+    x = np.sort(_chosen_objectives(tmp_path, doc["allocation"]["label"]))
+    assert len(x) == doc["comparison"]["paired_replications"]
+    worst = x[:math.ceil(0.2 * len(x))]
+    assert doc["diagnostics"]["estimate"] == pytest.approx(worst.mean(), rel=1e-9)
+
+
+def test_optimize_for_the_probability_of_a_target(tmp_path, small):
+    doc = _ok(*OPTIMIZE, "--risk", "probability", "--target", 50000, "--out", tmp_path)
+    _assert_consistent(doc, small)
+    assert doc["diagnostics"]["risk"] == "P(>= 50,000)"
+    x = _chosen_objectives(tmp_path, doc["allocation"]["label"])
+    assert doc["diagnostics"]["estimate"] == pytest.approx(float((x >= 50000).mean()), abs=1e-12)
+    assert 0 <= doc["diagnostics"]["estimate"] <= 1
+
+
+def test_smallest_budget_reaching_a_revenue_target():
+    doc = _ok("optimize", TEACHING, "--smallest-budget", "--target", 200000, "--probability", 0.5,
+              "--max-replications", 100, "--seed", 1)
+    allocation, d = doc["allocation"], doc["diagnostics"]
+    assert d["objective"] == "revenue" and d["risk"] == "P(>= 200,000)"
+    low, high = allocation["budget_low"], allocation["budget_high"]
+    assert 0 <= low < high
+    assert high - low <= 0.05 * high + 1e-9
+    assert allocation["total"] == high
+    assert d["estimate"] >= 0.5
+    search = doc["budget_search"]
+    assert isinstance(search, list) and search
+    tried = {row["budget"]: row for row in search}
+    assert tried[high]["reached"] is True
+    assert low == 0 or tried[low]["reached"] is False
+    for row in search:
+        assert row["reached"] == (row["probability"] >= 0.5), row
+
+
+# ---------------------------------------------------------------------------------
+# Bad input: one line per problem, naming the option, exit 2, nothing run
+
+
+def _assert_one_line_per_option(code, out, err, named) -> list[str]:
+    assert code == 2, (out, err)
+    assert "Traceback" not in out + err
+    assert out == ""
+    lines = nonblank_lines(err)
+    assert len(lines) == len(named), lines
+    for option in named:
+        assert sum(option in line for line in lines) == 1, (option, lines)
+    return lines
+
+
+T, S = TEACHING, SMALL
+BAD = [
+    pytest.param(["compare", T, "--marketing-share", "1.5"], ["--marketing-share"], id="share-above-1"),
+    pytest.param(["compare", T, "--marketing-share", "a,b"], ["--marketing-share"], id="share-not-a-number"),
+    pytest.param(["compare", T, "--marketing-share", "0:1:0"], ["--marketing-share"], id="compare-step-0"),
+    pytest.param(["sweep", T, "--marketing-share", "0:1:0"], ["--marketing-share"], id="sweep-step-0"),
+    pytest.param(["compare", T, "--channel-share", "nochannel=0.5"], ["--channel-share"], id="compare-no-channel"),
+    pytest.param(["sweep", T, "--channel-share", "nochannel=0.5"], ["--channel-share"], id="sweep-no-channel"),
+    pytest.param(["compare", T, "--role-share", "sdr=0.5"], ["--role-share"], id="compare-no-sdr"),
+    pytest.param(["sweep", T, "--role-share", "sdr=0.5"], ["--role-share"], id="sweep-no-sdr"),
+    pytest.param(["compare", T, "--sdr-share", "0.5"], ["--sdr-share"], id="sdr-share-no-sdr"),
+    pytest.param(["compare", T, "--marketing-share", "0.2", "--risk", "var"], ["--risk"], id="var-without-level"),
+    pytest.param(["compare", T, "--marketing-share", "0.2", "--target", "5"], ["--target"], id="target-without-prob"),
+    pytest.param(["compare", T, "--marketing-share", "0.2", "--excel", "out.txt"], ["--excel"], id="excel-not-xlsx"),
+    pytest.param(["compare", T, "--marketing-share", "0.2", "--scheduler", "tcp://x:1"], ["--scheduler"],
+                 id="scheduler-without-dask"),
+    pytest.param(["compare", T], ["compare"], id="compare-one-file-nothing-to-vary"),
+    pytest.param(["sweep", S, "--marketing-share", "0.1,0.2", "--channel-share", "google_ads=0.5",
+                  "--channel-share", "social_ads=0.5"], ["sweep"], id="sweep-three-dimensions"),
+    pytest.param(["optimize", T, "--bounds", "marketing_share=0.8:0.2"], ["--bounds"], id="bounds-reversed"),
+    pytest.param(["optimize", T, "--min-fte", "ae=x"], ["--min-fte"], id="min-fte-not-a-number"),
+    pytest.param(["optimize", T, "--fixed", "nosuch"], ["--fixed"], id="fixed-unknown"),
+    pytest.param(["optimize", T, "--probability", "0.5"], ["--probability"], id="probability-alone"),
+    pytest.param(["optimize", T, "--smallest-budget", "--probability", "0.5"], ["--target"],
+                 id="smallest-budget-without-target"),
+    pytest.param(["compare", T, "--marketing-share", "0.2", "--baseline", "nosuch"], ["--baseline"],
+                 id="compare-baseline-unknown"),
+    pytest.param(["sweep", T, "--marketing-share", "0.2", "--baseline", "nosuch"], ["--baseline"],
+                 id="sweep-baseline-unknown"),
+    # Several problems at once: each on its own line.
+    pytest.param(["compare", T, "--marketing-share", "1.5", "--risk", "var", "--excel", "out.txt", "--scheduler",
+                  "x"], ["--marketing-share", "--risk", "--excel", "--scheduler"], id="compare-four-problems"),
+    pytest.param(["compare", T, "--marketing-share", "0.2", "--risk", "var", "--target", "5"], ["--risk", "--target"],
+                 id="var-without-level-and-target-without-probability"),
+    pytest.param(["optimize", T, "--bounds", "marketing_share=0.8:0.2", "--min-fte", "ae=x", "--probability", "0.5"],
+                 ["--bounds", "--min-fte", "--probability"], id="optimize-three-problems"),
+    pytest.param(["optimize", T, "--fixed", "nosuch", "--min-fte", "sdr=1"], ["--fixed", "--min-fte"],
+                 id="optimize-two-search-problems"),
+]
+
+
+@pytest.mark.parametrize(("args", "named"), BAD)
+def test_bad_input_is_one_line_per_problem_with_exit_2(tmp_path, args, named):
+    out_dir = tmp_path / "never"
+    code, out, err = in_process(*args, "--reps" if args[0] != "optimize" else "--max-replications", 2,
+                                "--out", out_dir, "--quiet")
+    _assert_one_line_per_option(code, out, err, named)
+    assert not out_dir.exists()  # nothing ran
+
+
+def test_excel_into_a_missing_folder_is_refused_before_running(tmp_path):
+    missing = tmp_path / "missing"
+    code, out, err = in_process(*COMPARE, "--excel", missing / "out.xlsx", "--quiet")
+    (line,) = _assert_one_line_per_option(code, out, err, ["--excel"])
+    assert str(missing) in line
+    assert not missing.exists()
+
+
+def test_a_range_with_step_zero_says_the_step_is_wrong():
+    code, out, err = in_process("sweep", TEACHING, "--marketing-share", "0:1:0", "--reps", 2)
+    (line,) = _assert_one_line_per_option(code, out, err, ["--marketing-share"])
+    assert "step" in line
+
+
+def test_smallest_budget_without_target_names_both():
+    code, out, err = in_process("optimize", TEACHING, "--smallest-budget", "--probability", "0.5")
+    (line,) = _assert_one_line_per_option(code, out, err, ["--smallest-budget"])
+    assert "--target" in line
+
+
+def test_an_unknown_channel_in_a_real_process_shows_no_traceback():
+    proc = in_subprocess("compare", TEACHING, "--channel-share", "nochannel=0.5", "--reps", 2, "--quiet")
+    (line,) = _assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--channel-share"])
+    assert "nochannel" in line
