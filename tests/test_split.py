@@ -139,9 +139,9 @@ def test_split_alternatives_are_the_product_of_the_settings():
     alts = split_alternatives(base, {"marketing_share": [0.2, 0.4, 0.6], "channel_share.a": [0.3, 0.7]})
     assert len(alts) == 6
     assert [s["marketing_share"] for s, _ in alts] == [0.2, 0.2, 0.4, 0.4, 0.6, 0.6]
-    for settings, split in alts:
-        assert split.marketing_share == settings["marketing_share"]
-        assert split.shares()["channel_share.a"] == pytest.approx(settings["channel_share.a"])
+    for chosen, split in alts:
+        assert split.marketing_share == chosen["marketing_share"]
+        assert split.shares()["channel_share.a"] == pytest.approx(chosen["channel_share.a"])
 
 
 # -- objectives ---------------------------------------------------------------------------------------------------
