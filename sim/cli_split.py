@@ -73,8 +73,8 @@ def _grid(args, problems: list[str]) -> dict[str, list[float]]:
     roles, bad = _pairs(args.role_share, "--role-share")
     channels, bad2 = _pairs(args.channel_share, "--channel-share")
     problems += bad + bad2
-    texts.update({f"role_share.{r}": (f"--role-share {r}=", v) for r, v in roles.items()})
-    texts.update({f"channel_share.{c}": (f"--channel-share {c}=", v) for c, v in channels.items()})
+    texts.update({f"role_share.{r}": (f"--role-share {r}", v) for r, v in roles.items()})
+    texts.update({f"channel_share.{c}": (f"--channel-share {c}", v) for c, v in channels.items()})
     grid = {}
     for setting, (option, text) in texts.items():
         try:
@@ -94,15 +94,16 @@ def _judgement(args, problems: list[str]):
             problems.append("--risk: --smallest-budget always uses the probability of reaching --target")
         return objective, None
     name = args.risk or "mean"
+    before = len(problems)
     if name in ("var", "cvar") and args.risk_level is None:
         problems.append(f"--risk {name}: needs --risk-level (e.g. 0.1 for the worst 10%)")
-    elif name == "probability" and args.target is None:
+    if name == "probability" and args.target is None:
         problems.append("--risk probability: needs --target (the objective's value to reach)")
-    else:
-        if args.risk_level is not None and name not in ("var", "cvar"):
-            problems.append("--risk-level: only used with --risk var or --risk cvar")
-        if args.target is not None and name != "probability":
-            problems.append("--target: only used with --risk probability (or --smallest-budget)")
+    if args.risk_level is not None and name not in ("var", "cvar"):
+        problems.append("--risk-level: only used with --risk var or --risk cvar")
+    if args.target is not None and name != "probability":
+        problems.append("--target: only used when the risk is probability, or with --smallest-budget")
+    if len(problems) == before:
         risk = make_risk(name, args.risk_level, args.target)
     return objective, risk
 
@@ -176,7 +177,9 @@ def _run(args, work):
     try:
         with progress_bar(show) as progress:
             return work(progress), None
-    except (CompareError, OptimizeError, SplitError) as exc:
+    except OptimizeError as exc:
+        return None, fail([f"{setting}: {message}" for setting, message in exc.problems])
+    except (CompareError, SplitError) as exc:
         return None, fail([f"{exc.setting}: {exc.message}"])
     except (StoreError, BackendError) as exc:
         return None, fail([f"{'--out: ' if isinstance(exc, StoreError) else ''}{exc}"])
@@ -189,24 +192,32 @@ def _run(args, work):
 
 def _cmd_compare(args) -> int:
     from sim.compare import Alternative, compare, split_alternatives_of
+    from sim.split import SplitError
 
     problems = _output_problems(args)
+    given = len(problems)
     grid = _grid(args, problems)
+    split_problems = len(problems) > given
     objective, risk = _judgement(args, problems)
     if len(args.scenarios) > 1 and grid:
         problems.append("--marketing-share and the other split options vary one scenario; "
                         "give one FILE with them, or several FILEs without them")
-    if len(args.scenarios) == 1 and not grid:
+    if len(args.scenarios) == 1 and not grid and not split_problems:
         problems.append("compare: give two or more scenario FILEs, or one FILE and split values "
                         "(e.g. --marketing-share 0.3,0.5)")
+    twice = sorted({p for p in args.scenarios if args.scenarios.count(p) > 1})
+    problems += [f"FILE: {p} is given more than once (compare a file with itself by copying it)" for p in twice]
+    if args.budget is not None and len(args.scenarios) > 1:
+        problems.append("--budget: sets the total of a split; with several FILEs each file's own plan counts")
     if problems:
         return fail(problems)
     scenarios = [load_scenario(path) for path in args.scenarios]
     if grid:
-        alternatives = split_alternatives_of(scenarios[0], grid, args.budget)
+        try:
+            alternatives = split_alternatives_of(scenarios[0], grid, args.budget)
+        except SplitError as exc:
+            return fail([f"{exc.setting}: {exc.message}"])
     else:
-        if args.budget is not None:
-            return fail(["--budget: sets the total of a split; with several FILEs each file's own plan counts"])
         stems = [Path(p).stem for p in args.scenarios]
         labels = stems if len(set(stems)) == len(stems) else list(args.scenarios)
         alternatives = [Alternative(label, sc) for label, sc in zip(labels, scenarios, strict=True)]
@@ -272,6 +283,8 @@ def _bounds(values, problems: list[str]) -> dict[str, tuple[float, float]]:
         except ValueError:
             problems.append(f"--bounds: {setting}: expected LOW:HIGH such as 0.2:0.6, got {text!r}")
             continue
+        if not 0 <= lo <= hi <= 1:
+            problems.append(f"--bounds: {setting}: expected 0 <= LOW <= HIGH <= 1, got {text!r}")
         out[setting] = (lo, hi)
     return out
 

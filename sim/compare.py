@@ -225,6 +225,9 @@ def compare(alternatives, reps: int = 100, seed: int = 0, *, objective: Objectiv
         alternatives = [Alternative(label, sc) for label, sc in alternatives.items()]
     alternatives = list(alternatives)
     _check_labels(alternatives)
+    labels = [a.label for a in alternatives]
+    if baseline is not None and baseline not in labels:  # checked before anything runs
+        raise CompareError("--baseline", f"{baseline!r} is not an alternative (have: {', '.join(labels)})")
     objective = objective or Objective()
     risk = risk or mean()
     with Evaluator(seed, workers=workers, backend=backend, scheduler=scheduler, out=out, chunk_size=chunk_size,

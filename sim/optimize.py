@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
+from sim.budget import apply_budget
 from sim.compare import Alternative, Comparison, analyse
 from sim.evaluator import Evaluator
 from sim.objectives import Objective, Risk, mean, probability_of_target
@@ -47,12 +48,16 @@ __all__ = ["Diagnostics", "OptimizeError", "SearchSpace", "optimize", "smallest_
 
 
 class OptimizeError(ValueError):
-    """A search that cannot be made; ``setting`` names the option, ``message`` what was expected."""
+    """A search that cannot be made; ``setting`` names the option, ``message`` what was expected.
 
-    def __init__(self, setting: str, message: str):
-        super().__init__(f"{setting}: {message}")
+    ``problems`` lists every ``(setting, message)`` found at once (the first is ``setting``).
+    """
+
+    def __init__(self, setting: str, message: str, problems: list[tuple[str, str]] | None = None):
+        super().__init__("; ".join(f"{s}: {m}" for s, m in problems) if problems else f"{setting}: {message}")
         self.setting = setting
         self.message = message
+        self.problems = problems or [(setting, message)]
 
 
 @dataclass
@@ -187,7 +192,7 @@ def search_space(scenario, *, total: float | None = None, fixed=(), min_fte=None
             problems.append(("--bounds", f"{setting}: expected marketing_share or channel_share.<channel> "
                                          f"(channels: {', '.join(channels) or 'none'})"))
     if problems:
-        raise OptimizeError(problems[0][0], "; ".join(f"{o} {m}" if o != problems[0][0] else m for o, m in problems))
+        raise OptimizeError(*problems[0], problems=problems)
     cost = {r: role.cost_per_fte_year * years for r, role in roles.items()}
     today_fte = {r: int(math.floor(today.role_mix.get(r, 0.0) / cost[r] + 1e-9)) if today.total else 0
                  for r in roles} if scenario.budget is None else _budget_fte(scenario, today, cost)
@@ -476,32 +481,41 @@ def _optimize(scenario, space, evaluator, objective, risk, seed, level, initial_
         if finer == spans and channel_step <= min_channel_step + 1e-12:
             break
         spans, channel_step = finer, max(min_channel_step, channel_step / 2) if mixes else 0.0
-    return _report(search, leader, survivors, ranking, today, channel_step, start, max_reps)
+    return _report(search, leader, survivors, ranking, channel_step, start, max_reps)
 
 
-def _report(search: _Search, leader, last_race, ranking, today, channel_step, start,
-            reps: int) -> tuple[dict, Diagnostics]:
+def _report(search: _Search, leader, last_race, ranking, channel_step, start, reps: int) -> tuple[dict, Diagnostics]:
     sp = search.space
     runner_up = next((c for c in ranking if c != leader), None)
-    final = list(dict.fromkeys([leader, *([runner_up] if runner_up else []), *([today] if today else []),
-                                *last_race]))
+    final = list(dict.fromkeys([leader, *([runner_up] if runner_up else []), *last_race]))
+    # Today's split exactly as it is (at this budget), unspent money and all: the
+    # search's own version of it spends the whole budget, so it is a different split.
+    today_split = current_split(search.scenario)
+    today_split = type(today_split)(sp.total, today_split.marketing_share, today_split.channel_mix,
+                                    today_split.role_mix)
+    today_scenario = with_split(search.scenario, today_split)
+    _, bought = apply_budget(today_scenario)
+    today_settings = {k: v for k, v in today_split.shares().items() if not k.startswith("role_share.")}
+    today_settings.update({f"fte.{r}": bought[f"budget_fte_{r}"] for r in sp.cost_per_fte})
     # Every finalist gets max_reps replications, so the reported intervals do not
     # depend on how early a race was decided.
-    search.evaluator.run([search.scenario_of(c) for c in final], reps)
+    search.evaluator.run([*(search.scenario_of(c) for c in final), today_scenario], reps)
     labels = {}
     for c in final:
-        label = "today" if c == today else search.label(c)
+        label = search.label(c)
         # Percentages are rounded in labels; two mixes can read the same.
         labels[c] = label if label not in labels.values() else f"{label} (#{len(labels) + 1})"
     alternatives = [Alternative(labels[c], search.scenario_of(c), search.settings(c)) for c in final]
-    runs = {labels[c]: search.evaluator.replications(search.scenario_of(c), reps) for c in final}
-    comparison = analyse(alternatives, runs, objective=search.objective, risk=search.risk,
-                         baseline=labels[today] if today else None, level=search.level, seed=search.seed, reps=reps)
+    alternatives.append(Alternative("today", today_scenario, today_settings))
+    runs = {a.label: search.evaluator.replications(a.scenario, reps) for a in alternatives}
+    comparison = analyse(alternatives, runs, objective=search.objective, risk=search.risk, baseline="today",
+                         level=search.level, seed=search.seed, reps=reps)
     table = comparison.alternatives
     # The answer is the best of the final comparison, where every finalist has the
     # same replications (the race's leader may have had fewer).
-    leader = next(c for c in final if labels[c] == comparison.best)
-    best = comparison.best
+    candidates = table.drop(index="today")
+    best = str(candidates["objective"].idxmax())  # the answer is a searched split, even if today ties it
+    leader = next(c for c in final if labels[c] == best)
     if runner_up == leader or runner_up is None:
         runner_up = max((c for c in final if c != leader), key=lambda c: table.loc[labels[c], "objective"],
                         default=None)
@@ -510,7 +524,12 @@ def _report(search: _Search, leader, last_race, ranking, today, channel_step, st
     # A step that was significantly worse bounds it; a channel mix (continuous) is
     # never known closer than the last step.
     settings = search.settings(leader)
-    close = [c for c in final if table.loc[labels[c], "vs_best_ci_high"] >= 0]
+    # (Differences to the best searched split, which the comparison's own best may not be
+    # when today's split ties it.)
+    values = comparison.replications.pivot(index="replication", columns="alternative", values="objective")
+    rows = bootstrap_rows(len(values), search.seed)
+    close = [c for c in final if c == leader or paired_difference(
+        values[labels[c]].to_numpy(), values[best].to_numpy(), search.risk, search.level, rows)[2] >= 0]
     tolerance = {}
     for key in settings:
         spread = float(max(abs(search.settings(c)[key] - settings[key]) for c in close))
@@ -526,9 +545,8 @@ def _report(search: _Search, leader, last_race, ranking, today, channel_step, st
     runner = labels.get(runner_up) if runner_up else None
     diff = None
     if runner:
-        row = comparison.paired
-        pair = row[(row["alternative"] == runner) & (row["against"] == "best")].iloc[0]
-        diff = (-float(pair["difference"]), -float(pair["ci_high"]), -float(pair["ci_low"]))
+        diff = tuple(float(v) for v in paired_difference(values[best].to_numpy(), values[runner].to_numpy(),
+                                                         search.risk, search.level, rows))
     vs_today = (table.loc[best, "vs_baseline"], table.loc[best, "vs_baseline_ci_low"],
                 table.loc[best, "vs_baseline_ci_high"])
     history = pd.DataFrame(search.history)

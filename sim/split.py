@@ -173,10 +173,11 @@ def vary(split: Split, setting: str, value: float) -> Split:
 
 
 def _option(setting: str) -> str:
+    """The command-line option that sets ``setting`` (``role_share.sdr`` has two)."""
     if setting == "role_share.sdr":
-        return "--sdr-share"
+        return "--sdr-share (or --role-share sdr)"
     kind, _, name = setting.partition(".")
-    return f"--{kind.replace('_', '-')}" + (f" {name}=" if name else "")
+    return f"--{kind.replace('_', '-')}" + (f" {name}" if name else "")
 
 
 def grid_values(text: str, setting: str = "value") -> list[float]:

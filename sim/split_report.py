@@ -94,12 +94,15 @@ def optimization_report(allocation: dict, diagnostics, console: Console | None =
             continue
         share = key == "marketing_share" or key.startswith("channel_share.")
         tol = d.tolerance.get(key)
-        table.add_row(key, _pct(value) if share else _fmt(value),
-                      "" if tol is None else (_pct(tol) if share else _fmt(tol)))
+        show = _pct if share else _num  # FTE are whole, money is shown to the unit
+        table.add_row(key, show(value), "" if tol is None else show(tol))
     console.print(table)
     level = f"{d.comparison.level:.0%}"
     console.print(f"objective: {_interval(d.estimate, d.ci_low, d.ci_high)} ({level} CI)")
     console.print(f"against today's split: {_interval(*d.vs_today)}")
+    if d.vs_today[2] < 0:
+        console.print("[yellow]today's split is better than every split searched: it lies outside the "
+                      "--bounds, --min-fte, --max-fte or --fixed limits given[/yellow]")
     if d.runner_up is not None:
         console.print(f"runner-up: {d.runner_up}, behind by {_interval(*d.runner_up_difference)}")
     console.print(f"probability of correct selection (among the finalists): {_pct(d.p_correct_selection)}")
