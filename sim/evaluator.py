@@ -51,7 +51,8 @@ class Evaluator:
         self._rows: dict[str, dict[int, dict]] = {}
         self._monthly: dict[str, list[pd.DataFrame]] = {}
         self._failures: dict[str, dict[int, dict]] = {}
-        self.replications_run = 0
+        self.replications_run = 0  # simulated here, now
+        self._requested: dict[str, int] = {}
 
     def __enter__(self) -> Evaluator:
         self._runner = self._backend.__enter__()
@@ -91,12 +92,22 @@ class Evaluator:
         key = self.key(scenario)
         return set(self._rows.get(key, {})) | set(self._failures.get(key, {}))
 
+    @property
+    def replications_requested(self) -> int:
+        """Replications asked for so far, over every scenario, whether run now or found done.
+
+        Unlike :attr:`replications_run`, it does not depend on what an earlier,
+        interrupted run left in ``out``, so a search that budgets by it replays the same.
+        """
+        return sum(self._requested.values())
+
     def run(self, scenarios, reps: int) -> None:
         """Make sure replications ``0 .. reps - 1`` of every scenario in ``scenarios`` have run."""
         tasks, total = [], 0
         wanted = {}
         for scenario in scenarios:
             key = self.key(scenario)
+            self._requested[key] = max(self._requested.get(key, 0), reps)
             self._open(key, scenario)
             missing = [i for i in range(reps) if i not in self._rows[key] and i not in self._failures[key]]
             if missing and key not in wanted:

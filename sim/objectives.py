@@ -95,7 +95,7 @@ class Risk:
         if self.name == "mean":
             return "mean"
         if self.name == "probability":
-            return f"P(>= {self.target:,.6g})"
+            return f"P(>= {self.target:,.0f})" if abs(self.target) >= 1000 else f"P(>= {self.target:g})"
         return f"{'VaR' if self.name == 'var' else 'CVaR'} {self.level:.0%}"
 
     def __call__(self, values, axis: int = -1):

@@ -2,9 +2,9 @@
 
 The decision is the whole-FTE headcount of each free role and the mix of the free
 channels; the marketing share follows, because the budget is spent in full: the
-salaries of the headcount come first and the rest goes to the channels (nothing is
-left unspent unless no channel takes spend). Fixed roles keep today's headcount and
-fixed channels today's spend.
+salaries of the headcount and the fixed channels' spend come first and the rest goes
+to the free channels. Fixed roles keep today's headcount and fixed channels today's
+spend; with every channel fixed, what the team leaves is unspent (and reported).
 
 The search spends replications where they decide something:
 
@@ -87,20 +87,32 @@ class SearchSpace:
         """Salaries over the horizon of a whole team (free and fixed roles)."""
         return sum(self.cost_per_fte[r] * n for r, n in fte.items())
 
+    def free_money(self, fte: dict[str, int]) -> float:
+        """What the team's salaries and the fixed channels leave of the budget (negative: too much)."""
+        return self.total - self.salaries(fte) - sum(self.fixed_spend.values())
+
+    def spend(self, fte: dict[str, int], mix: dict[str, float]) -> dict[str, float]:
+        """Spend per channel over the horizon: the fixed channels', and the free money by ``mix``.
+
+        With every channel fixed, the free money is left unspent.
+        """
+        free = max(self.free_money(fte), 0.0)
+        return {c: free * w for c, w in mix.items()} | dict(self.fixed_spend)
+
     def feasible(self, fte: dict[str, int], mix: dict[str, float]) -> bool:
         """Whether a team and a channel mix keep every bound."""
         if any(not lo <= fte[r] <= hi for r, (lo, hi) in self.fte_bounds.items()):
             return False
-        free = self.total - self.salaries(fte) - sum(self.fixed_spend.values())
-        if free < -1e-9 * max(self.total, 1):
+        if self.free_money(fte) < -1e-9 * max(self.total, 1):
             return False
-        share = 1 - self.salaries(fte) / self.total if self.total > 0 else 0.0
+        spend = self.spend(fte, mix)
+        marketing = sum(spend.values())
+        share = marketing / self.total if self.total > 0 else 0.0
         lo, hi = self.marketing_share
         if not lo - 1e-12 <= share <= hi + 1e-12:
             return False
-        marketing = max(free, 0.0) + sum(self.fixed_spend.values())
         for c, (clo, chi) in self.channel_share.items():
-            s = max(free, 0.0) * mix.get(c, 0.0) / marketing if marketing > 0 else 0.0
+            s = spend.get(c, 0.0) / marketing if marketing > 0 else 0.0
             if not clo - 1e-12 <= s <= chi + 1e-12:
                 return False
         return True
@@ -125,7 +137,9 @@ class Diagnostics:
     Attributes:
         objective, risk: what was optimised.
         estimate, ci_low, ci_high: the best split's objective and its CI.
-        replications_used: replications run in all (every candidate, every stage).
+        replications_used: replications the search used, every split and stage
+            counted once (a resumed search counts those it found done, so it replays
+            the same search).
         candidates_evaluated: distinct splits that were run.
         runner_up: the label of the second-best split of the last comparison, and
             ``runner_up_difference`` (best minus runner-up) with its CI.
@@ -223,7 +237,7 @@ def search_space(scenario, *, total: float | None = None, fixed=(), min_fte=None
                         channel_share={s.partition(".")[2]: b for s, b in bounds.items() if s != "marketing_share"},
                         cost_per_fte=cost)
     least = {r: lo for r, (lo, _) in fte_bounds.items()} | fixed_fte
-    if space.salaries(least) + sum(fixed_spend.values()) > total:
+    if space.free_money(least) < -1e-9 * total:
         raise OptimizeError("--budget", f"{total:,.0f} does not pay the least headcount {least} and the fixed "
                                         "channels' spend")
     return space
@@ -249,14 +263,10 @@ class _Search:
     def settings(self, cand: _Candidate) -> dict[str, float]:
         sp = self.space
         fte = dict(cand.fte)
-        salaries = sp.salaries(fte)
-        free = max(sp.total - salaries - sum(sp.fixed_spend.values()), 0.0)
-        marketing = free + sum(sp.fixed_spend.values())
+        spend = sp.spend(fte, dict(cand.mix))
+        marketing = sum(spend.values())
         out = {"marketing_share": marketing / sp.total if sp.total > 0 else 0.0}
-        for c, w in cand.mix:
-            out[f"channel_share.{c}"] = free * w / marketing if marketing > 0 else 0.0
-        for c, s in sp.fixed_spend.items():
-            out[f"channel_share.{c}"] = s / marketing if marketing > 0 else 0.0
+        out.update({f"channel_share.{c}": (s / marketing if marketing > 0 else 0.0) for c, s in spend.items()})
         out.update({f"fte.{r}": float(n) for r, n in sorted(fte.items())})
         return out
 
@@ -272,9 +282,7 @@ class _Search:
         if cand not in self.scenarios:
             sp = self.space
             fte = dict(cand.fte)
-            free = max(sp.total - sp.salaries(fte) - sum(sp.fixed_spend.values()), 0.0)
-            weights = {c: free * w for c, w in cand.mix} | dict(sp.fixed_spend)
-            split = split_for_headcount(self.scenario, sp.total, fte, weights)
+            split = split_for_headcount(self.scenario, sp.total, fte, sp.spend(fte, dict(cand.mix)))
             self.scenarios[cand] = with_split(self.scenario, split)
         return self.scenarios[cand]
 
@@ -451,10 +459,10 @@ def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None 
 def _optimize(scenario, space, evaluator, objective, risk, seed, level, initial_candidates, initial_reps, batch,
               max_reps, max_replications, min_channel_step, max_rounds):
     search = _Search(scenario, space, evaluator, objective, risk, level, seed)
-    start = evaluator.replications_run
+    start = evaluator.replications_requested
 
     def budget_left() -> int:
-        return max_replications - (evaluator.replications_run - start)
+        return max_replications - (evaluator.replications_requested - start)
 
     today = _today_candidate(scenario, space)
     design = ([today] if today else []) + _sobol_candidates(space, initial_candidates, seed)
@@ -553,16 +561,14 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
     diagnostics = Diagnostics(
         objective=search.objective, risk=search.risk, estimate=float(table.loc[best, "objective"]),
         ci_low=float(table.loc[best, "objective_ci_low"]), ci_high=float(table.loc[best, "objective_ci_high"]),
-        replications_used=search.evaluator.replications_run - start,
+        replications_used=search.evaluator.replications_requested - start,
         candidates_evaluated=int(history["alternative"].nunique()) if not history.empty else 1,
         runner_up=runner, runner_up_difference=diff, p_correct_selection=float(table.loc[best, "p_selected"]),
         tolerance=tolerance, vs_today=tuple(float(v) for v in vs_today), comparison=comparison, history=history)
-    fte = dict(leader.fte)
-    free = max(sp.total - sp.salaries(fte) - sum(sp.fixed_spend.values()), 0.0)
-    spend = {c: free * w for c, w in leader.mix} | dict(sp.fixed_spend)
+    spend = sp.spend(dict(leader.fte), dict(leader.mix))
     months = search.scenario.horizon_months
     allocation = {**settings, **{f"spend_month.{c}": s / months for c, s in spend.items()}, "total": sp.total,
-                  "label": best}
+                  "unspent": sp.total - sp.salaries(dict(leader.fte)) - sum(spend.values()), "label": best}
     return allocation, diagnostics
 
 

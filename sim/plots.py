@@ -23,7 +23,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 __all__ = ["capacity_plot", "difference_plot", "distribution_plot", "funnel_plot", "heatmap_plot", "objective_plot",
            "write_plots"]
@@ -160,6 +160,7 @@ def difference_plot(comparison, against: str = "baseline", ax: Axes | None = Non
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel(_difference_name(comparison, reference, 2 * WRAP))
     ax.xaxis.set_major_formatter(_difference_formatter(comparison))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # signed money labels are wide: fewer ticks, no overlap
     ax.set_title(title)
     ax.grid(True, axis="x", alpha=0.3)
     return fig

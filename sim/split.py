@@ -123,21 +123,22 @@ def with_split(scenario: Scenario, split: Split) -> Scenario:
 
 def split_for_headcount(scenario: Scenario, total: float, fte: dict[str, int],
                         channel_spend: dict[str, float]) -> Split:
-    """The split that buys exactly ``fte`` whole FTE per role and spends the rest on channels.
+    """The split that buys exactly ``fte`` whole FTE per role and ``channel_spend`` over the horizon.
 
-    ``channel_spend`` gives the channels' relative weights. Nothing is left unspent
-    unless no channel takes weight. Raises :class:`SplitError` if the salaries alone
-    exceed ``total``.
+    Its budget is what they cost: money they leave of ``total`` is not part of the
+    split, since a budget block gives every sales dollar to headcount (it would buy
+    more FTE). Raises :class:`SplitError` if they cost more than ``total``.
     """
     years = scenario.horizon_months / 12
     roles = _roles(scenario)
     salaries = {r: roles[r].cost_per_fte_year * years * n for r, n in fte.items()}
-    sales = sum(salaries.values())
-    if sales > total * (1 + 1e-12):
-        raise SplitError("budget", f"{sales:,.0f} of salaries for {fte} exceed the budget of {total:,.0f}")
-    marketing = max(total - sales, 0.0) if sum(channel_spend.values()) > 0 else 0.0
-    share = marketing / total if total > 0 else 0.0
-    return Split(total, min(share, 1.0), dict(channel_spend), salaries)
+    sales, marketing = sum(salaries.values()), sum(channel_spend.values())
+    if sales + marketing > total * (1 + 1e-12):
+        raise SplitError("budget", f"{sales:,.0f} of salaries for {fte} and {marketing:,.0f} of spend exceed the "
+                                   f"budget of {total:,.0f}")
+    spent = sales + marketing
+    share = min(marketing / spent, 1.0) if spent > 0 else 0.0
+    return Split(spent, share, dict(channel_spend), salaries)
 
 
 def vary(split: Split, setting: str, value: float) -> Split:

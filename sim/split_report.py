@@ -65,15 +65,20 @@ def comparison_report(comparison, console: Console | None = None, currency: str 
              if label != c.best and row["vs_best_ci_high"] >= 0]
     if close:
         console.print(f"not significantly worse than the best: {', '.join(map(str, close))}")
-    key = Table(title="Key measures (means)", title_justify="left")
+    key = Table(title=f"Key measures (mean ± half-width of the {level} CI)", title_justify="left")
     key.add_column("measure")
     labels = list(c.alternatives.index)
     for label in labels:
         key.add_column(str(label), justify="right")
-    means = c.measures.pivot(index="measure", columns="alternative", values="mean")
-    order = list(dict.fromkeys(c.measures["measure"]))
-    for measure in order:
-        key.add_row(measure, *(_fmt(means.loc[measure, label]) for label in labels))
+    rows = c.measures.set_index(["measure", "alternative"])
+    for measure in dict.fromkeys(c.measures["measure"]):
+        cells = []
+        for label in labels:
+            row = rows.loc[(measure, label)]
+            half = (row["ci_high"] - row["ci_low"]) / 2
+            shown = math.isfinite(half) and half > 1e-9 * abs(row["mean"])
+            cells.append(_fmt(row["mean"]) + (f" ±{_fmt(half)}" if shown else ""))
+        key.add_row(measure, *cells)
     console.print(key)
     if not c.failures.empty:
         console.print(f"[red]{len(c.failures)} replications failed[/red]; they are left out of the pairs")

@@ -118,6 +118,38 @@ def test_the_same_seed_gives_the_same_answer_on_any_number_of_workers():
     pd.testing.assert_frame_equal(one[1].history, two[1].history, check_exact=True)
 
 
+def test_an_interrupted_search_resumes_from_its_directory(tmp_path):
+    # The search is a function of the seed and of the replications' results, so a run
+    # on the same directory replays it from what finished.
+    sc = capacity_bound()
+    calls = []
+    first = optimize(sc, seed=6, max_replications=150, out=tmp_path, progress=lambda done, total: calls.append(done))
+
+    def stop_half_way(done, total):
+        if done >= 60:
+            raise KeyboardInterrupt
+
+    fresh = tmp_path / "again"
+    with pytest.raises(KeyboardInterrupt):
+        optimize(sc, seed=6, max_replications=150, out=fresh, progress=stop_half_way)
+    kept = sum(1 for _ in fresh.glob("runs/*/chunks/*"))
+    assert kept > 0
+    ran = []
+
+    def count(done, total):
+        if done == 0:  # each batch reports (0, total) first
+            ran.append(total)
+
+    resumed = optimize(sc, seed=6, max_replications=150, out=fresh, progress=count)
+    assert resumed[0] == first[0]
+    pd.testing.assert_frame_equal(resumed[1].history, first[1].history, check_exact=True)
+    assert resumed[1].replications_used == first[1].replications_used
+    assert sum(ran) < first[1].replications_used  # the kept chunks were not run again
+    ran.clear()
+    again = optimize(sc, seed=6, max_replications=150, out=tmp_path, progress=count)
+    assert ran == [] and again[0] == first[0]
+
+
 def test_a_risk_measure_is_optimised_and_reported():
     sc = capacity_bound()
     allocation, d = optimize(sc, seed=5, risk=conditional_value_at_risk(0.2), objective=Objective("revenue"),
@@ -173,3 +205,18 @@ def test_todays_total_is_the_default_budget():
     sc = sim.load_scenario("scenarios/teaching_minimal.yaml")
     allocation, _ = optimize(sc, seed=1, max_replications=40)
     assert allocation["total"] == pytest.approx(current_split(sc).total)
+
+
+def test_with_every_channel_fixed_money_a_smaller_team_frees_is_left_unspent():
+    sc = capacity_bound()
+    allocation, d = optimize(sc, seed=7, fixed=["search"], max_fte={"sdr": 1, "ae": 2}, min_fte={"ae": 1},
+                             max_replications=80, max_reps=10)
+    today_spend = 300000 * 0.6 / 4
+    assert allocation["spend_month.search"] == pytest.approx(today_spend)
+    salaries = allocation["fte.sdr"] * 20000 + allocation["fte.ae"] * 40000
+    assert allocation["unspent"] == pytest.approx(300000 - salaries - 4 * today_spend)
+    spent = d.comparison.measures.set_index(["alternative", "measure"])["mean"]
+    for label, row in d.comparison.alternatives.drop(index="today").iterrows():
+        # Every searched split spent today's on the channel, whatever its team.
+        assert spent[label, "cost.total"] >= 4 * today_spend
+        assert row["channel_share.search"] == 1.0

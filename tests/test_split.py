@@ -105,11 +105,19 @@ def test_vary_gives_shares_that_sum_to_one(weights, value):
 def test_split_for_headcount_buys_exactly_that_team_and_spends_the_rest():
     sc = sim.load_scenario(REFERENCE)
     total = 6_000_000.0
-    split = split_for_headcount(sc, total, {"sdr": 7, "ae": 11}, {"paid_search": 1.0, "paid_social": 1.0})
-    _, allocation = apply_budget(with_split(sc, split))
+    salaries = (7 * 85_000 + 11 * 150_000) * 2
+    rest = total - salaries
+    split = split_for_headcount(sc, total, {"sdr": 7, "ae": 11}, {"paid_search": rest / 2, "paid_social": rest / 2})
+    new, allocation = apply_budget(with_split(sc, split))
     assert allocation["budget_fte_sdr"] == 7 and allocation["budget_fte_ae"] == 11
     assert allocation["budget_unspent"] == pytest.approx(0, abs=1e-6)
-    assert allocation["budget_sales"] == pytest.approx((7 * 85_000 + 11 * 150_000) * 2, rel=1e-12)
+    assert allocation["budget_sales"] == pytest.approx(salaries, rel=1e-12)
+    assert new.channels["paid_search"].spend == [pytest.approx(rest / 2 / 24)]
+    # Less spend than the rest: the split's budget is what it spends, and the team stays as asked.
+    less = split_for_headcount(sc, total, {"sdr": 7, "ae": 11}, {"paid_search": 1000.0})
+    _, allocation = apply_budget(with_split(sc, less))
+    assert less.total == pytest.approx(salaries + 1000.0)
+    assert allocation["budget_fte_sdr"] == 7 and allocation["budget_fte_ae"] == 11
     with pytest.raises(SplitError, match="exceed the budget"):
         split_for_headcount(sc, 1_000_000.0, {"sdr": 7, "ae": 11}, {"paid_search": 1.0})
 
@@ -202,7 +210,8 @@ def test_risk_measures_reduce_the_last_axis_of_a_stack():
 
 def test_make_risk_checks_what_each_measure_needs():
     assert make_risk("cvar", level=0.1).label == "CVaR 10%"
-    assert make_risk("probability", target=1e6).label == "P(>= 1e+06)"
+    assert make_risk("probability", target=1.17e7).label == "P(>= 11,700,000)"
+    assert make_risk("probability", target=0.5).label == "P(>= 0.5)"
     for kwargs, message in (({"name": "var"}, "level"), ({"name": "probability"}, "target"),
                             ({"name": "cvar", "level": 1.5}, "between 0 and 1"), ({"name": "max"}, "risk")):
         with pytest.raises(ValueError, match=message):
