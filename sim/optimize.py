@@ -30,104 +30,28 @@ split reaches a target with a given probability, by bisection on the budget.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy.stats import qmc
 
 from sim.budget import apply_budget
 from sim.compare import Alternative, Comparison, analyse
 from sim.evaluator import Evaluator
 from sim.objectives import Objective, Risk, mean, probability_of_target
 from sim.paired import bootstrap_rows, paired_difference
-from sim.split import ROLE_NAMES, SplitError, current_split, spendable_channels, split_for_headcount, with_split
+from sim.search_space import (
+    Candidate,
+    OptimizeError,
+    SearchSpace,
+    neighbours,
+    search_space,
+    sobol_candidates,
+    today_candidate,
+)
+from sim.split import SplitError, current_split, split_for_headcount, with_split
 
-__all__ = ["Diagnostics", "OptimizeError", "SearchSpace", "optimize", "smallest_budget"]
-
-
-class OptimizeError(ValueError):
-    """A search that cannot be made; ``setting`` names the option, ``message`` what was expected.
-
-    ``problems`` lists every ``(setting, message)`` found at once (the first is ``setting``).
-    """
-
-    def __init__(self, setting: str, message: str, problems: list[tuple[str, str]] | None = None):
-        super().__init__("; ".join(f"{s}: {m}" for s, m in problems) if problems else f"{setting}: {message}")
-        self.setting = setting
-        self.message = message
-        self.problems = problems or [(setting, message)]
-
-
-@dataclass
-class SearchSpace:
-    """What the optimiser may change, and within which limits.
-
-    Attributes:
-        total: the budget for the horizon.
-        fte_bounds: per free role, the least and most whole FTE.
-        fixed_fte: per fixed role, its headcount.
-        free_channels: channels whose share of the free marketing budget may change.
-        fixed_spend: per fixed channel, its spend over the horizon.
-        marketing_share: the least and most share of the budget for channel spend.
-        channel_share: per free channel, the least and most share of the marketing budget.
-    """
-
-    total: float
-    fte_bounds: dict[str, tuple[int, int]]
-    fixed_fte: dict[str, int]
-    free_channels: list[str]
-    fixed_spend: dict[str, float]
-    marketing_share: tuple[float, float] = (0.0, 1.0)
-    channel_share: dict[str, tuple[float, float]] = field(default_factory=dict)
-    cost_per_fte: dict[str, float] = field(default_factory=dict)  # over the horizon
-
-    def salaries(self, fte: dict[str, int]) -> float:
-        """Salaries over the horizon of a whole team (free and fixed roles)."""
-        return sum(self.cost_per_fte[r] * n for r, n in fte.items())
-
-    def free_money(self, fte: dict[str, int]) -> float:
-        """What the team's salaries and the fixed channels leave of the budget (negative: too much)."""
-        return self.total - self.salaries(fte) - sum(self.fixed_spend.values())
-
-    def spend(self, fte: dict[str, int], mix: dict[str, float]) -> dict[str, float]:
-        """Spend per channel over the horizon: the fixed channels', and the free money by ``mix``.
-
-        With every channel fixed, the free money is left unspent.
-        """
-        free = max(self.free_money(fte), 0.0)
-        return {c: free * w for c, w in mix.items()} | dict(self.fixed_spend)
-
-    def feasible(self, fte: dict[str, int], mix: dict[str, float]) -> bool:
-        """Whether a team and a channel mix keep every bound."""
-        if any(not lo <= fte[r] <= hi for r, (lo, hi) in self.fte_bounds.items()):
-            return False
-        if self.free_money(fte) < -1e-9 * max(self.total, 1):
-            return False
-        spend = self.spend(fte, mix)
-        marketing = sum(spend.values())
-        share = marketing / self.total if self.total > 0 else 0.0
-        lo, hi = self.marketing_share
-        if not lo - 1e-12 <= share <= hi + 1e-12:
-            return False
-        for c, (clo, chi) in self.channel_share.items():
-            s = spend.get(c, 0.0) / marketing if marketing > 0 else 0.0
-            if not clo - 1e-12 <= s <= chi + 1e-12:
-                return False
-        return True
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    fte: tuple[tuple[str, int], ...]
-    mix: tuple[tuple[str, float], ...]  # free channels' weights, summing to 1
-
-    @staticmethod
-    def of(fte: dict[str, int], mix: dict[str, float]) -> _Candidate:
-        total = sum(mix.values())
-        norm = {c: (round(w / total, 10) if total > 0 else 0.0) for c, w in mix.items()}
-        return _Candidate(tuple(sorted(fte.items())), tuple(sorted(norm.items())))
+__all__ = ["Diagnostics", "OptimizeError", "optimize", "smallest_budget"]
 
 
 @dataclass
@@ -171,85 +95,6 @@ class Diagnostics:
     budget_search: pd.DataFrame | None = field(default=None, repr=False)
 
 
-def _roles(scenario) -> dict:
-    return {name: role for name in ROLE_NAMES if (role := getattr(scenario.roles, name)) is not None}
-
-
-def search_space(scenario, *, total: float | None = None, fixed=(), min_fte=None, max_fte=None,
-                 bounds=None) -> SearchSpace:
-    """The :class:`SearchSpace` of ``scenario`` from the optimiser's options (checked, one problem each)."""
-    today = current_split(scenario)
-    budget_given = total is not None
-    total = today.total if total is None else float(total)
-    if not (math.isfinite(total) and total > 0):
-        raise OptimizeError("--budget", f"expected a positive budget, got {total!r}")
-    years = scenario.horizon_months / 12
-    roles = {r: role for r, role in _roles(scenario).items() if role.cost_per_fte_year > 0}
-    channels = spendable_channels(scenario)
-    min_fte, max_fte, bounds = dict(min_fte or {}), dict(max_fte or {}), dict(bounds or {})
-    problems = []
-    for name in fixed:
-        if name not in roles and name not in channels:
-            problems.append(("--fixed", f"{name!r} is neither a role with a cost nor a spendable channel (roles: "
-                                        f"{', '.join(roles) or 'none'}; channels: {', '.join(channels) or 'none'})"))
-    for opt, given in (("--min-fte", min_fte), ("--max-fte", max_fte)):
-        for r, n in given.items():
-            if r not in roles:
-                problems.append((opt, f"no role {r!r} with a cost_per_fte_year (have: {', '.join(roles) or 'none'})"))
-            elif not isinstance(n, (int, np.integer)) or n < 0:
-                problems.append((opt, f"{r}: expected a whole number of FTE, got {n!r}"))
-    for setting, (lo, hi) in bounds.items():
-        if not 0 <= lo <= hi <= 1:
-            problems.append(("--bounds", f"{setting}: expected 0 <= low <= high <= 1, got {lo}:{hi}"))
-        if setting != "marketing_share" and not (setting.startswith("channel_share.")
-                                                 and setting.partition(".")[2] in channels):
-            problems.append(("--bounds", f"{setting}: expected marketing_share or channel_share.<channel> "
-                                         f"(channels: {', '.join(channels) or 'none'})"))
-    if problems:
-        raise OptimizeError(*problems[0], problems=problems)
-    cost = {r: role.cost_per_fte_year * years for r, role in roles.items()}
-    today_fte = {r: int(math.floor(today.role_mix.get(r, 0.0) / cost[r] + 1e-9)) if today.total else 0
-                 for r in roles} if scenario.budget is None else _budget_fte(scenario, today, cost)
-    fixed_fte = {r: today_fte[r] for r in roles if r in fixed}
-    ms_lo, ms_hi = bounds.get("marketing_share", (0.0, 1.0))
-    fte_bounds = {}
-    for r in roles:
-        if r in fixed:
-            continue
-        lo = min_fte.get(r, 1 if r == "ae" else 0)
-        hi = max_fte.get(r, int(math.floor(total * (1 - ms_lo) / cost[r] + 1e-9)))
-        if lo > hi:
-            if r in max_fte:
-                raise OptimizeError("--min-fte", f"{r}: at least {lo} FTE is more than --max-fte {r}={hi}")
-            if r in min_fte and not budget_given:
-                raise OptimizeError("--min-fte", f"{r}: at least {lo} FTE cannot be bought with today's budget of "
-                                                 f"{total:,.0f} (at most {hi}); lower it or give --budget")
-            raise OptimizeError("--budget", f"{total:,.0f} pays at most {hi} {r} FTE, and at least {lo} "
-                                            f"{'is' if lo == 1 else 'are'} needed (--min-fte)")
-        fte_bounds[r] = (lo, hi)
-    marketing_today = today.total * today.marketing_share
-    cw = sum(today.channel_mix.values())
-    fixed_spend = {c: marketing_today * today.channel_mix.get(c, 0.0) / cw if cw > 0 else 0.0
-                   for c in channels if c in fixed}
-    space = SearchSpace(total=total, fte_bounds=fte_bounds, fixed_fte=fixed_fte,
-                        free_channels=[c for c in channels if c not in fixed], fixed_spend=fixed_spend,
-                        marketing_share=(ms_lo, ms_hi),
-                        channel_share={s.partition(".")[2]: b for s, b in bounds.items() if s != "marketing_share"},
-                        cost_per_fte=cost)
-    least = {r: lo for r, (lo, _) in fte_bounds.items()} | fixed_fte
-    if space.free_money(least) < -1e-9 * total:
-        raise OptimizeError("--budget", f"{total:,.0f} does not pay the least headcount {least} and the fixed "
-                                        "channels' spend")
-    return space
-
-
-def _budget_fte(scenario, today, cost) -> dict[str, int]:
-    from sim.budget import apply_budget
-
-    _, allocation = apply_budget(scenario)
-    return {r: int(allocation.get(f"budget_fte_{r}", 0)) for r in cost}
-
-
 class _Search:
     """The candidates met so far, their scenarios and labels, and the evaluator running them."""
 
@@ -257,28 +102,10 @@ class _Search:
                  level: float, seed: int):
         self.scenario, self.space, self.evaluator = scenario, space, evaluator
         self.objective, self.risk, self.level, self.seed = objective, risk, level, seed
-        self.scenarios: dict[_Candidate, object] = {}
+        self.scenarios: dict[Candidate, object] = {}
         self.history: list[dict] = []
 
-    def settings(self, cand: _Candidate) -> dict[str, float]:
-        sp = self.space
-        fte = dict(cand.fte)
-        spend = sp.spend(fte, dict(cand.mix))
-        marketing = sum(spend.values())
-        out = {"marketing_share": marketing / sp.total if sp.total > 0 else 0.0}
-        out.update({f"channel_share.{c}": (s / marketing if marketing > 0 else 0.0) for c, s in spend.items()})
-        out.update({f"fte.{r}": float(n) for r, n in sorted(fte.items())})
-        return out
-
-    def label(self, cand: _Candidate) -> str:
-        s = self.settings(cand)
-        parts = [f"marketing {s['marketing_share']:.1%}"]
-        parts += [f"{k.partition('.')[2]} {int(v)}" for k, v in s.items() if k.startswith("fte.")]
-        if len(self.space.free_channels) > 1:
-            parts += [f"{c} {s[f'channel_share.{c}']:.0%}" for c in self.space.free_channels]
-        return ", ".join(parts)
-
-    def scenario_of(self, cand: _Candidate):
+    def scenario_of(self, cand: Candidate):
         if cand not in self.scenarios:
             sp = self.space
             fte = dict(cand.fte)
@@ -286,15 +113,15 @@ class _Search:
             self.scenarios[cand] = with_split(self.scenario, split)
         return self.scenarios[cand]
 
-    def values(self, cands: list[_Candidate], reps: int) -> np.ndarray:
+    def values(self, cands: list[Candidate], reps: int) -> np.ndarray:
         """Objective values, replications (common to all) x candidates."""
         frames = [self.evaluator.replications(self.scenario_of(c), reps) for c in cands]
         common = sorted(set.intersection(*(set(f["replication"]) for f in frames)))
         return np.column_stack([self.objective.values(f.set_index("replication").loc[common].reset_index(),
                                                       self.scenario) for f in frames])
 
-    def race(self, cands: list[_Candidate], stage: str, *, initial_reps: int, batch: int, max_reps: int,
-             budget_left) -> tuple[list[_Candidate], list[_Candidate]]:
+    def race(self, cands: list[Candidate], stage: str, *, initial_reps: int, batch: int, max_reps: int,
+             budget_left) -> tuple[list[Candidate], list[Candidate]]:
         """Sequential elimination: returns the survivors, best first, and every candidate by its last estimate."""
         alive = list(dict.fromkeys(cands))
         latest = {}
@@ -322,7 +149,7 @@ class _Search:
                         out.append(j)
             for j, cand in enumerate(alive):
                 latest[cand] = float(scores[j])
-                self.history.append({"stage": stage, "alternative": self.label(cand), **self.settings(cand),
+                self.history.append({"stage": stage, "alternative": self.space.label(cand), **self.space.settings(cand),
                                      "replications": int(values.shape[0]), "estimate": float(scores[j]),
                                      "eliminated": j in out})
             alive = [alive[j] for j in order if j not in out]
@@ -331,70 +158,10 @@ class _Search:
             reps = min(max_reps, reps + batch)
 
 
-def _sobol_candidates(space: SearchSpace, count: int, seed: int) -> list[_Candidate]:
-    roles = list(space.fte_bounds)
-    chans = space.free_channels
-    dims = len(roles) + (len(chans) if len(chans) > 1 else 0)
-    if dims == 0:
-        return []
-    sampler = qmc.Sobol(d=dims, scramble=True, seed=np.random.default_rng(np.random.SeedSequence([0x50B0, seed])))
-    out = []
-    for _ in range(8):  # draw more when bounds reject many points
-        for u in sampler.random(max(2, 2 ** math.ceil(math.log2(count)))):
-            fte = {r: int(round(lo + u[k] * (hi - lo))) for k, (r, (lo, hi)) in enumerate(space.fte_bounds.items())}
-            fte |= space.fixed_fte
-            if len(chans) > 1:
-                w = -np.log(np.clip(u[len(roles):], 1e-12, 1))  # uniform on the simplex
-                mix = dict(zip(chans, w / w.sum(), strict=True))
-            else:
-                mix = dict.fromkeys(chans, 1.0)
-            if space.feasible(fte, mix):
-                out.append(_Candidate.of(fte, mix))
-            if len(set(out)) >= count:
-                return list(dict.fromkeys(out))
-    return list(dict.fromkeys(out))
-
-
-def _today_candidate(scenario, space: SearchSpace) -> _Candidate | None:
-    today = current_split(scenario)
-    if scenario.budget is not None:
-        fte = _budget_fte(scenario, today, space.cost_per_fte)
-    else:
-        fte = {r: int(math.floor(today.role_mix.get(r, 0.0) / space.cost_per_fte[r] + 1e-9))
-               for r in space.cost_per_fte}
-    fte = {r: min(max(n, space.fte_bounds[r][0]), space.fte_bounds[r][1]) for r, n in fte.items()
-           if r in space.fte_bounds} | space.fixed_fte
-    mix = {c: today.channel_mix.get(c, 0.0) for c in space.free_channels}
-    if sum(mix.values()) <= 0:
-        mix = dict.fromkeys(space.free_channels, 1.0)
-    return _Candidate.of(fte, mix) if space.feasible(fte, mix) else None
-
-
-def _neighbours(cand: _Candidate, space: SearchSpace, role_step: dict[str, int], channel_step: float):
-    fte, mix = dict(cand.fte), dict(cand.mix)
-    out = []
-    for r, (lo, hi) in space.fte_bounds.items():
-        for sign in (-1, 1):
-            n = fte[r] + sign * role_step[r]
-            if lo <= n <= hi:
-                new = {**fte, r: n}
-                if space.feasible(new, mix):
-                    out.append(_Candidate.of(new, mix))
-    for a in space.free_channels:
-        for b in space.free_channels:
-            if a == b or mix[a] <= 0:
-                continue
-            move = min(channel_step, mix[a])
-            new = {**mix, a: mix[a] - move, b: mix[b] + move}
-            if space.feasible(fte, new):
-                out.append(_Candidate.of(fte, new))
-    return out
-
-
 def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None = None, total: float | None = None,
              fixed=(), min_fte=None, max_fte=None, bounds=None, seed: int = 0, level: float = 0.95,
              initial_candidates: int = 12, initial_reps: int = 10, batch: int = 10, max_reps: int = 60,
-             max_replications: int = 3000, min_channel_step: float = 0.025, max_rounds: int = 12,
+             max_replications: int = 2000, min_channel_step: float = 0.025, max_rounds: int = 12,
              workers: int = 1, backend: str = "local", scheduler: str | None = None, out=None,
              progress=None, evaluator: Evaluator | None = None) -> tuple[dict, Diagnostics]:
     """The best split of ``scenario``'s budget: ``(allocation, diagnostics)``.
@@ -464,8 +231,8 @@ def _optimize(scenario, space, evaluator, objective, risk, seed, level, initial_
     def budget_left() -> int:
         return max_replications - (evaluator.replications_requested - start)
 
-    today = _today_candidate(scenario, space)
-    design = ([today] if today else []) + _sobol_candidates(space, initial_candidates, seed)
+    today = today_candidate(scenario, space)
+    design = ([today] if today else []) + sobol_candidates(space, initial_candidates, seed)
     if not design:
         raise OptimizeError("--bounds", "no split keeps every bound; widen --bounds, --min-fte or --max-fte")
     race = dict(initial_reps=initial_reps, batch=batch, max_reps=max_reps, budget_left=budget_left)
@@ -478,7 +245,7 @@ def _optimize(scenario, space, evaluator, objective, risk, seed, level, initial_
     for round_ in range(max_rounds):
         if budget_left() <= 0:
             break
-        near = _neighbours(leader, space, spans, channel_step)
+        near = neighbours(leader, space, spans, channel_step)
         if near and (leader, frozenset(near)) not in raced:
             raced.add((leader, frozenset(near)))
             survivors, ranking = search.race([leader, *near], f"refine {round_ + 1}", **race)
@@ -510,10 +277,10 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
     search.evaluator.run([*(search.scenario_of(c) for c in final), today_scenario], reps)
     labels = {}
     for c in final:
-        label = search.label(c)
+        label = search.space.label(c)
         # Percentages are rounded in labels; two mixes can read the same.
         labels[c] = label if label not in labels.values() else f"{label} (#{len(labels) + 1})"
-    alternatives = [Alternative(labels[c], search.scenario_of(c), search.settings(c)) for c in final]
+    alternatives = [Alternative(labels[c], search.scenario_of(c), search.space.settings(c)) for c in final]
     alternatives.append(Alternative("today", today_scenario, today_settings))
     runs = {a.label: search.evaluator.replications(a.scenario, reps) for a in alternatives}
     comparison = analyse(alternatives, runs, objective=search.objective, risk=search.risk, baseline="today",
@@ -531,7 +298,7 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
     # optimum may lie one step beyond the farthest of them, where nothing was shown.
     # A step that was significantly worse bounds it; a channel mix (continuous) is
     # never known closer than the last step.
-    settings = search.settings(leader)
+    settings = search.space.settings(leader)
     # (Differences to the best searched split, which the comparison's own best may not be
     # when today's split ties it.)
     values = comparison.replications.pivot(index="replication", columns="alternative", values="objective")
@@ -540,7 +307,7 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
         values[labels[c]].to_numpy(), values[best].to_numpy(), search.risk, search.level, rows)[2] >= 0]
     tolerance = {}
     for key in settings:
-        spread = float(max(abs(search.settings(c)[key] - settings[key]) for c in close))
+        spread = float(max(abs(search.space.settings(c)[key] - settings[key]) for c in close))
         if key.startswith("fte.") and key.partition(".")[2] in sp.fte_bounds:
             tolerance[key] = spread + 1 if spread > 0 else 0.0
         elif key.startswith("channel_share.") and key.partition(".")[2] in sp.free_channels \

@@ -22,7 +22,7 @@ from sim.config import Budget, Scenario
 from sim.leads import spend_schedule
 
 __all__ = ["DIMENSIONS_HELP", "Split", "SplitError", "current_split", "grid_values", "split_alternatives",
-           "split_for_headcount", "vary", "with_split"]
+           "defined_roles", "split_for_headcount", "todays_team", "vary", "with_split"]
 
 ROLE_NAMES = ("sdr", "ae", "customer_success")
 DIMENSIONS_HELP = "marketing_share, role_share.<role> or channel_share.<channel>"
@@ -62,7 +62,8 @@ class Split:
         return out
 
 
-def _roles(scenario: Scenario) -> dict:
+def defined_roles(scenario: Scenario) -> dict:
+    """The scenario's roles that exist, by name."""
     return {name: role for name in ROLE_NAMES if (role := getattr(scenario.roles, name)) is not None}
 
 
@@ -87,13 +88,21 @@ def current_split(scenario: Scenario) -> Split:
     channel_mix = {name: float(spend_schedule(scenario.channels[name], scenario.horizon_months).sum())
                    for name in spendable_channels(scenario)}
     role_mix = {name: role.cost_per_fte_year * years * (role.fte + sum(h.fte for h in role.hires))
-                for name, role in _roles(scenario).items() if role.cost_per_fte_year > 0}
+                for name, role in defined_roles(scenario).items() if role.cost_per_fte_year > 0}
     marketing, sales = sum(channel_mix.values()), sum(role_mix.values())
     total = marketing + sales
     if total <= 0:
         raise SplitError("budget", "the scenario spends nothing on channels or salaries, so it has no split to vary "
                                    "(add a budget block, channel spend or a role's cost_per_fte_year)")
     return Split(total, marketing / total, channel_mix, role_mix)
+
+
+def todays_team(scenario: Scenario) -> dict[str, int]:
+    """Whole FTE per role with a cost that today's split buys (:func:`current_split` in budget mode)."""
+    from sim.budget import apply_budget
+
+    _, bought = apply_budget(with_split(scenario, current_split(scenario)))
+    return {name: int(bought[key]) for name in defined_roles(scenario) if (key := f"budget_fte_{name}") in bought}
 
 
 def with_split(scenario: Scenario, split: Split) -> Scenario:
@@ -103,7 +112,7 @@ def with_split(scenario: Scenario, split: Split) -> Scenario:
         if c not in spendable_channels(scenario):
             problems.append(f"channel {c!r} has no response curve to spend on" if c in scenario.channels
                             else f"no channel {c!r} (spendable: {', '.join(spendable_channels(scenario)) or 'none'})")
-    roles = _roles(scenario)
+    roles = defined_roles(scenario)
     for r, w in split.role_mix.items():
         if r not in roles:
             problems.append(f"no role {r!r} (defined: {', '.join(roles)})")
@@ -130,7 +139,7 @@ def split_for_headcount(scenario: Scenario, total: float, fte: dict[str, int],
     more FTE). Raises :class:`SplitError` if they cost more than ``total``.
     """
     years = scenario.horizon_months / 12
-    roles = _roles(scenario)
+    roles = defined_roles(scenario)
     salaries = {r: roles[r].cost_per_fte_year * years * n for r, n in fte.items()}
     sales, marketing = sum(salaries.values()), sum(channel_spend.values())
     if sales + marketing > total * (1 + 1e-12):
