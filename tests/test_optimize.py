@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from builders import make
+from scipy import stats
 
 import sim
 from sim.budget import apply_budget
@@ -220,3 +221,17 @@ def test_with_every_channel_fixed_money_a_smaller_team_frees_is_left_unspent():
         # Every searched split spent today's on the channel, whatever its team.
         assert spent[label, "cost.total"] >= 4 * today_spend
         assert row["channel_share.search"] == 1.0
+
+
+def test_the_diagnostics_are_paired_differences_of_the_final_replications():
+    sc = capacity_bound()
+    allocation, d = optimize(sc, seed=8, max_replications=200)
+    x = d.comparison.replications.pivot(index="replication", columns="alternative", values="objective")
+    best, today = x[allocation["label"]], x["today"]
+    for diff, (a, b) in ((d.vs_today, (best, today)), (d.runner_up_difference, (best, x[d.runner_up]))):
+        delta = (a - b).to_numpy()
+        low, high = stats.t.interval(0.95, len(delta) - 1, loc=delta.mean(), scale=stats.sem(delta))
+        assert diff == pytest.approx((delta.mean(), low, high), rel=1e-9)
+    assert (d.estimate, d.ci_low) == pytest.approx((best.mean(), stats.t.interval(
+        0.95, len(best) - 1, loc=best.mean(), scale=stats.sem(best))[0]), rel=1e-9)
+    assert len(x) == 60  # every finalist has max_reps replications
