@@ -86,7 +86,8 @@ class SearchSpace:
         With every channel fixed, the free money is left unspent.
         """
         free = max(self.free_money(fte), 0.0)
-        return {c: free * w for c, w in mix.items()} | dict(self.fixed_spend)
+        weight = sum(mix.values())  # about 1: candidates' weights are rounded, so divide it out
+        return {c: (free * w / weight if weight > 0 else 0.0) for c, w in mix.items()} | dict(self.fixed_spend)
 
     def feasible(self, fte: dict[str, int], mix: dict[str, float]) -> bool:
         """Whether a team and a channel mix keep every bound."""

@@ -6,13 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 from builders import make
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 import sim
 from sim.budget import apply_budget
 from sim.objectives import Objective, conditional_value_at_risk
 from sim.optimize import OptimizeError, optimize, smallest_budget
-from sim.split import current_split
+from sim.search_space import Candidate, search_space
+from sim.split import current_split, split_for_headcount
 
 HORIZON = 6
 VALUE, WIN = 1000.0, 0.5  # every lead is an MQL, qualifies, and wins with probability WIN
@@ -235,3 +238,17 @@ def test_the_diagnostics_are_paired_differences_of_the_final_replications():
     assert (d.estimate, d.ci_low) == pytest.approx((best.mean(), stats.t.interval(
         0.95, len(best) - 1, loc=best.mean(), scale=stats.sem(best))[0]), rel=1e-9)
     assert len(x) == 60  # every finalist has max_reps replications
+
+
+@given(st.lists(st.floats(0.001, 1.0), min_size=4, max_size=4), st.integers(0, 8), st.integers(1, 8))
+@settings(max_examples=50, deadline=None)
+def test_every_candidate_spends_exactly_the_budget(weights, sdr, ae):
+    # Weights rounded in a candidate must not make salaries plus spend exceed the budget.
+    sc = sim.load_scenario("scenarios/b2b_saas_inbound.yaml")
+    space = search_space(sc)
+    cand = Candidate.of({"sdr": sdr, "ae": ae}, dict(zip(sc.channels, weights, strict=True)))
+    if not space.feasible(dict(cand.fte), dict(cand.mix)):
+        return
+    spend = space.spend(dict(cand.fte), dict(cand.mix))
+    split = split_for_headcount(sc, space.total, dict(cand.fte), spend)
+    assert split.total == pytest.approx(space.total, rel=1e-12)
