@@ -6,8 +6,8 @@ import argparse
 import math
 import sys
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "Parser", "fail", "int_at_least", "jsonable", "positive_float",
-           "positive_int", "seed"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "Parser", "fail", "float_where", "int_at_least", "jsonable",
+           "positive_float", "positive_int", "seed"]
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
@@ -60,12 +60,19 @@ seed = int_at_least(0, "a non-negative integer")
 positive_int = int_at_least(1, "a positive integer")
 
 
-def positive_float(text: str) -> float:
-    """An argparse type: a positive finite number."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not 0 < value < math.inf:
-        raise argparse.ArgumentTypeError(f"expected a positive number (e.g. 0.02 for 2%), got {text!r}")
-    return value
+def float_where(ok, what: str):
+    """An argparse type: a finite number (``1,000`` and ``1_000`` allowed) for which ``ok`` holds."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text.replace(",", "").replace("_", ""))
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and ok(value)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+positive_float = float_where(lambda v: v > 0, "a positive number (e.g. 0.02 for 2%)")

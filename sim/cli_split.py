@@ -6,48 +6,22 @@ exit 2), including output paths, so a long run is never lost to a typo.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from sim.cli_options import EXIT_INTERRUPTED, fail, int_at_least, jsonable, positive_int, seed
+from sim.cli_options import EXIT_INTERRUPTED, fail, float_where, int_at_least, jsonable, positive_int, seed
 from sim.config import load_scenario
 from sim.objectives import OBJECTIVES, RISKS, Objective, make_risk
 
 __all__ = ["add_split_commands"]
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
-    return value
-
-
-def _money(text: str) -> float:
-    try:
-        value = float(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        value = -1.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive amount such as 2500000 or 2.5e6, got {text!r}")
-    return value
-
-
-def _number(text: str) -> float:
-    try:
-        value = float(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
-    return value
+_share = float_where(lambda v: 0 < v < 1, "a number between 0 and 1")
+_money = float_where(lambda v: v > 0, "a positive amount such as 2500000 or 2.5e6")
+_number = float_where(lambda v: True, "a finite number")
 
 
 def _pairs(values, option: str) -> tuple[dict[str, str], list[str]]:
@@ -167,20 +141,16 @@ def _running(args) -> dict:
 def _run(args, work):
     """Run ``work(progress)`` with a progress bar, turning library errors into one line each."""
     from sim.backends import BackendError
-    from sim.compare import CompareError
-    from sim.optimize import OptimizeError
+    from sim.errors import SettingError
     from sim.report import progress_bar
-    from sim.split import SplitError
     from sim.store import StoreError
 
     show = not args.quiet and sys.stderr.isatty()
     try:
         with progress_bar(show) as progress:
             return work(progress), None
-    except OptimizeError as exc:
+    except SettingError as exc:
         return None, fail([f"{setting}: {message}" for setting, message in exc.problems])
-    except (CompareError, SplitError) as exc:
-        return None, fail([f"{exc.setting}: {exc.message}"])
     except (StoreError, BackendError) as exc:
         return None, fail([f"{'--out: ' if isinstance(exc, StoreError) else ''}{exc}"])
     except KeyboardInterrupt:

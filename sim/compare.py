@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sim.errors import SettingError
 from sim.evaluator import Evaluator
 from sim.objectives import Objective, Risk, mean
 from sim.paired import (
@@ -39,13 +40,8 @@ KEY_MEASURES = ["leads", "mqls", "sqls", "wins", "losses.cold_waiting", "respons
                 "cost.total", "budget_unspent"]
 
 
-class CompareError(ValueError):
+class CompareError(SettingError):
     """A comparison that cannot be made; ``setting`` names the option, ``message`` what was expected."""
-
-    def __init__(self, setting: str, message: str):
-        super().__init__(f"{setting}: {message}")
-        self.setting = setting
-        self.message = message
 
 
 @dataclass

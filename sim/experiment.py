@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from sim.backends import make_backend
+from sim.errors import SettingError
 from sim.replication import run_chunk
 from sim.store import ExperimentStore, MemoryStore
 from sim.summary import confidence_half_width, summarise
@@ -29,13 +30,8 @@ __all__ = ["Experiment", "ExperimentError", "run_many"]
 MAX_CHUNK = 10  # replications per chunk at most: a killed run loses at most this many per worker
 
 
-class ExperimentError(ValueError):
+class ExperimentError(SettingError):
     """A setting of :func:`run_many` that cannot work; names the setting and what was expected."""
-
-    def __init__(self, setting: str, message: str):
-        super().__init__(f'"{setting}": {message}')
-        self.setting = setting
-        self.message = message
 
 
 @dataclass

@@ -15,23 +15,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.stats import qmc
 
+from sim.errors import SettingError
 from sim.split import current_split, defined_roles, spendable_channels, todays_team
 
 __all__ = ["Candidate", "OptimizeError", "SearchSpace", "neighbours", "search_space", "sobol_candidates",
            "today_candidate"]
 
 
-class OptimizeError(ValueError):
-    """A search that cannot be made; ``setting`` names the option, ``message`` what was expected.
-
-    ``problems`` lists every ``(setting, message)`` found at once (the first is ``setting``).
-    """
-
-    def __init__(self, setting: str, message: str, problems: list[tuple[str, str]] | None = None):
-        super().__init__("; ".join(f"{s}: {m}" for s, m in problems) if problems else f"{setting}: {message}")
-        self.setting = setting
-        self.message = message
-        self.problems = problems or [(setting, message)]
+class OptimizeError(SettingError):
+    """A search that cannot be made; ``setting`` names the option, ``problems`` every problem found."""
 
 
 @dataclass(frozen=True)

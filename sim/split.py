@@ -19,6 +19,7 @@ import math
 from dataclasses import dataclass, field
 
 from sim.config import Budget, Scenario
+from sim.errors import SettingError
 from sim.leads import spend_schedule
 
 __all__ = ["DIMENSIONS_HELP", "Split", "SplitError", "current_split", "grid_values", "split_alternatives",
@@ -28,13 +29,8 @@ ROLE_NAMES = ("sdr", "ae", "customer_success")
 DIMENSIONS_HELP = "marketing_share, role_share.<role> or channel_share.<channel>"
 
 
-class SplitError(ValueError):
+class SplitError(SettingError):
     """A split that cannot be made; ``setting`` names the option or field, ``message`` what was expected."""
-
-    def __init__(self, setting: str, message: str):
-        super().__init__(f"{setting}: {message}")
-        self.setting = setting
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,15 @@ def strict_json(text: str):
 def nonblank_lines(text: str) -> list[str]:
     """The non-blank lines of ``text``."""
     return [line for line in text.splitlines() if line.strip()]
+
+
+def assert_one_line_per_option(code, out, err, named) -> list[str]:
+    """Bad input: exit 2, nothing on stdout, no traceback, one stderr line naming each option in ``named``."""
+    assert code == 2, (out, err)
+    assert "Traceback" not in out + err
+    assert out == ""
+    lines = nonblank_lines(err)
+    assert len(lines) == len(named), lines
+    for option in named:
+        assert sum(option in line for line in lines) == 1, (option, lines)
+    return lines

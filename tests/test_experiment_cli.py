@@ -24,7 +24,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from cli_run import ROOT, SCENARIOS, TEACHING, command, in_process, in_subprocess, nonblank_lines, strict_json
+from cli_run import (
+    ROOT,
+    SCENARIOS,
+    TEACHING,
+    assert_one_line_per_option,
+    command,
+    in_process,
+    in_subprocess,
+    nonblank_lines,
+    strict_json,
+)
 from scipy import stats
 
 import sim.model
@@ -157,31 +167,20 @@ OPTION_ERRORS = [
 ]
 
 
-def _assert_one_line_per_option(code, out, err, named) -> list[str]:
-    assert code == 2, (out, err)
-    assert "Traceback" not in out + err
-    assert out == ""
-    lines = nonblank_lines(err)
-    assert len(lines) == len(named), lines
-    for option in named:
-        assert sum(option in line for line in lines) == 1, (option, lines)
-    return lines
-
-
 @pytest.mark.parametrize(("extra", "named"), OPTION_ERRORS)
 def test_option_misuse_is_one_line_per_problem_with_exit_2(extra, named):
     code, out, err = in_process("run", TEACHING, *extra)
-    _assert_one_line_per_option(code, out, err, named)
+    assert_one_line_per_option(code, out, err, named)
 
 
 def test_option_misuse_in_a_real_process_shows_no_traceback():
     proc = in_subprocess("run", TEACHING, "--reps", "5", "--trace", "1", "--scheduler", "x")
-    _assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--scheduler", "--trace"])
+    assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--scheduler", "--trace"])
 
 
 def test_unknown_metric_names_the_option_and_suggests_the_measure():
     code, out, err = in_process("run", TEACHING, "--metric", "winz", "--precision", "0.1", "--reps", "5")
-    (line,) = _assert_one_line_per_option(code, out, err, ["--metric"])
+    (line,) = assert_one_line_per_option(code, out, err, ["--metric"])
     assert line.startswith("--metric")
     assert "winz" in line
     assert "wins" in line.replace("winz", "")
@@ -192,7 +191,7 @@ def test_out_into_a_non_empty_directory_that_is_not_an_experiment_is_refused(tmp
     out_dir.mkdir()
     (out_dir / "notes.txt").write_text("keep me\n", encoding="utf-8")
     code, out, err = in_process("run", TEACHING, "--reps", "2", "--out", out_dir, "--json")
-    (line,) = _assert_one_line_per_option(code, out, err, ["--out"])
+    (line,) = assert_one_line_per_option(code, out, err, ["--out"])
     assert str(out_dir) in line
     # Nothing was written into someone else's directory.
     assert sorted(p.name for p in out_dir.iterdir()) == ["notes.txt"]
@@ -206,7 +205,7 @@ def test_resuming_with_another_seed_is_refused_and_leaves_the_directory_usable(t
     before = _stamps([out_dir / "chunks", out_dir / "manifest.json"])
 
     code, out, err = in_process("run", TEACHING, "--reps", "2", "--seed", "2", "--out", out_dir, "--json")
-    (line,) = _assert_one_line_per_option(code, out, err, ["--out"])
+    (line,) = assert_one_line_per_option(code, out, err, ["--out"])
     assert "cannot resume" in line
     assert "seed" in line and "1" in line and "2" in line
     assert _stamps([out_dir / "chunks", out_dir / "manifest.json"]) == before

@@ -18,7 +18,14 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from cli_run import SCENARIOS, TEACHING, in_process, in_subprocess, nonblank_lines, strict_json
+from cli_run import (
+    SCENARIOS,
+    TEACHING,
+    assert_one_line_per_option,
+    in_process,
+    in_subprocess,
+    strict_json,
+)
 from scipy import stats
 
 from sim.config import load_scenario
@@ -390,17 +397,6 @@ def test_smallest_budget_reaching_a_revenue_target():
 # Bad input: one line per problem, naming the option, exit 2, nothing run
 
 
-def _assert_one_line_per_option(code, out, err, named) -> list[str]:
-    assert code == 2, (out, err)
-    assert "Traceback" not in out + err
-    assert out == ""
-    lines = nonblank_lines(err)
-    assert len(lines) == len(named), lines
-    for option in named:
-        assert sum(option in line for line in lines) == 1, (option, lines)
-    return lines
-
-
 T, S = TEACHING, SMALL
 BAD = [
     pytest.param(["compare", T, "--marketing-share", "1.5"], ["--marketing-share"], id="share-above-1"),
@@ -447,31 +443,31 @@ def test_bad_input_is_one_line_per_problem_with_exit_2(tmp_path, args, named):
     out_dir = tmp_path / "never"
     code, out, err = in_process(*args, "--reps" if args[0] != "optimize" else "--max-replications", 2,
                                 "--out", out_dir, "--quiet")
-    _assert_one_line_per_option(code, out, err, named)
+    assert_one_line_per_option(code, out, err, named)
     assert not out_dir.exists()  # nothing ran
 
 
 def test_excel_into_a_missing_folder_is_refused_before_running(tmp_path):
     missing = tmp_path / "missing"
     code, out, err = in_process(*COMPARE, "--excel", missing / "out.xlsx", "--quiet")
-    (line,) = _assert_one_line_per_option(code, out, err, ["--excel"])
+    (line,) = assert_one_line_per_option(code, out, err, ["--excel"])
     assert str(missing) in line
     assert not missing.exists()
 
 
 def test_a_range_with_step_zero_says_the_step_is_wrong():
     code, out, err = in_process("sweep", TEACHING, "--marketing-share", "0:1:0", "--reps", 2)
-    (line,) = _assert_one_line_per_option(code, out, err, ["--marketing-share"])
+    (line,) = assert_one_line_per_option(code, out, err, ["--marketing-share"])
     assert "step" in line
 
 
 def test_smallest_budget_without_target_names_both():
     code, out, err = in_process("optimize", TEACHING, "--smallest-budget", "--probability", "0.5")
-    (line,) = _assert_one_line_per_option(code, out, err, ["--smallest-budget"])
+    (line,) = assert_one_line_per_option(code, out, err, ["--smallest-budget"])
     assert "--target" in line
 
 
 def test_an_unknown_channel_in_a_real_process_shows_no_traceback():
     proc = in_subprocess("compare", TEACHING, "--channel-share", "nochannel=0.5", "--reps", 2, "--quiet")
-    (line,) = _assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--channel-share"])
+    (line,) = assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--channel-share"])
     assert "nochannel" in line
