@@ -59,3 +59,13 @@ def assert_one_line_per_option(code, out, err, named) -> list[str]:
     for option in named:
         assert sum(option in line for line in lines) == 1, (option, lines)
     return lines
+
+
+def stamps(paths) -> dict:
+    """Inode, modification time and size of each path and everything under it (to show files were kept)."""
+    found = {}
+    for path in paths:
+        for p in [path, *sorted(path.rglob("*"))]:
+            st = p.stat()
+            found[str(p)] = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return found

@@ -33,6 +33,7 @@ from cli_run import (
     in_process,
     in_subprocess,
     nonblank_lines,
+    stamps,
     strict_json,
 )
 from scipy import stats
@@ -110,16 +111,6 @@ def _wait_for_chunks(proc: subprocess.Popen, out: Path, at_least: int, timeout: 
             proc.kill()
             pytest.fail(f"no {at_least} chunks in {out} after {timeout} s")
         time.sleep(0.005)
-
-
-def _stamps(paths) -> dict:
-    """Inode and modification time of each path and, for directories, of every file in them."""
-    found = {}
-    for path in paths:
-        for p in [path, *sorted(path.rglob("*"))]:
-            st = p.stat()
-            found[str(p)] = (st.st_ino, st.st_mtime_ns, st.st_size)
-    return found
 
 
 @pytest.fixture(scope="module")
@@ -202,13 +193,13 @@ def test_resuming_with_another_seed_is_refused_and_leaves_the_directory_usable(t
     out_dir = tmp_path / "exp"
     code, _, err = in_process("run", TEACHING, "--reps", "2", "--seed", "1", "--out", out_dir, "--json")
     assert code == 0, err
-    before = _stamps([out_dir / "chunks", out_dir / "manifest.json"])
+    before = stamps([out_dir / "chunks", out_dir / "manifest.json"])
 
     code, out, err = in_process("run", TEACHING, "--reps", "2", "--seed", "2", "--out", out_dir, "--json")
     (line,) = assert_one_line_per_option(code, out, err, ["--out"])
     assert "cannot resume" in line
     assert "seed" in line and "1" in line and "2" in line
-    assert _stamps([out_dir / "chunks", out_dir / "manifest.json"]) == before
+    assert stamps([out_dir / "chunks", out_dir / "manifest.json"]) == before
 
     # The refused run let go of the directory: the right seed still resumes (and extends) it.
     code, out, err = in_process("run", TEACHING, "--reps", "3", "--seed", "1", "--out", out_dir, "--json")
@@ -464,7 +455,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_ref
         indices = json.loads((chunk / "indices.json").read_text(encoding="utf-8"))
         assert indices == [int(chunk.name)]
         assert pd.read_parquet(chunk / "replications.parquet")["replication"].tolist() == indices
-    before = _stamps(kept)
+    before = stamps(kept)
 
     resumed = subprocess.run(_kill_command(out_dir, "--workers", 1), cwd=ROOT, capture_output=True, text=True,
                              timeout=120)
@@ -473,7 +464,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_ref
     resumed_doc = strict_json(resumed.stdout)
     assert resumed_doc["experiment"]["completed"] == KILL_REPS
     # The kept chunks were read back, not run again and rewritten.
-    assert _stamps(kept) == before
+    assert stamps(kept) == before
     assert [p.name for p in _chunk_dirs(out_dir)] == [f"{i:08d}" for i in range(KILL_REPS)]
     assert not list((out_dir / "chunks").glob(".tmp-*"))  # what the kill left half-written was cleared
 

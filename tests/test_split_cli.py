@@ -24,6 +24,7 @@ from cli_run import (
     assert_one_line_per_option,
     in_process,
     in_subprocess,
+    stamps,
     strict_json,
 )
 from scipy import stats
@@ -73,16 +74,6 @@ def _t_interval(x, level: float = 0.95) -> tuple[float, float, float]:
         return m, m, m
     low, high = stats.t.interval(level, len(x) - 1, loc=m, scale=stats.sem(x))
     return m, float(low), float(high)
-
-
-def _stamps(paths) -> dict:
-    """Inode, modification time and size of each path and everything under it."""
-    found = {}
-    for path in paths:
-        for p in [path, *sorted(path.rglob("*"))]:
-            st = p.stat()
-            found[str(p)] = (st.st_ino, st.st_mtime_ns, st.st_size)
-    return found
 
 
 def _chunks(out_dir) -> list:
@@ -166,10 +157,10 @@ def test_compare_resumes_from_out_without_running_anything_again(compared):
     doc, out_dir = compared
     chunks = _chunks(out_dir)
     assert len(chunks) == 3  # one experiment directory per alternative
-    before = _stamps(chunks)
+    before = stamps(chunks)
     again = _ok(*COMPARE, "--out", out_dir)
     assert json.dumps(again) == json.dumps(doc)
-    assert _stamps(chunks) == before
+    assert stamps(chunks) == before
     assert _chunks(out_dir) == chunks
 
 
