@@ -10,6 +10,7 @@ each alternative is the best, and the variance reduction the pairing bought.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -251,7 +252,7 @@ def split_alternatives_of(scenario, grid: dict[str, list[float]], total: float |
     """
     base = current_split(scenario)
     if total is not None:
-        base = type(base)(total, base.marketing_share, base.channel_mix, base.role_mix)
+        base = dataclasses.replace(base, total=total)
     out = [Alternative("today", with_split(scenario, base), base.shares())] if today else []
     for settings, split in split_alternatives(base, grid):
         out.append(Alternative(setting_label(settings), with_split(scenario, split), split.shares()))

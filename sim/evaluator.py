@@ -14,18 +14,15 @@ alternative met again (the same scenario) is not run twice.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import pandas as pd
 
 from sim.backends import make_backend
+from sim.replication import chunked
 from sim.store import ExperimentStore, scenario_fingerprint
 
 __all__ = ["Evaluator"]
-
-MAX_CHUNK = 10  # replications per task at most, as in sim.experiment
-
 
 class Evaluator:
     """Replications of many scenarios under one root seed (use as a context manager).
@@ -87,11 +84,6 @@ class Evaluator:
             self._monthly[key].append(monthly)
         self._failures[key] = {int(f["replication"]): f for f in failures}
 
-    def done(self, scenario) -> set[int]:
-        """Replication indices of ``scenario`` that have run (finished or failed)."""
-        key = self.key(scenario)
-        return set(self._rows.get(key, {})) | set(self._failures.get(key, {}))
-
     @property
     def replications_requested(self) -> int:
         """Replications asked for so far, over every scenario, whether run now or found done.
@@ -115,9 +107,8 @@ class Evaluator:
                 total += len(missing)
         if not total:
             return
-        size = self.chunk_size or max(1, min(MAX_CHUNK, math.ceil(total / (4 * self.workers))))
         for key, (scenario, missing) in wanted.items():
-            tasks += [(key, scenario, missing[k:k + size]) for k in range(0, len(missing), size)]
+            tasks += [(key, scenario, chunk) for chunk in chunked(missing, total, self.workers, self.chunk_size)]
         done = 0
         if self.progress is not None:
             self.progress(done, total)

@@ -21,13 +21,12 @@ import pandas as pd
 
 from sim.backends import make_backend
 from sim.errors import SettingError
-from sim.replication import run_chunk
+from sim.replication import chunked, run_chunk
 from sim.store import ExperimentStore, MemoryStore
 from sim.summary import confidence_half_width, summarise
 
 __all__ = ["Experiment", "ExperimentError", "run_many"]
 
-MAX_CHUNK = 10  # replications per chunk at most: a killed run loses at most this many per worker
 
 
 class ExperimentError(SettingError):
@@ -70,10 +69,6 @@ def _check_int(name: str, value, lowest: int) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < lowest:
         raise ExperimentError(name, f"expected an integer of at least {lowest}, got {value!r}")
     return int(value)
-
-
-def _chunks(indices: list[int], size: int) -> list[list[int]]:
-    return [indices[k:k + size] for k in range(0, len(indices), size)]
 
 
 def run_many(scenario, reps: int = 100, seed: int = 0, *, workers: int = 1, backend: str = "local",
@@ -134,8 +129,7 @@ def run_many(scenario, reps: int = 100, seed: int = 0, *, workers: int = 1, back
 
         def run(indices) -> None:
             missing = [i for i in indices if i not in done]
-            size = chunk_size or max(1, min(MAX_CHUNK, math.ceil(len(missing) / (4 * workers))))
-            tasks = [(None, scenario, chunk) for chunk in _chunks(missing, size)]
+            tasks = [(None, scenario, chunk) for chunk in chunked(missing, len(missing), workers, chunk_size)]
             for _, result in runner.map(tasks, seed, trace):
                 store.write_chunk(result)
                 done.update(result.indices)

@@ -17,12 +17,14 @@ The search spends replications where they decide something:
    headcount up or down by a step; a step of marketing budget moved from one free
    channel to another) are raced against it. A better neighbour becomes the leader;
    if the leader wins, the steps halve, down to 1 FTE and ``min_channel_step``.
-3. **Report**: the leader, the runner-up and today's split are run to the same
-   number of replications and compared (:func:`sim.compare.analyse`). The
-   probability of correct selection is the share of bootstrap resamples in which
-   the leader's objective is still the best of them; the tolerance of each setting
-   is how far the candidates of the last race that could not be eliminated lie from
-   the leader (at least the last step), so the optimum lies within it.
+3. **Report**: the leader, the runner-up, the last race's survivors and today's
+   split exactly as it is are run to ``max_reps`` replications each and compared
+   (:func:`sim.compare.analyse`); the answer is the best searched split. The
+   probability of correct selection is the share of bootstrap resamples in which its
+   objective is still the best of them. The tolerance of each setting is how far the
+   finalists that are not significantly worse lie from it, plus one step (the
+   optimum may lie a step beyond the flat region); a channel share is never known
+   closer than the last step.
 
 :func:`smallest_budget` answers the inverse question, the smallest budget whose best
 split reaches a target with a given probability, by bisection on the budget.
@@ -30,6 +32,7 @@ split reaches a target with a given probability, by bisection on the budget.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -265,9 +268,7 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
     final = list(dict.fromkeys([leader, *([runner_up] if runner_up else []), *last_race]))
     # Today's split exactly as it is (at this budget), unspent money and all: the
     # search's own version of it spends the whole budget, so it is a different split.
-    today_split = current_split(search.scenario)
-    today_split = type(today_split)(sp.total, today_split.marketing_share, today_split.channel_mix,
-                                    today_split.role_mix)
+    today_split = dataclasses.replace(current_split(search.scenario), total=sp.total)
     today_scenario = with_split(search.scenario, today_split)
     _, bought = apply_budget(today_scenario)
     today_settings = {k: v for k, v in today_split.shares().items() if not k.startswith("role_share.")}
@@ -277,10 +278,10 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
     search.evaluator.run([*(search.scenario_of(c) for c in final), today_scenario], reps)
     labels = {}
     for c in final:
-        label = search.space.label(c)
+        label = sp.label(c)
         # Percentages are rounded in labels; two mixes can read the same.
         labels[c] = label if label not in labels.values() else f"{label} (#{len(labels) + 1})"
-    alternatives = [Alternative(labels[c], search.scenario_of(c), search.space.settings(c)) for c in final]
+    alternatives = [Alternative(labels[c], search.scenario_of(c), sp.settings(c)) for c in final]
     alternatives.append(Alternative("today", today_scenario, today_settings))
     runs = {a.label: search.evaluator.replications(a.scenario, reps) for a in alternatives}
     comparison = analyse(alternatives, runs, objective=search.objective, risk=search.risk, baseline="today",
@@ -294,29 +295,14 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
     if runner_up == leader or runner_up is None:
         runner_up = max((c for c in final if c != leader), key=lambda c: table.loc[labels[c], "objective"],
                         default=None)
-    # Finalists the replications cannot tell apart from the best span a flat region; the
-    # optimum may lie one step beyond the farthest of them, where nothing was shown.
-    # A step that was significantly worse bounds it; a channel mix (continuous) is
-    # never known closer than the last step.
-    settings = search.space.settings(leader)
-    # (Differences to the best searched split, which the comparison's own best may not be
-    # when today's split ties it.)
+    settings = sp.settings(leader)
+    # Differences to the best searched split, which the comparison's own best may not be
+    # when today's split ties it.
     values = comparison.replications.pivot(index="replication", columns="alternative", values="objective")
     rows = bootstrap_rows(len(values), search.seed)
     close = [c for c in final if c == leader or paired_difference(
         values[labels[c]].to_numpy(), values[best].to_numpy(), search.risk, search.level, rows)[2] >= 0]
-    tolerance = {}
-    for key in settings:
-        spread = float(max(abs(search.space.settings(c)[key] - settings[key]) for c in close))
-        if key.startswith("fte.") and key.partition(".")[2] in sp.fte_bounds:
-            tolerance[key] = spread + 1 if spread > 0 else 0.0
-        elif key.startswith("channel_share.") and key.partition(".")[2] in sp.free_channels \
-                and len(sp.free_channels) > 1:
-            tolerance[key] = spread + channel_step
-        elif key != "marketing_share":
-            tolerance[key] = spread
-    # The marketing share moves only with headcount: by the salaries of the FTE tolerance.
-    tolerance["marketing_share"] = sum(tolerance[f"fte.{r}"] * sp.cost_per_fte[r] for r in sp.fte_bounds) / sp.total
+    tolerance = _tolerance(sp, leader, close, channel_step)
     runner = labels.get(runner_up) if runner_up else None
     diff = None
     if runner:
@@ -329,7 +315,7 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
         objective=search.objective, risk=search.risk, estimate=float(table.loc[best, "objective"]),
         ci_low=float(table.loc[best, "objective_ci_low"]), ci_high=float(table.loc[best, "objective_ci_high"]),
         replications_used=search.evaluator.replications_requested - start,
-        candidates_evaluated=int(history["alternative"].nunique()) if not history.empty else 1,
+        candidates_evaluated=len(search.scenarios),
         runner_up=runner, runner_up_difference=diff, p_correct_selection=float(table.loc[best, "p_selected"]),
         tolerance=tolerance, vs_today=tuple(float(v) for v in vs_today), comparison=comparison, history=history)
     spend = sp.spend(dict(leader.fte), dict(leader.mix))
@@ -337,6 +323,30 @@ def _report(search: _Search, leader, last_race, ranking, channel_step, start, re
     allocation = {**settings, **{f"spend_month.{c}": s / months for c, s in spend.items()}, "total": sp.total,
                   "unspent": sp.total - sp.salaries(dict(leader.fte)) - sum(spend.values()), "label": best}
     return allocation, diagnostics
+
+
+def _tolerance(sp: SearchSpace, leader: Candidate, close: list[Candidate], channel_step: float) -> dict[str, float]:
+    """How far the optimum may lie from ``leader``, per setting.
+
+    The ``close`` finalists (not significantly worse) span a flat region, and the
+    optimum may lie one step beyond the farthest of them, where nothing was shown; a
+    step that was significantly worse bounds it. A channel mix is continuous, so it is
+    never known closer than the last step.
+    """
+    settings = sp.settings(leader)
+    tolerance = {}
+    for key in settings:
+        spread = float(max(abs(sp.settings(c)[key] - settings[key]) for c in close))
+        if key.startswith("fte.") and key.partition(".")[2] in sp.fte_bounds:
+            tolerance[key] = spread + 1 if spread > 0 else 0.0
+        elif key.startswith("channel_share.") and key.partition(".")[2] in sp.free_channels \
+                and len(sp.free_channels) > 1:
+            tolerance[key] = spread + channel_step
+        elif key != "marketing_share":
+            tolerance[key] = spread
+    # The marketing share moves only with headcount: by the salaries of the FTE tolerance.
+    tolerance["marketing_share"] = sum(tolerance[f"fte.{r}"] * sp.cost_per_fte[r] for r in sp.fte_bounds) / sp.total
+    return tolerance
 
 
 def smallest_budget(scenario, *, target: float, probability: float, objective: Objective | None = None,

@@ -11,6 +11,7 @@ or on a Dask worker): it returns plain picklable records, one per replication.
 
 from __future__ import annotations
 
+import math
 import traceback
 from dataclasses import dataclass, field
 
@@ -19,7 +20,19 @@ import pandas as pd
 
 from sim.streams import as_seed_sequence
 
-__all__ = ["ChunkResult", "flatten_metrics", "replication_seed", "run_chunk"]
+__all__ = ["MAX_CHUNK", "ChunkResult", "chunked", "flatten_metrics", "replication_seed", "run_chunk"]
+
+MAX_CHUNK = 10  # replications per chunk at most: a killed run loses at most this many per worker
+
+
+def chunked(indices: list[int], total: int, workers: int, size: int | None = None) -> list[list[int]]:
+    """``indices`` in chunks of ``size``, by default a few chunks per worker for ``total`` replications.
+
+    Up to :data:`MAX_CHUNK` each: small enough that a killed run loses little, large
+    enough that tasks are not mostly overhead.
+    """
+    size = size or max(1, min(MAX_CHUNK, math.ceil(total / (4 * workers))))
+    return [indices[k:k + size] for k in range(0, len(indices), size)]
 
 
 def replication_seed(root_seed: int, index: int) -> np.random.SeedSequence:

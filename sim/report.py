@@ -107,10 +107,14 @@ def _fmt(x) -> str:
     return _num(x, 0 if size >= 100 or size == 0 else 2 if size >= 1 else 4)
 
 
+def wide_console(width: int = 150) -> Console:
+    """A console for tables: the terminal's width, or ``width`` columns when piped (rather than 80)."""
+    return Console(width=None if sys.stdout.isatty() else width)
+
+
 def experiment_report(experiment, console: Console | None = None) -> None:
     """Print one line per measure: mean, 95% CI of the mean, sd, P10, P50, P90."""
-    # Piped to a file, the table is as wide as it needs to be rather than 80 columns.
-    console = console or Console(width=None if sys.stdout.isatty() else 150)
+    console = console or wide_console()
     sc = experiment.scenario
     failed = len(experiment.failures)
     console.print(f"[bold]{sc.name}[/bold]: {sc.horizon_months} months, {len(experiment.replications)} "

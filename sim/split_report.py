@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 
 from rich.console import Console
 from rich.table import Table
 
-from sim.report import _fmt, _num, _pct
+from sim.report import _fmt, _num, _pct, wide_console
 
 __all__ = ["comparison_report", "optimization_report"]
-
-
-def _console(console):
-    # Piped to a file, tables are as wide as they need to be rather than 80 columns.
-    return console or Console(width=None if sys.stdout.isatty() else 180)
 
 
 def _interval(estimate, low, high, pct=False) -> str:
@@ -33,7 +27,7 @@ def _vr(x) -> str:
 
 def comparison_report(comparison, console: Console | None = None, currency: str = "") -> None:
     """Print the alternatives, their paired differences and the evidence for the best."""
-    console = _console(console)
+    console = console or wide_console(180)
     c = comparison
     level = f"{c.level:.0%}"
     what = f"{c.risk.label} of {c.objective.label}" + (f" ({currency})" if currency else "")
@@ -86,7 +80,7 @@ def comparison_report(comparison, console: Console | None = None, currency: str 
 
 def optimization_report(allocation: dict, diagnostics, console: Console | None = None, currency: str = "") -> None:
     """Print the best split found, how sure we are, and how the search spent its replications."""
-    console = _console(console)
+    console = console or wide_console(180)
     d = diagnostics
     what = f"{d.risk.label} of {d.objective.label}" + (f" ({currency})" if currency else "")
     console.print(f"[bold]best split[/bold] for the {what}: {allocation['label']}")
