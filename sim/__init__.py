@@ -1,21 +1,159 @@
-"""Funnel budget simulation: marketing spend and sales headcount in one SimPy model."""
+"""Funnel budget simulation: marketing spend and sales headcount in one SimPy model.
 
-from sim.config import Scenario, ScenarioError, load_scenario, parse_scenario
+Everything a notebook needs is here (see ``docs/api.md``)::
 
-__version__ = "0.1.0"
+    import sim
 
-__all__ = ["Scenario", "ScenarioError", "__version__", "load_scenario", "parse_scenario", "run_many", "simulate"]
+    scenario = sim.load_scenario("scenarios/b2b_saas_inbound.yaml")
+    result = sim.simulate(scenario, seed=1)                  # one horizon
+    experiment = sim.run_many(scenario, reps=50, seed=1)     # many, with CIs
+    swept = sim.sweep(scenario, {"marketing_share": [0.2, 0.3, 0.4]}, reps=20, seed=1)
+    allocation, diagnostics = sim.optimize(scenario, seed=1)
+
+Names are loaded when first used, so ``import sim`` is quick and pulls in neither
+SimPy nor matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+from sim.version import __version__
+
+# name -> the module that defines it
+_WHERE = {
+    # errors
+    "FunnelError": "sim.errors",
+    # scenarios
+    "Scenario": "sim.scenario",
+    "ScenarioError": "sim.scenario",
+    "Plan": "sim.scenario",
+    "load_scenario": "sim.scenario",
+    "parse_scenario": "sim.scenario",
+    # one replication
+    "Result": "sim.model",
+    "simulate": "sim.model",
+    # many replications
+    "Experiment": "sim.montecarlo",
+    "ExperimentError": "sim.montecarlo",
+    "StoreError": "sim.montecarlo",
+    "BackendError": "sim.montecarlo",
+    "replication_seed": "sim.montecarlo",
+    "summarise": "sim.montecarlo",
+    # decisions
+    "Split": "sim.decide",
+    "SplitError": "sim.decide",
+    "current_split": "sim.decide",
+    "vary": "sim.decide",
+    "with_split": "sim.decide",
+    "Alternative": "sim.decide",
+    "Comparison": "sim.decide",
+    "CompareError": "sim.decide",
+    "compare": "sim.decide",
+    "sweep": "sim.decide",
+    "split_alternatives_of": "sim.decide",
+    "analyse": "sim.decide",
+    "optimize": "sim.decide",
+    "smallest_budget": "sim.decide",
+    "Diagnostics": "sim.decide",
+    "OptimizeError": "sim.decide",
+    "BudgetTooSmall": "sim.decide",
+    "Objective": "sim.decide",
+    "ObjectiveError": "sim.decide",
+    "Risk": "sim.decide",
+    "mean": "sim.decide",
+    "value_at_risk": "sim.decide",
+    "conditional_value_at_risk": "sim.decide",
+    "probability_of_target": "sim.decide",
+    "make_risk": "sim.decide",
+    # presentation
+    "objective_plot": "sim.present.plots",
+    "difference_plot": "sim.present.plots",
+    "heatmap_plot": "sim.present.plots",
+    "funnel_plot": "sim.present.plots",
+    "capacity_plot": "sim.present.plots",
+    "distribution_plot": "sim.present.plots",
+    "write_plots": "sim.present.plots",
+    "write_tables": "sim.present.export",
+    "write_excel": "sim.present.export",
+    "write_experiment_excel": "sim.present.export",
+}
+
+__all__ = ["__version__", "run_many", *_WHERE]
 
 
-def simulate(scenario, seed=0, lead_records=True):
-    """Simulate one horizon of ``scenario`` with ``seed``; see :func:`sim.model.simulate`."""
-    from sim.model import simulate as _simulate
+def run_many(scenario, reps: int = 100, seed=0, **options):
+    """Run ``reps`` replications of ``scenario`` with the funnel model; see :func:`sim.montecarlo.run_many`.
 
-    return _simulate(scenario, seed=seed, lead_records=lead_records)
+    Options are those of :func:`sim.montecarlo.run_many` (``workers``, ``backend``,
+    ``scheduler``, ``out``, ``precision``, ``metric``, ``precision_batch``,
+    ``chunk_size``, ``trace``, ``progress``); returns an :class:`Experiment`.
+    """
+    from sim.model import replicate
+    from sim.montecarlo import run_many as _run_many
+
+    return _run_many(scenario, reps=reps, seed=seed, model=replicate, **options)
 
 
-def run_many(scenario, reps=100, seed=0, **options):
-    """Run ``reps`` replications of ``scenario``; see :func:`sim.experiment.run_many`."""
-    from sim.experiment import run_many as _run_many
+def __getattr__(name: str):
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value  # once found, a plain attribute
+        return value
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")
 
-    return _run_many(scenario, reps=reps, seed=seed, **options)
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from sim.decide import (  # noqa: F401
+        Alternative,
+        BudgetTooSmall,
+        CompareError,
+        Comparison,
+        Diagnostics,
+        Objective,
+        ObjectiveError,
+        OptimizeError,
+        Risk,
+        Split,
+        SplitError,
+        analyse,
+        compare,
+        conditional_value_at_risk,
+        current_split,
+        make_risk,
+        mean,
+        optimize,
+        probability_of_target,
+        smallest_budget,
+        split_alternatives_of,
+        sweep,
+        value_at_risk,
+        vary,
+        with_split,
+    )
+    from sim.errors import FunnelError  # noqa: F401
+    from sim.model import Result, simulate  # noqa: F401
+    from sim.montecarlo import (  # noqa: F401
+        BackendError,
+        Experiment,
+        ExperimentError,
+        StoreError,
+        replication_seed,
+        summarise,
+    )
+    from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401
+    from sim.present.plots import (  # noqa: F401
+        capacity_plot,
+        difference_plot,
+        distribution_plot,
+        funnel_plot,
+        heatmap_plot,
+        objective_plot,
+        write_plots,
+    )
+    from sim.scenario import Plan, Scenario, ScenarioError, load_scenario, parse_scenario  # noqa: F401

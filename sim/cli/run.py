@@ -1,0 +1,215 @@
+"""The ``funnel run``, ``funnel validate``, ``funnel schema`` and ``funnel bench`` subcommands: parse, call, write."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from sim.cli.flags import error_lines
+from sim.cli.options import fail, integer, jsonable, number, run_with_progress
+from sim.scenario import Scenario, ScenarioError, load_scenario
+
+__all__ = ["add_run_commands"]
+
+# Options that only mean something for many replications.
+_MANY_OPTIONS = ("workers", "backend", "scheduler", "out", "precision", "metric", "batch", "chunk_size", "trace")
+
+
+def _option(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _run_problems(args) -> list[str]:
+    """Every combination of ``run`` options the command line cannot take, one line each."""
+    given = [name for name in _MANY_OPTIONS if getattr(args, name) is not None]
+    problems = []
+    if args.replication is not None:
+        problems += [f"--replication: runs one replication alone; drop {_option(name)}"
+                     for name in ("reps", *given) if getattr(args, name) is not None]
+    elif args.reps is None:
+        problems += [f"{_option(name)}: needs --reps R (many replications)" for name in given]
+    if args.trace is not None and args.out is None:
+        problems.append("--trace: needs --out DIR to write the lead records to")
+    if args.batch is not None and args.precision is None and args.reps is not None:
+        problems.append("--batch: only used with --precision")
+    if args.monthly is not None and not (parent := Path(args.monthly).resolve().parent).is_dir():
+        problems.append(f"--monthly: folder {parent} does not exist")
+    if args.reps is not None and args.replication is None:
+        from sim.montecarlo.experiment import ExperimentError, check_settings
+
+        if found := check_settings(**_settings(args)):  # the library's own checks, before anything runs
+            problems += error_lines(ExperimentError(*found[0], problems=found))
+    return problems
+
+
+def _settings(args) -> dict:
+    return {"reps": args.reps, "workers": args.workers or 1, "backend": args.backend or "local",
+            "scheduler": args.scheduler, "precision": args.precision, "metric": args.metric,
+            "precision_batch": args.batch or 20, "chunk_size": args.chunk_size, "trace": args.trace or 0}
+
+
+def _write_monthly(frame, path) -> list[str]:
+    try:
+        frame.to_csv(path, index=False)
+    except OSError as exc:
+        return [f"--monthly: cannot write {path}: {exc.strerror or exc}"]
+    return []
+
+
+def _cmd_run(args) -> int:
+    problems = _run_problems(args)
+    if problems:
+        return fail(problems)
+    scenario = load_scenario(args.scenario)
+    if args.reps is not None:
+        return _run_many(args, scenario)
+
+    from sim.model import simulate
+    from sim.montecarlo.replication import replication_seed
+    from sim.present.report import funnel_report
+
+    seed = args.seed if args.replication is None else replication_seed(args.seed, args.replication)
+    result = simulate(scenario, seed=seed, lead_records=False)
+    if args.monthly is not None and (problems := _write_monthly(result.monthly, args.monthly)):
+        return fail(problems)
+    if args.json:
+        print(json.dumps(jsonable(result.metrics), indent=2))
+    else:
+        label = args.seed if args.replication is None else f"{args.seed}, replication {args.replication}"
+        funnel_report(result, seed=label)
+    return 0
+
+
+def _run_many(args, scenario) -> int:
+    import sim
+    from sim.present.report import experiment_report
+
+    experiment, code = run_with_progress(args, lambda progress: sim.run_many(
+        scenario, seed=args.seed, out=args.out, progress=progress, **_settings(args)))
+    if experiment is None:
+        return code
+    for failure in experiment.failures.itertuples():
+        print(f"replication {failure.replication} failed: {failure.error} (re-run it alone with "
+              f"`funnel run {args.scenario} --replication {failure.replication} --seed {args.seed}`)",
+              file=sys.stderr)
+    if args.monthly is not None and (problems := _write_monthly(experiment.monthly, args.monthly)):
+        return fail(problems)
+    if args.json:
+        summary = experiment.summary()
+        document = {
+            "experiment": {"scenario": scenario.name, "seed": args.seed, "reps": args.reps,
+                           "completed": len(experiment.replications), "failed": len(experiment.failures),
+                           "out": args.out},
+            "summary": {name: row for name, row in summary.to_dict(orient="index").items()},
+            "replications": experiment.replications.to_dict(orient="records"),
+            "failures": experiment.failures.drop(columns="traceback").to_dict(orient="records"),
+        }
+        if experiment.precision is not None:
+            document["precision"] = experiment.precision
+        print(json.dumps(jsonable(document), indent=1))
+    else:
+        experiment_report(experiment)
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    problems = []
+    for path in args.scenarios:
+        try:
+            load_scenario(path)
+        except ScenarioError as exc:
+            problems += error_lines(exc)
+        else:
+            print(f"{path}: ok")
+    return fail(problems) if problems else 0
+
+
+def _cmd_schema(_args) -> int:
+    print(json.dumps(Scenario.model_json_schema(), indent=2))
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    problems = [f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}"
+                for name in ("replications", "customers", "parallel_reps", "scale")
+                if getattr(args, name) is not None and getattr(args, name) <= 0]
+    if problems:
+        return fail(problems)
+    scenario = load_scenario(args.scenario)
+    if args.scale is not None:
+        from sim.model.benchmark import scaled_replication
+
+        figures = scaled_replication(scenario, args.scale, seed=1)
+        print(f"scenario: {args.scenario} scaled {args.scale:g} times (spend, leads, team, customers), seed 1, "
+              "one replication in a fresh process")
+        print(f"leads:                            {figures['leads']:>12,}")
+        print(f"seconds:                          {figures['seconds']:>12.1f}")
+        print(f"peak memory (MB):                 {figures['peak_memory_mb']:>12.0f}")
+        return 0
+
+    from sim.model import replicate
+    from sim.model.benchmark import bare_mmc_customers_per_second, funnel_leads_per_second
+    from sim.model.simulation import simulate
+    from sim.montecarlo.benchmark import worker_figures
+
+    simulate(scenario, seed=12345)  # warm caches and imports before timing
+    leads_s = funnel_leads_per_second(scenario, args.replications)
+    bare_s = bare_mmc_customers_per_second(int(args.customers))
+    workers = worker_figures(scenario, replicate, int(args.parallel_reps))
+    print(f"scenario: {args.scenario} ({args.replications} replications; {args.parallel_reps} per worker count)")
+    print(f"funnel leads per second:          {leads_s:>12,.0f}")
+    print(f"bare SimPy M/M/c customers per s: {bare_s:>12,.0f}")
+    print(f"ratio (leads / bare customers):   {leads_s / bare_s:>12.2f}")
+    print(f"replications per s, 1 worker:     {workers['replications_per_second_1_worker']:>12.2f}")
+    print(f"replications per s, 2 workers:    {workers['replications_per_second_2_workers']:>12.2f}")
+    print(f"ratio (2 workers / 1):            {workers['worker_ratio']:>12.2f}")
+    print(f"first start of worker processes:  {workers['first_worker_start_seconds']:>11.2f}s")
+    return 0
+
+
+def add_run_commands(sub) -> None:
+    """Add ``run``, ``validate``, ``schema`` and ``bench`` to the ``funnel`` subparsers ``sub``."""
+    run = sub.add_parser("run", help="simulate one horizon (or --reps R of them) and print the results")
+    run.add_argument("scenario", metavar="FILE", help="scenario YAML file")
+    run.add_argument("--seed", type=integer, default=0, help="random seed; with --reps, the root seed (default 0)")
+    run.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    run.add_argument("--monthly", metavar="CSV", help="write the monthly series to this CSV file")
+    many = run.add_argument_group("many replications")
+    many.add_argument("--reps", type=integer, metavar="R", help="run R replications and summarise them")
+    many.add_argument("--workers", type=integer, metavar="W", help="processes to run on (default 1)")
+    many.add_argument("--backend", choices=("local", "dask"), help="local processes (default) or Dask distributed")
+    many.add_argument("--scheduler", metavar="ADDRESS", help="with --backend dask: an existing scheduler")
+    many.add_argument("--out", metavar="DIR", help="experiment directory: results saved as they finish; "
+                      "running again on it resumes")
+    many.add_argument("--precision", type=number, metavar="P",
+                      help="stop once the 95%% CI half-width of --metric is below P times its mean")
+    many.add_argument("--metric", metavar="NAME", help="the measure --precision watches (e.g. wins)")
+    many.add_argument("--batch", type=integer, metavar="B", help="with --precision: replications per batch "
+                      "(default 20)")
+    many.add_argument("--chunk-size", type=integer, metavar="N", help="replications per task (default: up to 10)")
+    many.add_argument("--trace", type=integer, metavar="N",
+                      help="write per-lead records of the first N replications to DIR/trace/")
+    many.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--replication", type=integer, metavar="I",
+                     help="run replication I of an experiment with root --seed alone (to look at one)")
+    run.set_defaults(func=_cmd_run)
+
+    val = sub.add_parser("validate", help="check scenario files; one line per problem")
+    val.add_argument("scenarios", metavar="FILE", nargs="+")
+    val.set_defaults(func=_cmd_validate)
+
+    sch = sub.add_parser("schema", help="print the scenario JSON Schema (for editors)")
+    sch.set_defaults(func=_cmd_schema)
+
+    bench = sub.add_parser("bench", help="speed: leads/s against a bare SimPy M/M/c loop; 2 workers against 1; "
+                                         "or, with --scale, one big replication's memory")
+    bench.add_argument("--scenario", default="scenarios/b2b_saas_inbound.yaml", metavar="FILE")
+    bench.add_argument("--replications", type=integer, default=3)
+    bench.add_argument("--customers", type=integer, default=100_000, help="bare M/M/c customers")
+    bench.add_argument("--parallel-reps", type=integer, default=40, metavar="N",
+                       help="replications timed with 1 and with 2 workers (default 40)")
+    bench.add_argument("--scale", type=number, metavar="K",
+                       help="instead: one replication of the scenario K times the size (spend, leads, team, "
+                            "customers) in a fresh process: leads, seconds, peak memory")
+    bench.set_defaults(func=_cmd_bench)

@@ -1,0 +1,396 @@
+"""The ``funnel compare``, ``funnel sweep`` and ``funnel optimize`` subcommands: parse, call, write.
+
+Every problem with the options is reported before anything runs (one line each,
+exit 2), including output paths, so a long run is never lost to a typo. The command
+line checks what only it knows (flags that go together, output paths, the syntax of
+values); the library's own checks are asked for before running, and worded with the
+flags (:mod:`sim.cli.flags`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from sim.cli.flags import error_lines
+from sim.cli.options import fail, integer, jsonable, number, pairs, run_with_progress, value_list
+from sim.errors import FunnelError
+from sim.scenario import load_scenario
+
+__all__ = ["add_split_commands"]
+
+
+def _library(problems: list[str], *checks) -> None:
+    """Add the problems the library's ``checks`` find (each a list of ``(parameter, message)``)."""
+    found = [p for check in checks for p in check]
+    if found:
+        problems += error_lines(FunnelError(*found[0], problems=found))
+
+
+def _attempt(problems: list[str], make):
+    """``make()``, or None with its library error's lines added to ``problems``."""
+    try:
+        return make()
+    except FunnelError as exc:
+        problems += error_lines(exc)
+        return None
+
+
+def _grid(args, problems: list[str]) -> dict[str, list[float]]:
+    """The split settings to vary and their values (read here; checked by the library)."""
+    texts = {}
+    if args.marketing_share is not None:
+        texts["marketing_share"] = ("--marketing-share", args.marketing_share)
+    if args.sdr_share is not None:
+        texts["role_share.sdr"] = ("--sdr-share", args.sdr_share)
+    roles = pairs(args.role_share, "--role-share", problems)
+    channels = pairs(args.channel_share, "--channel-share", problems)
+    texts.update({f"role_share.{r}": (f"--role-share {r}", v) for r, v in roles.items()})
+    texts.update({f"channel_share.{c}": (f"--channel-share {c}", v) for c, v in channels.items()})
+    return {setting: value_list(text, option, problems) for setting, (option, text) in texts.items()}
+
+
+def _judgement(args, problems: list[str]):
+    """The objective and the risk measure from the options (or None, with the problems added)."""
+    from sim.decide.objectives import Objective, make_risk
+
+    smallest = getattr(args, "smallest_budget", False)
+    objective = Objective(args.objective or ("revenue" if smallest else "contribution"), args.with_pipeline)
+    if smallest:
+        if args.risk not in (None, "probability"):
+            problems.append("--risk: --smallest-budget always uses the probability of reaching --target")
+        if args.risk_level is not None:
+            problems.append("--risk-level: --smallest-budget always uses the probability of reaching --target")
+        return objective, None
+    try:
+        return objective, make_risk(args.risk or "mean", args.risk_level, args.target)
+    except FunnelError as exc:
+        problems += error_lines(exc)
+        return objective, None
+
+
+def _output_problems(args) -> list[str]:
+    problems = []
+    excel = getattr(args, "excel", None)
+    if excel is not None:
+        path = Path(excel)
+        if path.suffix.lower() != ".xlsx":
+            problems.append(f"--excel: expected a file name ending in .xlsx, got {excel!r}")
+        elif not path.resolve().parent.is_dir():
+            problems.append(f"--excel: folder {path.resolve().parent} does not exist")
+    for option in ("out", "plots"):
+        value = getattr(args, option, None)
+        if value is not None and Path(value).exists() and not Path(value).is_dir():
+            problems.append(f"--{option}: {value} exists and is not a directory")
+    return problems
+
+
+def _running(args) -> dict:
+    return {"workers": args.workers, "backend": args.backend, "scheduler": args.scheduler, "out": args.out}
+
+
+def _common_problems(args) -> list[str]:
+    """Output paths, and the library's checks of the running options and of a comparison's settings."""
+    from sim.decide.compare import comparison_problems
+    from sim.montecarlo.backends import check_backend
+
+    problems = _output_problems(args)
+    reps = getattr(args, "reps", None)
+    _library(problems, check_backend(args.backend, args.workers, args.scheduler),
+             comparison_problems(reps=2 if reps is None else reps, level=args.confidence))
+    return problems
+
+
+def _write_outputs(args, comparison, extra: dict[str, pd.DataFrame] | None = None) -> list[str]:
+    """Write --out tables, --excel and --plots; return problems (one line each)."""
+    from sim.present.export import write_excel, write_tables
+
+    problems = []
+    try:
+        if args.out is not None:
+            write_tables(comparison, args.out, extra)
+        if args.excel is not None:
+            write_excel(comparison, args.excel, extra)
+        if args.plots is not None:
+            from sim.present.plots import write_plots
+
+            write_plots(comparison, args.plots)
+    except OSError as exc:
+        problems.append(f"cannot write the results: {exc}")
+    return problems
+
+
+def _comparison_document(comparison, **header) -> dict:
+    alternatives = comparison.alternatives.reset_index()
+    return {
+        "comparison": {"objective": comparison.objective.label, "risk": comparison.risk.label,
+                       "level": comparison.level, "best": comparison.best, "baseline": comparison.baseline,
+                       "reps": comparison.reps, "paired_replications": comparison.n,
+                       "dimensions": comparison.dimensions, "failed": len(comparison.failures), **header},
+        "alternatives": alternatives.to_dict(orient="records"),
+        "paired": comparison.paired.to_dict(orient="records"),
+        "p_best": comparison.p_best.reset_index().rename(
+            columns={"p_best_ci_low": "ci_low", "p_best_ci_high": "ci_high"}).to_dict(orient="records"),
+        "measures": comparison.measures.to_dict(orient="records"),
+    }
+
+
+def _cmd_compare(args) -> int:
+    from sim.decide.compare import Alternative, compare, split_alternatives_of
+
+    problems = _common_problems(args)
+    grid = _grid(args, problems)
+    objective, risk = _judgement(args, problems)
+    if len(args.scenarios) > 1 and grid:
+        problems.append("--marketing-share and the other split options vary one scenario; "
+                        "give one FILE with them, or several FILEs without them")
+    split_options = any(v is not None for v in (args.marketing_share, args.sdr_share, args.role_share,
+                                                args.channel_share))
+    if len(args.scenarios) == 1 and not split_options:
+        problems.append("compare: give two or more scenario FILEs, or one FILE and split values "
+                        "(e.g. --marketing-share 0.3,0.5)")
+    twice = sorted({p for p in args.scenarios if args.scenarios.count(p) > 1})
+    problems += [f"FILE: {p} is given more than once (compare a file with itself by copying it)" for p in twice]
+    if args.budget is not None and len(args.scenarios) > 1:
+        problems.append("--budget: sets the total of a split; with several FILEs each file's own plan counts")
+    scenarios = [_attempt(problems, lambda path=path: load_scenario(path)) for path in args.scenarios]
+    alternatives = None
+    if grid and scenarios[0] is not None and len(scenarios) == 1:
+        alternatives = _attempt(problems, lambda: split_alternatives_of(scenarios[0], grid, args.budget))
+    elif not grid and None not in scenarios:
+        stems = [Path(p).stem for p in args.scenarios]
+        labels = stems if len(set(stems)) == len(stems) else list(args.scenarios)
+        alternatives = [Alternative(label, sc) for label, sc in zip(labels, scenarios, strict=True)]
+    if problems:
+        return fail(problems)
+    comparison, code = run_with_progress(args, lambda progress: compare(
+        alternatives, args.reps, args.seed, objective=objective, risk=risk, baseline=args.baseline,
+        level=args.confidence, progress=progress, **_running(args)))
+    return code if comparison is None else _finish(args, comparison, scenarios[0].currency)
+
+
+def _cmd_sweep(args) -> int:
+    from sim.decide.compare import sweep
+
+    problems = _common_problems(args)
+    grid = _grid(args, problems)
+    objective, risk = _judgement(args, problems)
+    if not 1 <= len(grid) <= 2 and not problems:
+        problems.append(f"sweep: give one or two split settings to vary (e.g. --marketing-share 0:1:0.05), "
+                        f"got {len(grid)}")
+    scenario = _attempt(problems, lambda: load_scenario(args.scenario))
+    if scenario is not None and 1 <= len(grid) <= 2:
+        from sim.decide.compare import split_alternatives_of
+
+        _attempt(problems, lambda: split_alternatives_of(scenario, grid, args.budget))  # the grid's own checks
+    if problems:
+        return fail(problems)
+    comparison, code = run_with_progress(args, lambda progress: sweep(
+        scenario, grid, args.reps, args.seed, budget=args.budget, objective=objective, risk=risk,
+        baseline=args.baseline or "today", level=args.confidence, progress=progress, **_running(args)))
+    return code if comparison is None else _finish(args, comparison, scenario.currency)
+
+
+def _finish(args, comparison, currency: str) -> int:
+    from sim.present.split_report import comparison_report
+
+    if problems := _write_outputs(args, comparison):
+        return fail(problems)
+    for f in comparison.failures.itertuples():
+        print(f"{f.alternative}: replication {f.replication} failed: {f.error}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(jsonable(_comparison_document(comparison, seed=args.seed)), indent=1))
+    else:
+        comparison_report(comparison, currency=currency)
+    return 0
+
+
+def _fte_limits(values, option: str, problems: list[str]) -> dict[str, int]:
+    out = {}
+    for role, text in pairs(values, option, problems).items():
+        try:
+            out[role] = int(text)
+        except ValueError:
+            problems.append(f"{option}: {role}: expected a whole number of FTE, got {text!r}")
+    return out
+
+
+def _low_high(text: str, option: str, problems: list[str], what: str) -> tuple[float, float] | None:
+    parts = text.split(":")
+    try:
+        low, high = (float(x.replace(",", "").replace("_", "")) for x in parts)
+    except ValueError:
+        problems.append(f"{option}: expected LOW:HIGH such as {what}, got {text!r}")
+        return None
+    return low, high
+
+
+def _bounds(values, problems: list[str]) -> dict[str, tuple[float, float]]:
+    out = {}
+    for setting, text in pairs(values, "--bounds", problems).items():
+        pair = _low_high(text, f"--bounds: {setting}", problems, "0.2:0.6")
+        if pair is not None:
+            out[setting] = pair
+    return out
+
+
+def _cmd_optimize(args) -> int:
+    from sim.decide.optimize import budget_search_problems, optimize, race_problems, smallest_budget
+
+    problems = _common_problems(args)
+    objective, risk = _judgement(args, problems)
+    fixed = [name.strip() for text in args.fixed or [] for name in text.split(",") if name.strip()]
+    min_fte = _fte_limits(args.min_fte, "--min-fte", problems)
+    max_fte = _fte_limits(args.max_fte, "--max-fte", problems)
+    bounds = _bounds(args.bounds, problems)
+    budget_range = _low_high(args.budget_range, "--budget-range", problems, "1000000:5000000") \
+        if args.budget_range is not None else None
+    race = dict(initial_candidates=args.candidates, initial_reps=args.initial_reps, race_batch=args.batch,
+                max_reps=args.max_reps, max_replications=args.max_replications)
+    _library(problems, race_problems(**race, level=args.confidence))
+    if args.smallest_budget:
+        if args.target is None:
+            problems.append("--smallest-budget: needs --target (e.g. the revenue to reach)")
+        if args.probability is None:
+            problems.append("--smallest-budget: needs --probability (e.g. 0.8)")
+        else:
+            _library(problems, budget_search_problems(probability=args.probability, budget_range=budget_range))
+        if args.budget is not None:
+            problems.append("--budget: --smallest-budget searches the budget; use --budget-range LOW:HIGH")
+    else:
+        for option in ("probability", "budget_range"):
+            if getattr(args, option) is not None:
+                problems.append(f"--{option.replace('_', '-')}: only used with --smallest-budget")
+    scenario = _attempt(problems, lambda: load_scenario(args.scenario))
+    if scenario is not None and not args.smallest_budget:
+        from sim.decide.search_space import search_space
+
+        _attempt(problems, lambda: search_space(scenario, budget=args.budget, fixed=fixed, min_fte=min_fte,
+                                                max_fte=max_fte, bounds=bounds))  # the limits' own checks
+    if problems:
+        return fail(problems)
+    search = dict(fixed=fixed, min_fte=min_fte, max_fte=max_fte, bounds=bounds, level=args.confidence, **race)
+    if args.smallest_budget:
+        result, code = run_with_progress(args, lambda progress: smallest_budget(
+            scenario, target=args.target, probability=args.probability, objective=objective,
+            budget_range=budget_range, seed=args.seed, progress=progress, **_running(args), **search))
+    else:
+        result, code = run_with_progress(args, lambda progress: optimize(
+            scenario, objective=objective, risk=risk, budget=args.budget, seed=args.seed, progress=progress,
+            **_running(args), **search))
+    if result is None:
+        return code
+    allocation, diagnostics = result
+    extra = {"allocation": pd.DataFrame([allocation]), "search": diagnostics.history,
+             "diagnostics": pd.DataFrame([_diagnostics(diagnostics)])}
+    if diagnostics.budget_search is not None:
+        extra["budgets"] = diagnostics.budget_search
+    if problems := _write_outputs(args, diagnostics.comparison, extra):
+        return fail(problems)
+    if args.json:
+        document = {"allocation": allocation, "diagnostics": _diagnostics(diagnostics),
+                    **_comparison_document(diagnostics.comparison, seed=args.seed)}
+        if diagnostics.budget_search is not None:
+            document["budget_search"] = diagnostics.budget_search.to_dict(orient="records")
+        print(json.dumps(jsonable(document), indent=1))
+    else:
+        from sim.present.split_report import optimization_report
+
+        optimization_report(allocation, diagnostics, currency=scenario.currency)
+    return 0
+
+
+def _diagnostics(d) -> dict:
+    low_high = d.runner_up_difference or (None, None, None)
+    return {"objective": d.objective.label, "risk": d.risk.label, "estimate": d.estimate, "ci_low": d.ci_low,
+            "ci_high": d.ci_high, "replications_used": d.replications_used,
+            "candidates_evaluated": d.candidates_evaluated, "runner_up": d.runner_up,
+            "runner_up_difference": low_high[0], "runner_up_difference_ci_low": low_high[1],
+            "runner_up_difference_ci_high": low_high[2], "p_correct_selection": d.p_correct_selection,
+            "vs_today": d.vs_today[0], "vs_today_ci_low": d.vs_today[1], "vs_today_ci_high": d.vs_today[2],
+            **{f"tolerance.{k}": v for k, v in d.tolerance.items()}}
+
+
+def _common(p, reps_default: int | None) -> None:
+    from sim.decide.objectives import OBJECTIVES, RISKS
+
+    if reps_default is not None:
+        p.add_argument("--reps", type=integer, default=reps_default, metavar="R",
+                       help=f"replications per alternative, the same seeds for each (default {reps_default})")
+    p.add_argument("--seed", type=integer, default=0, help="the root seed (default 0)")
+    p.add_argument("--objective", choices=list(OBJECTIVES), help="what a replication is judged by "
+                   "(default contribution)")
+    p.add_argument("--with-pipeline", action="store_true",
+                   help="count the open pipeline's win-weighted value at the horizon in the objective")
+    p.add_argument("--risk", choices=list(RISKS), help="mean (default), var or cvar (with --risk-level), "
+                   "or probability (of reaching --target)")
+    p.add_argument("--risk-level", type=number, metavar="Q", help="the worst share for var and cvar (e.g. 0.1)")
+    p.add_argument("--target", type=number, metavar="X", help="the objective's value to reach")
+    p.add_argument("--confidence", type=number, default=0.95, metavar="L", help="CI level (default 0.95)")
+    p.add_argument("--budget", type=number, metavar="TOTAL", help="the budget for the horizon (default: today's)")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--out", metavar="DIR", help="write CSV and Parquet tables (and the replications, so that "
+                   "running again resumes)")
+    p.add_argument("--excel", metavar="FILE.xlsx", help="write a workbook: summary, paired differences, "
+                   "measures, replications")
+    p.add_argument("--plots", metavar="DIR", help="write PNG plots")
+    p.add_argument("--workers", type=integer, default=1, metavar="W", help="processes to run on (default 1)")
+    p.add_argument("--backend", choices=("local", "dask"), default="local", help="local processes or Dask")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="with --backend dask: an existing scheduler")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _split_values(p, ranges: bool) -> None:
+    how = "values such as 0:1:0.05 (start:stop:step) or 0.3,0.5" if ranges else "values such as 0.3,0.5,0.7"
+    p.add_argument("--marketing-share", metavar="VALUES", help=f"marketing share of the budget: {how}")
+    p.add_argument("--sdr-share", metavar="VALUES", help="SDRs' share of the salaries (the other roles "
+                   "share the rest as today)")
+    p.add_argument("--role-share", action="append", metavar="ROLE=VALUES", help="a role's share of the salaries")
+    p.add_argument("--channel-share", action="append", metavar="CHANNEL=VALUES",
+                   help="a channel's share of the marketing spend (the others share the rest as today)")
+    p.add_argument("--baseline", metavar="LABEL", help="the alternative differences are also reported against "
+                   "(default: today, or the first FILE)")
+
+
+def add_split_commands(sub) -> None:
+    """Add ``compare``, ``sweep`` and ``optimize`` to the ``funnel`` subparsers ``sub``."""
+    cmp = sub.add_parser("compare", help="compare budget splits (or scenario files) with common random numbers")
+    cmp.add_argument("scenarios", metavar="FILE", nargs="+", help="one scenario with split values, or several")
+    _split_values(cmp, ranges=False)
+    _common(cmp, 100)
+    cmp.set_defaults(func=_cmd_compare)
+
+    swp = sub.add_parser("sweep", help="a grid over one or two split settings, with the best point marked")
+    swp.add_argument("scenario", metavar="FILE")
+    _split_values(swp, ranges=True)
+    _common(swp, 50)
+    swp.set_defaults(func=_cmd_sweep)
+
+    opt = sub.add_parser("optimize", help="the best split of the budget (or the smallest budget reaching a target)")
+    opt.add_argument("scenario", metavar="FILE")
+    _common(opt, None)
+    opt.add_argument("--fixed", action="append", metavar="NAMES", help="roles that keep today's headcount and "
+                     "channels that keep today's spend (comma-separated, repeatable)")
+    opt.add_argument("--min-fte", action="append", metavar="ROLE=N", help="the least whole FTE of a role")
+    opt.add_argument("--max-fte", action="append", metavar="ROLE=N", help="the most whole FTE of a role")
+    opt.add_argument("--bounds", action="append", metavar="SETTING=LOW:HIGH",
+                     help="marketing_share=0.2:0.6 or channel_share.<channel>=0:0.5")
+    opt.add_argument("--candidates", type=integer, default=12, metavar="N",
+                     help="splits in the first, global design (default 12, plus today's)")
+    opt.add_argument("--initial-reps", type=integer, default=10, metavar="N",
+                     help="replications per candidate when a race starts (default 10)")
+    opt.add_argument("--batch", type=integer, default=10, metavar="N",
+                     help="replications added per round of a race (default 10)")
+    opt.add_argument("--max-reps", type=integer, default=60, metavar="N",
+                     help="replications per candidate at most in a race (default 60)")
+    opt.add_argument("--max-replications", type=integer, default=2000, metavar="N",
+                     help="no new race after this many replications in all (default 2000)")
+    opt.add_argument("--smallest-budget", action="store_true",
+                     help="inverse mode: the smallest budget reaching --target with --probability")
+    opt.add_argument("--probability", type=number, metavar="Q", help="with --smallest-budget: e.g. 0.8")
+    opt.add_argument("--budget-range", metavar="LOW:HIGH", help="with --smallest-budget: where to search "
+                     "(default 0 to twice today's budget)")
+    opt.set_defaults(func=_cmd_optimize)

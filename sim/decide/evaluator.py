@@ -1,0 +1,154 @@
+"""Running alternatives with common random numbers, a few replications at a time.
+
+Replication ``i`` of every alternative uses the same seed, ``replication_seed(seed,
+i)``, so row ``i`` of each alternative saw the same world. An :class:`Evaluator`
+keeps what has been run, adds replications only where asked (the optimiser spends
+them where they decide something), and sends the work of all alternatives to one
+backend at once, so they run in parallel.
+
+With ``out``, each alternative's replications go to an experiment directory
+(:mod:`sim.montecarlo.store`) named by the scenario's fingerprint under ``out/runs/``: an
+interrupted comparison or optimisation resumes from what finished, and an
+alternative met again (the same scenario) is not run twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from sim.model import replicate
+from sim.montecarlo.backends import make_backend
+from sim.montecarlo.replication import chunked, root_seed, seed_label
+from sim.montecarlo.store import ExperimentStore, scenario_fingerprint
+
+__all__ = ["Evaluator"]
+
+class Evaluator:
+    """Replications of many scenarios under one root seed (use as a context manager).
+
+    Args:
+        seed: the root seed shared by every alternative (an int, a SeedSequence or a Generator).
+        model: the model function (default: the funnel's, :func:`sim.model.replicate`).
+        workers, backend, scheduler: where to run (as :func:`sim.run_many`).
+        out: a directory for the alternatives' experiment directories (optional).
+        chunk_size: replications per task (default: up to 10, a few tasks per worker).
+        progress: called as ``progress(done, total)`` while :meth:`run` works.
+    """
+
+    def __init__(self, seed, *, model=replicate, workers: int = 1, backend: str = "local",
+                 scheduler: str | None = None, out=None, chunk_size: int | None = None, progress=None):
+        self.seed = root_seed(seed)
+        self.model = model
+        self.workers = workers
+        self.out = Path(out) if out is not None else None
+        self.chunk_size = chunk_size
+        self.progress = progress
+        self._backend = make_backend(backend, workers, scheduler, preload=(model.__module__,))
+        self._runner = None
+        self._stores: dict[str, ExperimentStore] = {}
+        self._rows: dict[str, dict[int, dict]] = {}
+        self._monthly: dict[str, list[pd.DataFrame]] = {}
+        self._failures: dict[str, dict[int, dict]] = {}
+        self.replications_run = 0  # simulated here, now
+        self._requested: dict[str, int] = {}
+
+    def __enter__(self) -> Evaluator:
+        self._runner = self._backend.__enter__()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            for store in self._stores.values():
+                store.__exit__(*exc)
+        finally:
+            self._runner = None
+            self._backend.__exit__(*exc)
+
+    def key(self, scenario) -> str:
+        """The name under which ``scenario``'s replications are kept (its fingerprint)."""
+        return scenario_fingerprint(scenario)[:16]
+
+    def _open(self, key: str, scenario) -> None:
+        if key in self._rows:
+            return
+        self._rows[key], self._monthly[key], self._failures[key] = {}, [], {}
+        if self.out is None:
+            return
+        (self.out / "runs").mkdir(parents=True, exist_ok=True)
+        store = ExperimentStore(self.out / "runs" / key, scenario, seed_label(self.seed))
+        store.__enter__()
+        self._stores[key] = store
+        store.start_run(backend=self._runner.name, workers=self.workers)
+        rows, monthly, failures = store.load()
+        self._rows[key] = {int(r["replication"]): r for r in rows.to_dict(orient="records")}
+        if not monthly.empty:
+            self._monthly[key].append(monthly)
+        self._failures[key] = {int(f["replication"]): f for f in failures}
+
+    @property
+    def replications_requested(self) -> int:
+        """Replications asked for so far, over every scenario, whether run now or found done.
+
+        Unlike :attr:`replications_run`, it does not depend on what an earlier,
+        interrupted run left in ``out``, so a search that budgets by it replays the same.
+        """
+        return sum(self._requested.values())
+
+    def run(self, scenarios, reps: int) -> None:
+        """Make sure replications ``0 .. reps - 1`` of every scenario in ``scenarios`` have run."""
+        tasks, total = [], 0
+        wanted = {}
+        for scenario in scenarios:
+            key = self.key(scenario)
+            self._requested[key] = max(self._requested.get(key, 0), reps)
+            self._open(key, scenario)
+            missing = [i for i in range(reps) if i not in self._rows[key] and i not in self._failures[key]]
+            if missing and key not in wanted:
+                wanted[key] = (scenario, missing)
+                total += len(missing)
+        if not total:
+            return
+        for key, (scenario, missing) in wanted.items():
+            tasks += [(key, scenario, chunk) for chunk in chunked(missing, total, self.workers, self.chunk_size)]
+        done = 0
+        if self.progress is not None:
+            self.progress(done, total)
+        for key, result in self._runner.map(self.model, tasks, self.seed, 0):
+            if key in self._stores:
+                self._stores[key].write_chunk(result)
+            self._rows[key].update({row["replication"]: row for row in result.rows})
+            self._failures[key].update({f["replication"]: f for f in result.failures})
+            if result.monthly is not None:
+                self._monthly[key].append(result.monthly)
+            done += len(result.indices)
+            self.replications_run += len(result.indices)
+            if self.progress is not None:
+                self.progress(done, total)
+
+    def replications(self, scenario, reps: int | None = None) -> pd.DataFrame:
+        """One row per finished replication of ``scenario`` (below ``reps``), in index order."""
+        rows = self._rows.get(self.key(scenario), {})
+        frame = pd.DataFrame([rows[i] for i in sorted(rows) if reps is None or i < reps])
+        return frame
+
+    def monthly(self, scenario, reps: int | None = None) -> pd.DataFrame:
+        """The monthly series of ``scenario``'s finished replications (below ``reps``)."""
+        parts = self._monthly.get(self.key(scenario), [])
+        if not parts:
+            return pd.DataFrame()
+        frame = pd.concat(parts, ignore_index=True).drop_duplicates(["replication", "month"])
+        if reps is not None:
+            frame = frame[frame["replication"] < reps]
+        return frame.sort_values(["replication", "month"], ignore_index=True)
+
+    def failures(self, scenario, reps: int | None = None) -> list[dict]:
+        """The replications of ``scenario`` that raised (below ``reps``)."""
+        failed = self._failures.get(self.key(scenario), {})
+        return [failed[i] for i in sorted(failed) if reps is None or i < reps]
+
+    def finish(self) -> None:
+        """Record in each experiment directory that this run ended."""
+        for key, store in self._stores.items():
+            store.finish_run(completed=len(self._rows[key]), failed=len(self._failures[key]))

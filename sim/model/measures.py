@@ -1,0 +1,297 @@
+"""Measures of one replication (``docs/model.md``, 8): counts, rates, times, money, monthly series.
+
+:func:`measure` is a pure function of a :class:`~sim.model.record.Record`: it draws no
+random numbers and changes nothing. Names carry their units (``_hours``, ``_months``)
+or are counts and money in the scenario's currency. Ratios with an empty denominator
+are NaN, never silently zero. Sums over leads run in the order the leads arrived (by
+lead index), so that the numbers do not depend on the order the event loop saw them.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sim.model import states as S
+from sim.model.costs import budget_measures, costs
+from sim.model.leads import Columns
+from sim.model.months import month_counts
+from sim.model.paths import advance_probabilities, open_win_probability
+from sim.model.record import Record
+from sim.model.response import wait_decay
+from sim.model.revenue import revenue
+from sim.model.team import fte_by_month, slot_limit_steps
+from sim.scenario.units import DAYS_PER_MONTH, HOURS_PER_DAY
+
+__all__ = ["STATE_NAMES", "lead_table", "measure"]
+
+STATE_NAMES = [({**S.TERMINAL, **S.IN_FLIGHT})[code] for code in range(len(S.TERMINAL) + len(S.IN_FLIGHT))]
+
+
+def _ratio(a, b):
+    return float(a) / float(b) if b else math.nan
+
+
+def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
+    """Opportunity slot-days the AE seats offered, from the same steps the seats take."""
+    total = 0.0
+    for seat in seats:
+        for ten in seat.tenures:
+            end = min(ten.end, horizon)
+            if end <= ten.start:
+                continue
+            steps = slot_limit_steps(ten, max_open * selling_share, ramp_months, end)
+            edges = [t for t, _ in steps[1:]] + [end]
+            total += sum(limit * (hi - t) for (t, limit), hi in zip(steps, edges, strict=True))
+    return total
+
+
+class _View:
+    """What the measures read of a record, worked out once: the MQLs in lead order, the won deals, their values."""
+
+    def __init__(self, r: Record):
+        self.r = r
+        self.sc = r.scenario
+        self.H = self.sc.horizon_months
+        self.horizon = self.sc.horizon_days
+        book = r.book
+        self.order = np.argsort(r.mqls, kind="stable")  # book positions in lead order
+        self.won = self.order[book.state[self.order] == S.WON]  # won MQLs' positions, in lead order
+        self.win_time = book.state_time[self.won]
+        deal = self.sc.opportunities.deal
+        v0, v1 = deal.value_intent
+        self.mql_intent = r.mql_intent
+        self.intent_mult = v0 + (v1 - v0) * self.mql_intent
+        self.win_value = deal.value.ppf(r.mql_u.column(Columns.VALUE)[self.won]) * self.intent_mult[self.won]
+        self.first_wait_h = (book.contact_time - book.queued_at) * HOURS_PER_DAY
+
+
+def measure(record: Record) -> tuple[dict, pd.DataFrame]:
+    """Every measure of a replication, and its monthly series: ``(metrics, monthly)``."""
+    v = _View(record)
+    m: dict = {}
+    m.update(_accounting(v))
+    m.update(_volumes_and_rates(v))
+    m.update(_response_and_capacity(v))
+    money, series = _money(v)
+    m.update(money)
+    m.update(_open_pipeline(v))
+    fte_m = {name: fte_by_month(seats, v.H) for name, seats in record.seats.items()}
+    for name, f in fte_m.items():
+        m[f"fte_end.{name}"] = float(f[-1])
+        m[f"fte_months.{name}"] = float(f.sum())
+    m.update(budget_measures(record, series["paid"]))
+    book = record.book
+    monthly = pd.DataFrame(
+        {
+            "month": np.arange(v.H),
+            "marketing_spend": series["spend"],
+            "leads": record.lead_months.sum(axis=0),
+            "mqls": month_counts(record.mql_time, v.H),
+            "sqls": month_counts(book.sql_time, v.H),
+            "opportunities": month_counts(book.opp_start, v.H),
+            "wins": month_counts(v.win_time, v.H),
+            "cold_events": month_counts(record.counters.cold_times, v.H),
+            **{k: series[k] for k in ("bookings", "revenue", "mrr_end", "customers_end", "costs", "contribution")},
+            **{f"fte_{name}": f for name, f in fte_m.items()},
+        }
+    )
+    return m, monthly
+
+
+def _accounting(v: _View) -> dict:
+    """Every lead in exactly one terminal state or in flight."""
+    counts = [int((v.r.state == code).sum()) for code in range(len(STATE_NAMES))]
+    accounting = {"arrived": int(v.r.leads)}
+    accounting.update({name: int(counts[code]) for code, name in S.TERMINAL.items()})
+    accounting["in_flight"] = int(sum(counts[c] for c in S.IN_FLIGHT))
+    out = {"lead_accounting": accounting}
+    out.update({f"in_flight.{name}": int(counts[code]) for code, name in S.IN_FLIGHT.items()})
+    return out
+
+
+def _volumes_and_rates(v: _View) -> dict:
+    """Counts through the funnel, losses by reason, conversion rates."""
+    r, sc, book = v.r, v.sc, v.r.book
+    state = book.state
+    won = state == S.WON
+    mql_channel = r.mql_channel
+    m = {"leads": r.leads}
+    for code, name in enumerate(r.channel_names):
+        m[f"leads.{name}"] = int(r.lead_months[code].sum())
+    m["mqls"] = len(r.mqls)
+    m["mqls_from_nurture"] = int((r.mql_score < sc.scoring.mql_threshold).sum())
+    m["contacted"] = int(np.isfinite(book.contact_time).sum())
+    m["sqls"] = int(np.isfinite(book.sql_time).sum())
+    m["opportunities"] = int(np.isfinite(book.opp_start).sum())
+    m["wins"] = int(won.sum())
+    m["losses.cold_leads"] = int((state == S.LOST_COLD).sum())
+    m["cold_events"] = len(r.counters.cold_times)
+    m["losses.disqualified"] = int((state == S.DISQUALIFIED).sum())
+    m["losses.lost_in_pipeline"] = int((state == S.LOST_PIPELINE).sum())
+    m["losses.rep_left"] = int((state == S.LOST_REP_LEFT).sum())
+    for code, name in enumerate(r.channel_names):
+        in_ch = mql_channel == code
+        m[f"wins.{name}"] = int((won & in_ch).sum())
+        m[f"mql_to_win.{name}"] = _ratio((won & in_ch).sum(), in_ch.sum())
+    m["lead_to_mql"] = _ratio(m["mqls"], r.leads)
+    m["mql_to_sql"] = _ratio(m["sqls"], m["contacted"])
+    closed = won | (state == S.LOST_PIPELINE)
+    m["opportunity_win_rate"] = _ratio(won.sum(), closed.sum())
+    m["mql_to_win"] = _ratio(m["wins"], m["mqls"])
+    for s, stage in enumerate(sc.opportunities.stages):
+        reached = closed & (book.fail_stage >= s)
+        m[f"stage_advance.{stage.name}"] = _ratio((closed & (book.fail_stage > s)).sum(), reached.sum())
+    return m
+
+
+def _response_and_capacity(v: _View) -> dict:
+    """Speed to lead, queue lengths and how busy the reps were."""
+    r, sc, c, horizon = v.r, v.sc, v.r.counters, v.horizon
+    m = {}
+    waits = v.first_wait_h[np.isfinite(v.first_wait_h)]
+    m["response_time_median_hours"] = float(np.median(waits)) if len(waits) else math.nan
+    m["response_time_p90_hours"] = float(np.quantile(waits, 0.9)) if len(waits) else math.nan
+    sla_hours = sc.qualification.sla_hours
+    due = r.mql_time + sla_hours / HOURS_PER_DAY <= horizon
+    # The SLA clock starts at the first MQL time: a lead that went cold and came back
+    # from nurture missed it, however fast its second spell was worked.
+    since_first_mql_h = (r.book.contact_time - r.mql_time) * HOURS_PER_DAY
+    m["sla_share"] = _ratio((due & (since_first_mql_h <= sla_hours + 1e-9)).sum(), due.sum())
+    m["queue_mean_mqls"] = c.queue_days / horizon
+    m["queue_mean_sqls"] = c.sql_wait_days / horizon
+    seat_days = fte_by_month(r.seats[c.qualifier_role], v.H).sum() * DAYS_PER_MONTH
+    m["qualifier_utilisation"] = _ratio(c.qualifier_busy_days, seat_days)
+    ae = sc.roles.ae
+    care = 0.0 if c.cs_carries_care else ae.account_care_share
+    slot_days = _slot_days(r.seats["ae"], ae.max_open_opportunities, 1.0 - care, ae.ramp_months, horizon)
+    m["ae_slot_utilisation"] = _ratio(c.slot_days_used, slot_days)
+    return m
+
+
+def _money(v: _View) -> tuple[dict, dict]:
+    """Bookings, revenue, costs by category and the ratios built on them; monthly series."""
+    r, sc, H = v.r, v.sc, v.H
+    deal, cust = sc.opportunities.deal, sc.customers
+    m = {}
+    earned = revenue(deal, cust, r.installed_base, v.win_time, v.win_value, r.mql_u.column(Columns.CHURN)[v.won], H)
+    book = earned.book
+    m["bookings"] = float(earned.bookings.sum())
+    m["revenue"] = float(earned.revenue.sum())
+    m["revenue_from_new_customers"] = float(earned.new_revenue.sum())
+    m["ending_mrr"] = float(book.mrr_end[-1])
+    m["ending_arr"] = 12.0 * m["ending_mrr"]
+    m["ending_customers"] = int(book.customers_end[-1])
+    m["customers_churned"] = int(book.churned.sum())
+    m["average_deal_value"] = float(v.win_value.mean()) if len(v.win_value) else math.nan
+
+    paid = costs(r, earned.bookings, r.book.sql_time)
+    marketing_m, costs_m = paid.marketing, paid.total
+    m["cost.marketing_spend"] = float(paid.spend.sum())
+    m["cost.lead_costs"] = float(paid.lead_costs.sum())
+    m["cost.nurture"] = float(paid.nurture.sum())
+    for name, s in paid.salaries.items():
+        m[f"cost.salaries_{name}"] = float(s.sum())
+    m["cost.commissions"] = float(paid.commissions.sum())
+    m["cost.sdr_bonuses"] = float(paid.sdr_bonuses.sum())
+    m["cost.total"] = float(costs_m.sum())
+    marketing_cost = float(marketing_m.sum())
+    m["cost_per_lead"] = _ratio(marketing_cost, r.leads)
+    m["cost_per_mql"] = _ratio(marketing_cost, len(r.mqls))
+    m["cac"] = _ratio(marketing_cost + float(np.sum(paid.acquisition_sales)), len(v.win_value))
+
+    gm = sc.gross_margin
+    gross_m = earned.revenue * gm
+    contribution_m = gross_m - costs_m
+    m["gross_margin"] = float(gross_m.sum())
+    m["contribution"] = float(contribution_m.sum())
+    m["roi"] = _ratio(m["contribution"], m["cost.total"])
+    discount = (1.0 + sc.discount_rate_year) ** (-(np.arange(H) + 1) / 12.0)
+    m["npv_contribution"] = float((contribution_m * discount).sum())
+    avg = m["average_deal_value"]
+    if deal.kind == "subscription":
+        net_churn = cust.churn_month - cust.expansion_month
+        m["ltv"] = avg * gm / net_churn if net_churn > 0 else math.inf
+        m["payback_months"] = _ratio(m["cac"], avg * gm) if math.isfinite(avg) else math.nan
+    else:
+        m["ltv"] = avg * gm
+        m["payback_months"] = math.nan
+    m["ltv_to_cac"] = _ratio(m["ltv"], m["cac"]) if math.isfinite(m["cac"]) else math.nan
+    series = {"spend": paid.spend, "bookings": earned.bookings, "revenue": earned.revenue, "mrr_end": book.mrr_end,
+              "customers_end": book.customers_end.astype(float), "costs": costs_m, "contribution": contribution_m,
+              "paid": paid}
+    return m, series
+
+
+def _open_pipeline(v: _View) -> dict:
+    """Deals open or waiting for an AE at the horizon, weighted by their chance to win.
+
+    A deal's chance is the product of the advance probabilities of the stages still
+    ahead of it (:func:`sim.model.paths.open_win_probability`; for an SQL still waiting
+    for a slot, every stage, with the decay of its wait so far); its value is the
+    expected deal value (annual for subscriptions). A short horizon is biased against
+    marketing, and this shows it.
+    """
+    r, op, book = v.r, v.sc.opportunities, v.r.book
+    waiting = np.flatnonzero(book.state == S.WAITING_AE)
+    open_ = np.flatnonzero(book.state == S.OPEN_OPPORTUNITY)
+    p_win = np.zeros(len(r.mqls))
+    if len(waiting):
+        first = np.ones(len(waiting))
+        if op.slot_decay is not None:
+            wait_h = (v.horizon - book.sql_time[waiting]) * HOURS_PER_DAY
+            first = wait_decay(wait_h, op.slot_decay.half_life_hours, op.slot_decay.shape)
+        p_win[waiting] = first * advance_probabilities(op, v.mql_intent[waiting]).prod(axis=1)
+    if len(open_):
+        p_win[open_] = open_win_probability(op, v.mql_intent[open_], r.mql_u.rows(open_), r.cols,
+                                            v.horizon - book.opp_start[open_], book.first_decay[open_],
+                                            book.handed_over[open_])
+    per_year = 12.0 if op.deal.kind == "subscription" else 1.0
+    value = p_win * (op.deal.value.mean * v.intent_mult * per_year)
+    # Summed as one array over every lead, in lead order (zero for the leads without a deal),
+    # so that the sum is the same however the deals are found.
+    every_lead = np.zeros(r.leads)
+    every_lead[r.mqls] = p_win
+    expected_wins = float(every_lead.sum())
+    every_lead[r.mqls] = value
+    return {"open_pipeline_count": int(len(waiting) + len(open_)),
+            "open_pipeline_expected_wins": expected_wins,
+            "open_pipeline_weighted_value": float(every_lead.sum())}
+
+
+def lead_table(record: Record) -> pd.DataFrame:
+    """One row per lead, in order of arrival within sources, for people who want to look inside.
+
+    Needs a record run with ``lead_detail`` (:func:`sim.model.simulation.run`).
+    """
+    r, book, d = record, record.book, record.detail
+    if d is None:
+        raise ValueError("lead records need a record run with lead_detail=True")
+    v = _View(record)
+
+    def per_lead(values, fill=np.nan):
+        out = np.full(r.leads, fill)
+        out[r.mqls] = values
+        return out
+
+    won = book.state == S.WON
+    value = np.full(len(r.mqls), np.nan)
+    value[v.won] = v.win_value
+    return pd.DataFrame(
+        {
+            "channel": pd.Categorical.from_codes(d.channel, r.channel_names),
+            "arrival_day": d.arrival,
+            "intent": d.intent,
+            "score": d.score,
+            "mql_day": per_lead(r.mql_time),
+            "first_wait_hours": per_lead(v.first_wait_h),
+            "contact_day": per_lead(book.contact_time),
+            "sql_day": per_lead(book.sql_time),
+            "opportunity_day": per_lead(book.opp_start),
+            "close_day": per_lead(np.where(won, book.state_time, np.nan)),
+            "value": per_lead(value),
+            "state": pd.Categorical.from_codes(r.state, STATE_NAMES),
+        }
+    )

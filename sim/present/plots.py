@@ -1,0 +1,561 @@
+"""Plots of a comparison of budget splits; the only module that imports matplotlib.
+
+Every function takes a :class:`sim.decide.compare.Comparison` and an optional ``ax`` (or
+``fig``) to draw into, and returns the matplotlib Figure. Figures are made with
+:class:`matplotlib.figure.Figure`, never through pyplot, so nothing here depends on a
+backend or leaves figures open in pyplot's list. :func:`write_plots` saves the set as
+PNG files.
+
+Sweeps draw against the swept setting (a share, shown as a percentage); today's split
+is drawn apart from the grid, since it is usually not on it. A plain comparison draws
+one entry per alternative, in the order they were given; labels longer than
+:data:`WRAP` characters are wrapped onto several lines wherever they are tick labels.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+
+__all__ = ["capacity_plot", "difference_plot", "distribution_plot", "funnel_plot", "heatmap_plot", "objective_plot",
+           "write_plots"]
+
+# The label :func:`sim.decide.compare.sweep` gives today's split.
+TODAY = "today"
+
+# The funnel stages drawn by funnel_plot: measure -> how a reader names it.
+FUNNEL_STAGES = {"leads": "leads", "mqls": "MQLs", "sqls": "SQLs", "wins": "wins",
+                 "cold_events": "went cold waiting"}
+
+# Utilisation measures drawn by capacity_plot: measure -> how a reader names it.
+UTILISATION = {"qualifier_utilisation": "qualifier time", "ae_slot_utilisation": "AE deal slots"}
+
+# More alternatives than this on a categorical axis and their labels are turned, so they stay readable.
+ROTATE_AFTER = 4
+
+# Alternative labels are wrapped onto lines of at most this many characters where they are tick labels
+# (a split's label, "marketing 22.0%, ae 3, google_ads 75%, social_ads 25%", is longer).
+WRAP = 40
+
+# A label line longer than this on a categorical x axis is turned too: side by side it would run into the next.
+ROTATE_LONGER = 18
+
+# Inches per character of a label at 10 points (DejaVu Sans averages about 0.6 em), to size figures from labels.
+INCH_PER_CHAR = 0.6 * 10 / 72
+
+
+def objective_plot(comparison, ax: Axes | None = None) -> Figure:
+    """The objective of each alternative, with its confidence interval.
+
+    A one-setting sweep draws the objective against the swept share, with the CI as
+    a band, today's split as a separate point and a dashed line, and the best
+    alternative marked with its value and the share of replications it won. A plain
+    comparison draws one horizontal error bar per alternative.
+
+    Args:
+        comparison: a :class:`sim.decide.compare.Comparison` with no or one dimension.
+        ax: the Axes to draw into; a new Figure is made if not given.
+
+    Returns:
+        The Figure drawn into.
+
+    Raises:
+        ValueError: for a two-setting sweep (draw it with :func:`heatmap_plot`).
+    """
+    dims = list(comparison.dimensions)
+    if len(dims) > 1:
+        raise ValueError(f"objective_plot draws a sweep over one setting, this one varies {len(dims)} "
+                         f"({', '.join(dims)}); use heatmap_plot")
+    alts = comparison.alternatives
+    if not dims:
+        fig, ax = _axes(ax, _bars_size(list(alts.index), _objective_bars_title(comparison)))
+        _objective_bars(comparison, ax)
+        return fig
+    fig, ax = _axes(ax, (8, 5))
+    setting = dims[0]
+    grid, today = _grid_and_today(comparison)
+    x = grid[setting].to_numpy(dtype=float)
+    ax.fill_between(x, grid["objective_ci_low"], grid["objective_ci_high"], alpha=0.25, color="C0",
+                    label=f"{comparison.level:.0%} CI")
+    ax.plot(x, grid["objective"], "o-", color="C0", label=comparison.objective.label)
+    if today is not None:
+        ax.axhline(today["objective"], color="C1", linestyle="--", linewidth=1)
+        ax.errorbar([today[setting]], [today["objective"]], yerr=_yerr(pd.DataFrame([today])), fmt="D",
+                    color="C1", capsize=4, label="today's split")
+    best = alts.loc[comparison.best]
+    _mark_best(ax, best[setting], best, comparison)
+    ax.set_xlabel(_setting_name(setting))
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    _objective_axis(ax.yaxis, comparison)
+    ax.set_title(f"{_objective_name(comparison)} by {_setting_name(setting)}")
+    ax.legend(loc="best")
+    ax.grid(True, alpha=0.3)
+    return fig
+
+
+def difference_plot(comparison, against: str = "baseline", ax: Axes | None = None) -> Figure:
+    """The paired difference of each alternative's objective to the baseline or to the best, with its CI.
+
+    This is the plot of what the comparison decides. Alternatives run with common
+    random numbers share most of their noise, so their separate CIs (as in
+    :func:`objective_plot`) overlap even when the paired difference is clearly not
+    zero; the paired CI drawn here is the one to read.
+
+    A plain comparison, or a two-setting sweep, draws one horizontal error bar per
+    alternative (the reference itself left out: its difference is 0 by definition)
+    with a line at 0. A one-setting sweep draws the difference against the swept
+    share, with its CI as a band and a line at 0; today's split is left out (the
+    grid's reference, if on the grid, sits at 0).
+
+    Args:
+        comparison: a :class:`sim.decide.compare.Comparison`.
+        against: ``"baseline"`` (columns ``vs_baseline*``) or ``"best"`` (``vs_best*``).
+        ax: the Axes to draw into; a new Figure is made if not given.
+
+    Returns:
+        The Figure drawn into.
+
+    Raises:
+        ValueError: for an ``against`` other than ``"baseline"`` or ``"best"``.
+    """
+    if against not in ("baseline", "best"):
+        raise ValueError(f"against must be 'baseline' or 'best', not {against!r}")
+    column = f"vs_{against}"
+    reference = comparison.baseline if against == "baseline" else comparison.best
+    dims = list(comparison.dimensions)
+    if len(dims) == 1:
+        fig, ax = _axes(ax, (8, 5))
+        setting = dims[0]
+        grid, _ = _grid_and_today(comparison)
+        x = grid[setting].to_numpy(dtype=float)
+        ax.fill_between(x, grid[f"{column}_ci_low"], grid[f"{column}_ci_high"], alpha=0.25, color="C0",
+                        label=f"{comparison.level:.0%} CI (paired)")
+        ax.plot(x, grid[column], "o-", color="C0", label="paired difference")
+        ax.axhline(0.0, color="black", linewidth=1)
+        ax.set_xlabel(_setting_name(setting))
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylabel(_difference_name(comparison, reference, WRAP))  # up the side, so it has less room
+        ax.yaxis.set_major_formatter(_difference_formatter(comparison))
+        ax.set_title(f"Paired difference to the {against} by {_setting_name(setting)}")
+        ax.legend(loc="best")
+        ax.grid(True, alpha=0.3)
+        return fig
+    rows = comparison.alternatives.drop(index=reference)
+    labels = list(rows.index)
+    title = f"Paired difference to the {against}"
+    fig, ax = _axes(ax, _bars_size(labels, title))
+    y = np.arange(len(rows))[::-1]  # the first alternative on top, as in a table
+    ax.errorbar(rows[column], y, xerr=_yerr(rows, column), fmt="o", color="C0", capsize=4,
+                label=f"paired difference, {comparison.level:.0%} CI")
+    ax.axvline(0.0, color="black", linewidth=1)
+    ax.set_yticks(y, [_wrap(label) for label in labels])
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlabel(_difference_name(comparison, reference, 2 * WRAP))
+    ax.xaxis.set_major_formatter(_difference_formatter(comparison))
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # signed money labels are wide: fewer ticks, no overlap
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return fig
+
+
+def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
+    """The objective over a two-setting sweep's grid, one coloured cell per alternative.
+
+    The first setting runs along the x axis and the second up the y axis; each cell
+    is labelled with its objective and the best cell of the grid is outlined. Today's
+    split is not a grid cell: its objective is given in the title.
+
+    Args:
+        comparison: a :class:`sim.decide.compare.Comparison` from a sweep over two settings.
+        ax: the Axes to draw into; a new Figure is made if not given.
+
+    Returns:
+        The Figure drawn into.
+
+    Raises:
+        ValueError: unless the comparison is a sweep over two settings.
+    """
+    dims = list(comparison.dimensions)
+    if len(dims) != 2:
+        raise ValueError(f"heatmap_plot draws a sweep over two settings, this comparison has {len(dims)}"
+                         + (f" ({', '.join(dims)})" if dims else "") + "; use objective_plot")
+    grid, today = _grid_and_today(comparison)
+    table = _heatmap_table(comparison)
+    rows, columns = table.shape
+    fig, ax = _axes(ax, (min(14.0, max(6.5, 2.5 + 1.1 * columns)), min(10.0, max(4.5, 2.0 + 0.7 * rows))))
+    values = table.to_numpy(dtype=float)
+    image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
+    colorbar = ax.figure.colorbar(image, ax=ax)
+    colorbar.set_label(_objective_name(comparison))
+    colorbar.formatter = (PercentFormatter(1.0) if comparison.risk.name == "probability"
+                          else FuncFormatter(lambda v, _: _number(v)))
+    colorbar.update_ticks()
+    ax.set_xticks(range(table.shape[1]), [_percent(v) for v in table.columns])
+    ax.set_yticks(range(table.shape[0]), [_percent(v) for v in table.index])
+    ax.set_xlabel(_setting_name(dims[0]))
+    ax.set_ylabel(_setting_name(dims[1]))
+    if table.size <= 100:  # beyond that the numbers no longer fit in their cells
+        middle = np.nanmin(values) + (np.nanmax(values) - np.nanmin(values)) / 2
+        for (i, j), v in np.ndenumerate(values):
+            if math.isfinite(v):
+                ax.text(j, i, _value(v, comparison), ha="center", va="center", fontsize=8,
+                        color="black" if v > middle else "white")
+    i, j = np.unravel_index(np.nanargmax(values), values.shape)
+    ax.add_patch(_outline(j, i))
+    best = grid.loc[grid["objective"].idxmax()]
+    title = (f"{_objective_name(comparison)} over the grid\n"
+             f"best on the grid (outlined): {best.name}, P(best) {best['p_best']:.0%}")
+    if today is not None:
+        title += f"\ntoday's split: {_value(today['objective'], comparison)}"
+        if comparison.best == TODAY:
+            title += " (best of all)"
+    ax.set_title(title)
+    return fig
+
+
+def _heatmap_table(comparison) -> pd.DataFrame:
+    """The objective by the second setting (rows, ascending) and the first (columns), today left out."""
+    dims = list(comparison.dimensions)
+    grid, _ = _grid_and_today(comparison)
+    return grid.pivot(index=dims[1], columns=dims[0], values="objective").sort_index().sort_index(axis=1)
+
+
+def funnel_plot(comparison, ax: Axes | None = None) -> Figure:
+    """The funnel of each alternative side by side: leads, MQLs, SQLs, wins and leads lost to waiting.
+
+    One group of bars per alternative, one bar per stage (mean over replications),
+    with its confidence interval as an error bar.
+
+    Args:
+        comparison: a :class:`sim.decide.compare.Comparison`.
+        ax: the Axes to draw into; a new Figure is made if not given.
+
+    Returns:
+        The Figure drawn into.
+    """
+    labels = _order(comparison)
+    fig, ax = _axes(ax, (_width(len(labels), 0.9), 5 + _x_labels_height(labels)))
+    stages = [m for m in FUNNEL_STAGES if m in set(comparison.measures["measure"])]
+    width = 0.8 / max(1, len(stages))
+    positions = np.arange(len(labels), dtype=float)
+    for k, measure in enumerate(stages):
+        table = _measure(comparison, measure, labels)
+        # A count cannot be negative; the t interval dips below zero when almost every replication is zero.
+        low = table["mean"] - table["ci_low"].clip(lower=0)
+        high = table["ci_high"] - table["mean"]
+        ax.bar(positions + (k - (len(stages) - 1) / 2) * width, table["mean"], width, label=FUNNEL_STAGES[measure],
+               yerr=np.vstack([low.clip(lower=0), high.clip(lower=0)]), capsize=2, color=f"C{k}",
+               error_kw={"elinewidth": 0.8})
+    # Leads outnumber wins by one or two orders of magnitude, so a linear axis flattens the later stages;
+    # symlog rather than log because zero (no lead lost to waiting) is a real answer a log axis cannot show.
+    ax.set_yscale("symlog", linthresh=1)
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_ylabel("count over the horizon (mean, log scale)")
+    _categorical_x(ax, labels)
+    ax.set_title(f"Funnel per alternative, with {comparison.level:.0%} CI")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def capacity_plot(comparison, fig: Figure | None = None) -> Figure:
+    """Where capacity binds: response time, and the utilisation of qualifiers and AE deal slots.
+
+    Two panels, each mean over replications with its confidence interval. A
+    one-setting sweep draws them against the swept share (today's split as separate
+    points); otherwise one entry per alternative.
+
+    Args:
+        comparison: a :class:`sim.decide.compare.Comparison`.
+        fig: the Figure (or SubFigure) to add the two panels to; a new Figure is made if not given.
+
+    Returns:
+        The Figure drawn into.
+    """
+    labels = _order(comparison)
+    sweep = len(comparison.dimensions) == 1
+    if fig is None:
+        size = (11, 4.5) if sweep else (max(11.0, _width(len(labels), 0.9)), 4.5 + _x_labels_height(labels))
+        fig = Figure(figsize=size, layout="constrained")
+    response_ax, utilisation_ax = fig.subplots(1, 2)
+    response = {"response_time_median_hours": "median response time"}
+    _capacity_panel(comparison, response_ax, response, labels, sweep)
+    response_ax.set_ylabel("median response time to an MQL (hours)")
+    response_ax.set_ylim(bottom=0)
+    response_ax.set_title("Response time")
+    _capacity_panel(comparison, utilisation_ax, UTILISATION, labels, sweep)
+    utilisation_ax.axhline(1.0, color="grey", linestyle=":", linewidth=1)
+    utilisation_ax.set_ylim(0, 1.05)
+    utilisation_ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    utilisation_ax.set_ylabel("utilisation (share of capacity in use)")
+    utilisation_ax.set_title("Utilisation")
+    utilisation_ax.legend(loc="best", fontsize=8)
+    fig.suptitle(f"Capacity per alternative, with {comparison.level:.0%} CI")
+    return fig
+
+
+def distribution_plot(comparison, ax: Axes | None = None) -> Figure:
+    """The spread of each alternative's objective over its replications: a box per alternative.
+
+    Boxes span the quartiles and whiskers 1.5 interquartile ranges; the mean is
+    marked, and, for a VaR or CVaR comparison, the risk measure alternatives are
+    ranked by.
+
+    Args:
+        comparison: a :class:`sim.decide.compare.Comparison`.
+        ax: the Axes to draw into; a new Figure is made if not given.
+
+    Returns:
+        The Figure drawn into.
+    """
+    labels = _order(comparison)
+    fig, ax = _axes(ax, (_width(len(labels), 0.7), 5 + _x_labels_height(labels)))
+    reps = comparison.replications
+    data = [reps.loc[reps["alternative"] == a, "objective"].dropna().to_numpy(dtype=float) for a in labels]
+    positions = np.arange(1, len(labels) + 1)
+    ax.boxplot(data, positions=positions, widths=0.6, manage_ticks=False, patch_artist=True,
+               boxprops={"facecolor": "C0", "alpha": 0.3}, medianprops={"color": "C0"})
+    means = [float(d.mean()) if len(d) else float("nan") for d in data]
+    ax.plot(positions, means, "D", color="C1", label="mean", linestyle="none")
+    if comparison.risk.name in ("var", "cvar"):
+        ax.plot(positions, comparison.alternatives.loc[labels, "objective"], "v", color="C3", linestyle="none",
+                label=comparison.risk.label)
+    _categorical_x(ax, labels, positions)
+    ax.set_ylabel(f"{comparison.objective.label} per replication")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: _number(v)))
+    ax.set_title(f"{comparison.objective.label} over replications (box: middle half, line: median)")
+    ax.legend(loc="best")
+    ax.grid(True, axis="y", alpha=0.3)
+    return fig
+
+
+def write_plots(comparison, directory) -> list[Path]:
+    """Save the plots of ``comparison`` as PNG files in ``directory`` (made if missing).
+
+    Writes ``objective.png`` (a comparison or a one-setting sweep) or ``heatmap.png``
+    (a two-setting sweep), then ``funnel.png``, ``capacity.png``, ``distribution.png``
+    and ``differences.png`` (the paired difference to the baseline, :func:`difference_plot`).
+
+    Returns:
+        The paths written, in that order.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    two = len(comparison.dimensions) == 2
+    plots = [("heatmap" if two else "objective", heatmap_plot if two else objective_plot),
+             ("funnel", funnel_plot), ("capacity", capacity_plot), ("distribution", distribution_plot),
+             ("differences", difference_plot)]
+    paths = []
+    for name, plot in plots:
+        path = directory / f"{name}.png"
+        plot(comparison).savefig(path, dpi=100)
+        paths.append(path)
+    return paths
+
+
+def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    if ax is not None:
+        return ax.figure, ax
+    fig = Figure(figsize=size, layout="constrained")
+    return fig, fig.add_subplot()
+
+
+def _bars_size(labels: list[str], title: str) -> tuple[float, float]:
+    """Figure size for one horizontal bar per label: wide enough for the longest (wrapped) label and the title."""
+    lines = [line for label in labels for line in _wrap(label).splitlines()] or [""]
+    ticks = INCH_PER_CHAR * max(len(line) for line in lines)
+    plot = max(4.5, 1.2 * INCH_PER_CHAR * len(title) + 0.5)  # titles are drawn at 12 points
+    return min(14.0, max(7.0, 0.8 + ticks + plot)), 1.4 + 0.3 * len(lines) + 0.15 * len(labels)
+
+
+def _wrap(label: str) -> str:
+    """An alternative's label wrapped onto lines of at most :data:`WRAP` characters."""
+    return textwrap.fill(str(label), WRAP, break_on_hyphens=False) if len(str(label)) > WRAP else str(label)
+
+
+def _width(count: int, per_alternative: float) -> float:
+    """Figure width in inches for ``count`` alternatives side by side, within what a screen or page shows."""
+    return min(14.0, max(7.0, 1.5 + per_alternative * count))
+
+
+def _order(comparison) -> list[str]:
+    """Alternatives in the order they are drawn: today first, then a one-setting sweep's grid by its value."""
+    if len(comparison.dimensions) == 1:
+        grid, today = _grid_and_today(comparison)
+        return ([TODAY] if today is not None else []) + list(grid.index)
+    return list(comparison.alternatives.index)
+
+
+def _grid_and_today(comparison) -> tuple[pd.DataFrame, pd.Series | None]:
+    """A sweep's grid alternatives (sorted by the settings) and today's split (None if absent)."""
+    alts = comparison.alternatives
+    today = alts.loc[TODAY] if TODAY in alts.index else None
+    grid = alts.drop(index=TODAY, errors="ignore")
+    # A stable sort keeps the sweep's own order between equal values.
+    return grid.sort_values(list(comparison.dimensions), kind="mergesort"), today
+
+
+def _measure(comparison, measure: str, labels: list[str]) -> pd.DataFrame:
+    """One measure's mean and CI per alternative, in ``labels`` order (NaN where it is missing)."""
+    m = comparison.measures
+    table = m.loc[m["measure"] == measure].set_index("alternative")[["mean", "ci_low", "ci_high"]]
+    return table.reindex(labels)
+
+
+def _capacity_panel(comparison, ax: Axes, measures: dict[str, str], labels: list[str], sweep: bool) -> None:
+    present = [m for m in measures if m in set(comparison.measures["measure"])]
+    if sweep:
+        setting = comparison.dimensions[0]
+        grid, today = _grid_and_today(comparison)
+        x = grid[setting].to_numpy(dtype=float)
+        for k, measure in enumerate(present):
+            table = _measure(comparison, measure, list(grid.index))
+            ax.fill_between(x, table["ci_low"], table["ci_high"], alpha=0.2, color=f"C{k}")
+            ax.plot(x, table["mean"], "o-", color=f"C{k}", label=measures[measure])
+            if today is not None:
+                t = _measure(comparison, measure, [TODAY])
+                ax.errorbar([today[setting]], t["mean"], yerr=_yerr(t, "mean"), fmt="D", color=f"C{k}",
+                            mfc="white", capsize=3, label=f"{measures[measure]}, today's split")
+        ax.set_xlabel(_setting_name(setting))
+        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    else:
+        positions = np.arange(len(labels), dtype=float)
+        shift = 0.15 if len(present) > 1 else 0.0  # side by side, so the error bars do not hide each other
+        for k, measure in enumerate(present):
+            table = _measure(comparison, measure, labels)
+            ax.errorbar(positions + (k - (len(present) - 1) / 2) * shift, table["mean"], yerr=_yerr(table, "mean"),
+                        fmt="o", color=f"C{k}", capsize=3, label=measures[measure])
+        _categorical_x(ax, labels)
+    ax.grid(True, alpha=0.3)
+
+
+def _objective_bars(comparison, ax: Axes) -> None:
+    alts = comparison.alternatives
+    y = np.arange(len(alts))[::-1]  # the first alternative on top, as in a table
+    ax.errorbar(alts["objective"], y, xerr=_yerr(alts), fmt="o", color="C0", capsize=4,
+                label=f"{comparison.objective.label}, {comparison.level:.0%} CI")
+    if comparison.baseline in alts.index:
+        ax.axvline(alts.loc[comparison.baseline, "objective"], color="C1", linestyle="--", linewidth=1,
+                   label=_wrap(f"baseline ({comparison.baseline})"))
+    k = list(alts.index).index(comparison.best)
+    best = alts.loc[comparison.best]
+    ax.plot([best["objective"]], [y[k]], "*", color="red", markersize=14, label="best")
+    ax.annotate(f"{_value(best['objective'], comparison)}, P(best) {best['p_best']:.0%}", (best["objective"], y[k]),
+                xytext=(0, 8), textcoords="offset points", ha="center", fontsize=8)
+    ax.set_yticks(y, [_wrap(label) for label in alts.index])
+    ax.set_ylim(-0.7, len(alts) - 0.3)
+    _objective_axis(ax.xaxis, comparison)
+    ax.set_title(_objective_bars_title(comparison))
+    ax.legend(loc="best", fontsize=8)
+    ax.grid(True, axis="x", alpha=0.3)
+
+
+def _objective_bars_title(comparison) -> str:
+    return f"{_objective_name(comparison)} per alternative"
+
+
+def _mark_best(ax: Axes, x: float, best: pd.Series, comparison) -> None:
+    ax.plot([x], [best["objective"]], "*", color="red", markersize=16, label=f"best ({comparison.best})",
+            zorder=5)
+    ax.annotate(f"{_value(best['objective'], comparison)}\nP(best) {best['p_best']:.0%}", (x, best["objective"]),
+                xytext=(8, 8), textcoords="offset points", fontsize=8)
+
+
+def _objective_axis(axis, comparison) -> None:
+    axis.set_label_text(_objective_name(comparison))
+    if comparison.risk.name == "probability":
+        axis.set_major_formatter(PercentFormatter(1.0))
+    else:
+        axis.set_major_formatter(FuncFormatter(lambda v, _: _number(v)))
+
+
+def _objective_name(comparison) -> str:
+    """The objective as a reader names it: ``contribution (mean)``, ``revenue (CVaR 10%)``."""
+    return f"{comparison.objective.label} ({comparison.risk.label})"
+
+
+def _difference_name(comparison, reference: str, width: int) -> str:
+    """The difference axis' label, wrapped at ``width`` so a long reference label does not run off the figure."""
+    text = (f"difference in {_objective_name(comparison)} vs {reference} "
+            f"(paired, {comparison.level:.0%} CI)")
+    return textwrap.fill(text, width, break_on_hyphens=False)
+
+
+def _difference_formatter(comparison):
+    """Differences of a probability in percentage points, others as signed plain numbers."""
+    if comparison.risk.name == "probability":
+        return FuncFormatter(lambda v, _: f"{v * 100:+.0f} pp" if v else "0")
+    return FuncFormatter(lambda v, _: ("+" if v > 0 else "") + _number(v))
+
+
+def _setting_name(setting: str) -> str:
+    if setting == "marketing_share":
+        return "marketing share of the budget"
+    kind, _, name = setting.partition(".")
+    if kind == "role_share":
+        return f"{name} share of salaries"
+    if kind == "channel_share":
+        return f"{name} share of channel spend"
+    return setting
+
+
+def _yerr(table: pd.DataFrame, column: str = "objective") -> np.ndarray:
+    """Error-bar lengths below and above ``column`` from its ``_ci_low``/``_ci_high`` (or ``ci_low``/``ci_high``)."""
+    low_col, high_col = ("ci_low", "ci_high") if column == "mean" else (f"{column}_ci_low", f"{column}_ci_high")
+    low = (table[column] - table[low_col]).to_numpy(dtype=float)
+    high = (table[high_col] - table[column]).to_numpy(dtype=float)
+    # A zero-width or missing interval draws no bar rather than failing.
+    return np.nan_to_num(np.vstack([low, high]).clip(min=0))
+
+
+def _categorical_x(ax: Axes, labels: list[str], positions=None) -> None:
+    positions = np.arange(len(labels)) if positions is None else positions
+    wrapped, turned = _x_labels(labels)
+    if turned:
+        ax.set_xticks(positions, wrapped, rotation=45, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(positions, wrapped)
+
+
+def _x_labels(labels: list[str]) -> tuple[list[str], bool]:
+    """Alternatives' labels as x tick labels (wrapped), and whether they are turned."""
+    wrapped = [_wrap(label) for label in labels]
+    longest = max((len(line) for label in wrapped for line in label.splitlines()), default=0)
+    return wrapped, len(labels) > ROTATE_AFTER or longest > ROTATE_LONGER
+
+
+def _x_labels_height(labels: list[str]) -> float:
+    """Inches to add to a figure's height for its x tick labels beyond the half inch one short line takes."""
+    wrapped, turned = _x_labels(labels)
+    lines = [label.splitlines() or [""] for label in wrapped] or [[""]]
+    longest = INCH_PER_CHAR * max(len(line) for label in lines for line in label)
+    deepest = 0.17 * max(len(label) for label in lines)
+    return max(0.0, (0.71 * longest if turned else 0.0) + deepest - 0.5)
+
+
+def _outline(x: float, y: float) -> Rectangle:
+    return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5)
+
+
+def _percent(value: float) -> str:
+    return f"{value * 100:.4g}%"
+
+
+def _number(value: float) -> str:
+    """A plain number with thousands separators; small ones keep their digits."""
+    if not math.isfinite(value):
+        return ""
+    return f"{value:,.0f}" if abs(value) >= 100 or value == 0 else f"{value:.3g}"
+
+
+def _value(value: float, comparison) -> str:
+    return f"{value:.0%}" if comparison.risk.name == "probability" else _number(value)

@@ -1,0 +1,409 @@
+"""The scenario schema: every field of a scenario file, with its bounds, units and meaning.
+
+A scenario describes one funnel (``docs/model.md``): marketing channels, scoring and
+nurture, SDR qualification, AE opportunities, the teams, the customers and
+optionally a budget. Optional parts are off unless written. Unknown keys are errors.
+
+Constructing a :class:`Scenario` in any way (from a file, from a mapping, with
+``Scenario(...)`` or :meth:`Scenario.replace`) runs every check: pydantic's per field,
+the cross-field checks of :mod:`sim.scenario.checks`, and the resolution of its plan
+(:mod:`sim.scenario.plan`). All problems are reported at once, one line each, as a
+:class:`~sim.scenario.messages.ScenarioError`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from sim.scenario.distributions import Distribution
+from sim.scenario.units import DAYS_PER_MONTH
+
+__all__ = ["Scenario"]
+
+# Numbers are strict: a YAML boolean or a quoted string is not silently a number.
+Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
+Share = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+WholeFTE = Annotated[int, Field(ge=0, strict=True)]
+
+
+def _schedule(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [value]
+    return value
+
+
+Schedule = Annotated[
+    list[NonNegative],
+    Field(min_length=1),
+    BeforeValidator(_schedule, json_schema_input_type=NonNegative | list[NonNegative]),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+
+class IntentCurve(_Strict):
+    """A probability that rises (or falls) linearly with a lead's intent in [0, 1].
+
+    Written as ``{low: 0.1, high: 0.6}`` (the probability at intent 0 and at intent 1)
+    or as one number for a probability that does not depend on intent.
+    """
+
+    low: Probability = Field(description="Probability at intent 0.")
+    high: Probability = Field(description="Probability at intent 1.")
+
+    def at(self, intent):
+        """Probability for intent values (scalar or array)."""
+        return self.low + (self.high - self.low) * intent
+
+
+def _curve(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not 0 <= value <= 1:  # also rejects NaN
+            raise ValueError("must be a probability in [0, 1]")
+        return {"low": value, "high": value}
+    return value
+
+
+Curve = Annotated[IntentCurve, BeforeValidator(_curve, json_schema_input_type=Probability | IntentCurve)]
+
+
+class IntentPrior(_Strict):
+    """Beta(a, b) distribution of the latent intent of a channel's leads."""
+
+    a: Positive = Field(description="Beta shape a (higher: keener leads).")
+    b: Positive = Field(description="Beta shape b (higher: colder leads).")
+
+
+class HillResponse(_Strict):
+    """Hill saturation: ``max_leads * s^shape / (s^shape + half_spend^shape)``."""
+
+    curve: Literal["hill"]
+    max_leads: NonNegative = Field(description="Leads per month at unlimited spend.")
+    half_spend: Positive = Field(description="Monthly effective spend giving half of max_leads.")
+    shape: Positive = Field(1.0, description="Steepness: above 1 gives an S-curve (a threshold of spend).")
+
+
+class ExponentialResponse(_Strict):
+    """Exponential saturation: ``max_leads * (1 - exp(-s / spend_scale))``."""
+
+    curve: Literal["exponential"]
+    max_leads: NonNegative = Field(description="Leads per month at unlimited spend.")
+    spend_scale: Positive = Field(description="Monthly effective spend reaching 63% of max_leads.")
+
+
+Response = Annotated[HillResponse | ExponentialResponse, Field(discriminator="curve")]
+
+
+class Channel(_Strict):
+    """A marketing channel: spend schedule, response curve, carryover and lead quality."""
+
+    spend: Schedule = Field(
+        [0.0], description="Spend per month: one number, or one per month (the last repeats)."
+    )
+    history: list[NonNegative] = Field(
+        default_factory=list, description="Monthly spend before the window, oldest first."
+    )
+    response: Response | None = Field(None, description="Leads per month as a function of effective spend.")
+    baseline_leads: NonNegative = Field(0.0, description="Spend-independent leads per month.")
+    carryover: Share = Field(0.0, description="Geometric carryover of spend per month, in [0, 1).")
+    lag_months: Annotated[int, Field(ge=0, le=24, strict=True)] = Field(0, description="Months before spend acts.")
+    rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's rate.")
+    intent: IntentPrior = Field(IntentPrior(a=2.0, b=5.0), description="Beta prior of the leads' intent.")
+    cost_per_lead: NonNegative = Field(0.0, description="Variable cost per lead (e.g. lead purchase).")
+
+
+class Outbound(_Strict):
+    """Quality of the leads that reps prospect themselves."""
+
+    intent: IntentPrior = Field(IntentPrior(a=1.5, b=6.0), description="Beta prior of prospected leads' intent.")
+    rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's prospecting yield.")
+
+
+class Scoring(_Strict):
+    """Observed score = intent + Normal(0, score_noise); MQL if score >= mql_threshold."""
+
+    score_noise: NonNegative = Field(0.0, description="Standard deviation of the score's noise around intent.")
+    mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False, strict=True)] = Field(
+        0.0, description="Observed score at or above which a lead is an MQL."
+    )
+
+
+class Nurture(_Strict):
+    """Nurture for leads below the threshold and for cold leads returned by sales."""
+
+    touch_interval_days: Positive = Field(14.0, description="Days between touches (content, webinars).")
+    touch_points: NonNegative = Field(0.05, description="Score added by each touch.")
+    dropout: Probability = Field(0.1, description="Chance of dropping out at each touch.")
+    max_days: Positive = Field(180.0, description="Days after which a lead leaves nurture.")
+    cost_per_lead_month: NonNegative = Field(0.0, description="Nurture program cost per lead per month.")
+    max_recycles: Annotated[int, Field(ge=0, le=10, strict=True)] = Field(
+        1, description="Times a lead gone cold may come back from nurture."
+    )
+
+
+class Decay(_Strict):
+    """Hyperbolic decay of a conversion chance with waiting: ``(1 + wait/half_life) ** -shape``."""
+
+    half_life_hours: Positive = Field(description="Wait at which the chance is 2**-shape of its start.")
+    shape: Positive = Field(1.0, description="Steepness of the decay.")
+
+
+class Qualification(_Strict):
+    """MQL -> SQL: a queue of MQLs worked by SDRs (or by AEs when there are no SDRs)."""
+
+    discipline: Literal["fifo", "lifo", "score"] = Field(
+        "fifo", description="Queue order: oldest first, newest first, or highest score first."
+    )
+    work_hours: Distribution = Field(0.5, description="Rep time to work one MQL, hours.")
+    p_qualify: Curve = Field(IntentCurve(low=0.5, high=0.5), description="Chance to become an SQL, by intent.")
+    decay: Decay | None = Field(None, description="How the chance falls with the wait for first contact.")
+    max_wait_days: Positive | None = Field(None, description="Uncontacted this long: cold.")
+    sla_hours: Positive = Field(24.0, description="Reported: the share of MQLs contacted within this.")
+
+
+class Stage(_Strict):
+    """One opportunity stage: how long it takes and the chance to advance."""
+
+    name: str = Field(min_length=1)
+    duration_days: Distribution = Field(0.0, description="Time spent in the stage, days.")
+    advance: Curve = Field(IntentCurve(low=0.5, high=0.5), description="Chance to pass the stage, by intent.")
+
+
+class Deal(_Strict):
+    """What a won deal is worth."""
+
+    kind: Literal["one_off", "subscription"] = Field("one_off", description="One-off revenue, or monthly MRR.")
+    value: Distribution = Field(description="One-off amount, or monthly recurring revenue.")
+    value_intent: Annotated[list[NonNegative], Field(min_length=2, max_length=2)] = Field(
+        [1.0, 1.0], description="Value multiplier at intent 0 and at intent 1 (linear between)."
+    )
+
+
+class Opportunities(_Strict):
+    """SQL -> won/lost: AE slots, stages, deal value and what happens when an AE leaves."""
+
+    stages: Annotated[list[Stage], Field(min_length=1)] = [Stage(name="close")]
+    deal: Deal = Deal(value=0.0)
+    slot_decay: Decay | None = Field(None, description="How the win chance falls while an SQL waits for an AE.")
+    on_rep_leaving: Literal["handover", "lose"] = Field(
+        "handover", description="What happens to a leaving AE's open deals."
+    )
+    handover_penalty: Probability = Field(0.2, description="Chance a handed-over deal that would win is lost.")
+
+
+class Hire(_Strict):
+    """A planned hire: decided at the start of ``month`` (0-based), starts after the lead time."""
+
+    month: Annotated[int, Field(ge=0, strict=True)] = Field(description="Month of the hiring decision, from 0.")
+    fte: Annotated[int, Field(ge=1, strict=True)] = 1
+
+
+class Role(_Strict):
+    """A sales role's headcount, time use and pay."""
+
+    fte: WholeFTE = Field(0, description="Whole FTE at the start (taken as ramped).")
+    hires: list[Hire] = Field(default_factory=list, description="Planned hires.")
+    hiring_lead_days: NonNegative = Field(60.0, description="Days from a hiring decision (or a leaver) to a start.")
+    ramp_months: NonNegative = Field(0.0, description="Months of linearly rising productivity for a new rep.")
+    attrition_year: NonNegative = Field(0.0, description="Annual attrition rate (exponential tenure).")
+    backfill: bool = Field(True, description="Refill a seat after a leaver (after hiring_lead_days).")
+    cost_per_fte_year: NonNegative = Field(0.0, description="Fully loaded cost per FTE-year.")
+    hours_per_day: Annotated[float, Field(gt=0, le=24, allow_inf_nan=False, strict=True)] = Field(
+        6.0, description="Selling hours per calendar day."
+    )
+    prospecting_share: Share = Field(0.0, description="Share of time spent prospecting (outbound).")
+    outbound_leads_per_month: NonNegative = Field(0.0, description="Outbound leads per fully ramped FTE per month.")
+
+
+class SDRRole(Role):
+    """Sales development reps: qualify MQLs."""
+
+    bonus_per_sql: NonNegative = Field(0.0, description="Bonus paid per SQL.")
+
+
+class AERole(Role):
+    """Account executives: carry opportunities; qualify MQLs when there are no SDRs."""
+
+    max_open_opportunities: Annotated[int, Field(ge=1, strict=True)] = Field(
+        20, description="Deals one fully ramped AE can carry at once."
+    )
+    commission_rate: Probability = Field(0.0, description="Commission as a share of bookings.")
+    account_care_share: Share = Field(0.0, description="Share of AE time serving existing customers.")
+
+
+class Roles(_Strict):
+    """The sales team. Customer success, if staffed, carries the account care."""
+
+    sdr: SDRRole | None = None
+    ae: AERole = AERole()
+    customer_success: Role | None = None
+
+
+class Customers(_Strict):
+    """Installed base and what customers do each month."""
+
+    installed_base: Annotated[int, Field(ge=0, strict=True)] = Field(0, description="Customers at the start.")
+    installed_mrr: Distribution = Field(0.0, description="MRR of each starting customer.")
+    churn_month: Probability = Field(0.0, description="Chance a customer leaves in a month.")
+    expansion_month: NonNegative = Field(0.0, description="Monthly growth of a kept customer's MRR.")
+
+
+class Budget(_Strict):
+    """A budget for the horizon: a split of it, or the accounting of the plan as written.
+
+    With ``marketing_share``, the budget is *split*: that share goes to channel spend
+    by ``channel_mix`` and the rest to whole-FTE headcount by ``role_mix``, replacing the
+    channels' ``spend`` and the roles' ``fte`` and ``hires``. Without it, the spend and
+    the team written in the file are the plan, and the budget accounts for them (they
+    must fit in ``total``). Either way ``budget_unspent`` reports what is left.
+    """
+
+    total: NonNegative = Field(description="Budget for the whole horizon.")
+    marketing_share: Probability | None = Field(
+        None, description="Share of the total for channel spend (a split); omit it to account for the plan as written."
+    )
+    channel_mix: dict[str, NonNegative] = Field(default_factory=dict, description="Relative weights of channels.")
+    role_mix: dict[str, NonNegative] = Field(default_factory=dict, description="Relative weights of roles.")
+
+
+class Scenario(_Strict):
+    """A funnel scenario (``docs/model.md``): read one with :func:`sim.load_scenario`.
+
+    Every way of making one validates it whole (see the module docstring); edit one with
+    :meth:`replace`, which does too. ``plan`` is what the model runs: spend per channel
+    per month and the team per role, with the budget's accounting.
+    """
+
+    name: str = "scenario"
+    description: str = ""
+    horizon_months: Annotated[int, Field(ge=1, le=240, strict=True)] = Field(description="Simulated months.")
+    currency: str = "USD"
+    gross_margin: Probability = Field(1.0, description="Share of revenue kept before sales and marketing costs.")
+    discount_rate_year: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)] = Field(
+        0.0, description="Annual discount rate for the NPV of contribution."
+    )
+    channels: dict[str, Channel] = Field(default_factory=dict)
+    outbound: Outbound = Outbound()
+    scoring: Scoring = Scoring()
+    nurture: Nurture | None = None
+    qualification: Qualification = Qualification()
+    opportunities: Opportunities = Opportunities()
+    roles: Roles = Roles()
+    customers: Customers = Customers()
+    budget: Budget | None = None
+
+    @property
+    def horizon_days(self) -> float:
+        """The simulated window in days."""
+        return self.horizon_months * DAYS_PER_MONTH
+
+    @property
+    def plan(self):
+        """The resolved :class:`~sim.scenario.plan.Plan`: spend per channel per month, team per role, budget."""
+        return self.__dict__["_plan"]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _validate_whole(cls, data: Any, handler):
+        """Field checks, cross-field checks and the plan, every problem reported at once."""
+        from sim.scenario.checks import cross_field_problems
+        from sim.scenario.messages import ScenarioError, field_problems
+        from sim.scenario.plan import resolve_plan
+
+        if isinstance(data, Scenario):
+            return data
+        problems: list[tuple[str, str]] = []
+        scenario = None
+        try:
+            scenario = handler(data)
+        except ValidationError as exc:
+            problems = field_problems(data, exc)
+        if isinstance(data, dict):
+            problems += [p for p in cross_field_problems(data) if p not in problems]
+        if not problems:
+            try:
+                # Stored beside the fields (not one of them): a valid scenario always has a plan.
+                scenario.__dict__["_plan"] = resolve_plan(scenario)
+            except ScenarioError as exc:
+                problems = exc.problems
+        if problems:
+            raise ScenarioError("<scenario>", problems)
+        return scenario
+
+    def replace(self, changes: Mapping[str, Any] | None = None, /, **fields) -> Scenario:
+        """A copy with some fields changed, validated whole as a new scenario would be.
+
+        Args:
+            changes: dotted paths to new values, as in ``funnel schema``:
+                ``{"qualification.decay.half_life_hours": 4, "roles.sdr.fte": 6}``. A
+                path through a mapping that is not there yet makes it; a number in a
+                path indexes a list (``"opportunities.stages.0.advance"``).
+            **fields: top-level fields by name (``horizon_months=12``).
+
+        Values may be plain numbers, lists, mappings or the schema's own objects.
+
+        Raises:
+            ScenarioError: naming each field that is wrong in the result.
+        """
+        data = self.model_dump(mode="python", by_alias=True)
+        for path, value in {**(changes or {}), **fields}.items():
+            _set(data, str(path), _plain(value))
+        return type(self).model_validate(data)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Scenario:
+        """Pydantic's copy; with ``update``, validated whole (as :meth:`replace`)."""
+        if update:
+            return self.replace(update)
+        return super().model_copy(deep=deep)
+
+    def __repr__(self) -> str:
+        roles = [r for r in ("sdr", "ae", "customer_success") if getattr(self.roles, r) is not None]
+        return (f"Scenario(name={self.name!r}, horizon_months={self.horizon_months}, "
+                f"channels={list(self.channels)}, roles={roles}, budget={self.budget is not None})")
+
+    __str__ = __repr__
+
+
+def _plain(value):
+    """A value as the schema reads it: the schema's objects dumped back to mappings."""
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="python", by_alias=True)
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return copy.deepcopy(value)
+
+
+def _set(data: dict, path: str, value) -> None:
+    """Set ``data`` at the dotted ``path``, making the mappings on the way that are not there yet."""
+    from sim.scenario.messages import ScenarioError
+
+    parts = path.split(".")
+    cur = data
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        where = ".".join(parts[:depth]) or "(top level)"
+        if isinstance(cur, list):
+            if not part.isdigit() or int(part) >= len(cur):
+                raise ScenarioError("<scenario>", [(path, f"{where} is a list of {len(cur)}; expected an index "
+                                                          f"from 0 to {len(cur) - 1}, got {part!r}")])
+            key = int(part)
+        elif isinstance(cur, dict):
+            key = part
+        else:
+            raise ScenarioError("<scenario>", [(path, f"{where} is {cur!r}, not a mapping or a list")])
+        if last:
+            cur[key] = value
+        else:
+            if isinstance(cur, dict) and cur.get(key) is None:
+                cur[key] = {}
+            cur = cur[key]
