@@ -12,10 +12,10 @@ from builders import make
 from scipy import integrate, stats
 
 import sim
-from sim.experiment import ExperimentError, run_many
-from sim.replication import flatten_metrics, replication_seed
-from sim.store import ExperimentStore, StoreError
-from sim.summary import summarise
+from sim.montecarlo.experiment import ExperimentError, run_many
+from sim.montecarlo.replication import flatten_metrics, replication_seed
+from sim.montecarlo.store import ExperimentStore, StoreError
+from sim.montecarlo.summary import summarise
 
 
 def small(**changes):
@@ -224,9 +224,9 @@ def test_precision_mode_stops_at_the_first_batch_that_reaches_it():
 
 
 def test_a_replication_that_raises_is_recorded_and_the_rest_run(monkeypatch):
-    import sim.model
+    import sim.model.simulation
 
-    real = sim.model.simulate
+    real = sim.model.simulation.simulate
     bad = replication_seed(7, 2).spawn_key
 
     def flaky(scenario, seed=0, lead_records=True):
@@ -234,7 +234,7 @@ def test_a_replication_that_raises_is_recorded_and_the_rest_run(monkeypatch):
             raise RuntimeError("boom")
         return real(scenario, seed=seed, lead_records=lead_records)
 
-    monkeypatch.setattr(sim.model, "simulate", flaky)
+    monkeypatch.setattr(sim.model.simulation, "simulate", flaky)
     exp = run_many(small(), reps=5, seed=7)
     assert exp.failures["replication"].tolist() == [2]
     assert exp.failures["error"].iloc[0] == "RuntimeError: boom"
@@ -257,7 +257,7 @@ def test_traces_are_the_lead_records_of_the_first_replications(tmp_path):
 
 
 def test_dask_problems_are_one_clear_line(monkeypatch):
-    from sim.backends import BackendError
+    from sim.montecarlo.backends import BackendError
 
     with pytest.raises(BackendError, match=r"^--scheduler nonsense: cannot connect \(expected an address"):
         run_many(small(), reps=2, backend="dask", scheduler="nonsense")

@@ -11,8 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import sim
-from sim.budget import apply_budget
-from sim.objectives import (
+from sim.decide.objectives import (
     Objective,
     conditional_value_at_risk,
     make_risk,
@@ -20,7 +19,7 @@ from sim.objectives import (
     probability_of_target,
     value_at_risk,
 )
-from sim.paired import (
+from sim.decide.paired import (
     best_share_intervals,
     best_shares,
     bootstrap_rows,
@@ -29,7 +28,7 @@ from sim.paired import (
     selection_probability,
     variance_reduction,
 )
-from sim.split import (
+from sim.decide.split import (
     Split,
     SplitError,
     current_split,
@@ -39,6 +38,7 @@ from sim.split import (
     vary,
     with_split,
 )
+from sim.scenario.plan import apply_budget
 
 REFERENCE = "scenarios/b2b_saas_inbound.yaml"
 

@@ -5,9 +5,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.config import DAYS_PER_MONTH, Customers
-from sim.measures import _interval_months
-from sim.revenue import subscription_book
+from sim.model.measures import _interval_months
+from sim.model.revenue import subscription_book
+from sim.scenario.schema import DAYS_PER_MONTH, Customers
 
 
 def _by_loop(start, end, H):
@@ -52,8 +52,8 @@ def test_subscription_revenue_matches_day_by_day_sum():
 @given(st.floats(0, 100), st.floats(1, 400), st.floats(0.5, 40), st.floats(0, 6), st.floats(1, 800))
 def test_slot_days_integrate_the_ramp_rule_exactly(start, length, full, ramp_months, until):
     # Second method: the limit rule max(1, floor(full * productivity)) on a fine grid.
-    from sim.measures import _slot_days
-    from sim.team import Seat, Tenure
+    from sim.model.measures import _slot_days
+    from sim.model.team import Seat, Tenure
 
     ten = Tenure(start, start + length, ramped_at_start=False)
     exact = _slot_days([Seat("ae", 0, [ten])], max_open=full, selling_share=1.0, ramp_months=ramp_months,

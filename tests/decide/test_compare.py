@@ -7,9 +7,9 @@ from builders import make
 from scipy import stats
 
 import sim
-from sim.compare import Alternative, CompareError, compare, split_alternatives_of, sweep
-from sim.objectives import Objective, conditional_value_at_risk
-from sim.split import current_split, with_split
+from sim.decide.compare import Alternative, CompareError, compare, split_alternatives_of, sweep
+from sim.decide.objectives import Objective, conditional_value_at_risk
+from sim.decide.split import current_split, with_split
 
 REFERENCE = "scenarios/b2b_saas_inbound.yaml"
 TEACHING = "scenarios/teaching_minimal.yaml"
@@ -80,7 +80,7 @@ def test_compare_and_sweep_agree_on_the_same_grid(teaching):
     swept = sweep(teaching, {"marketing_share": grid}, reps=10, seed=4)
     base = current_split(teaching)
     alts = [Alternative("today", with_split(teaching, base), base.shares())]
-    from sim.split import vary
+    from sim.decide.split import vary
 
     for v in grid:
         split = vary(base, "marketing_share", v)

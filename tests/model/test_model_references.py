@@ -8,8 +8,8 @@ from builders import make
 from scipy import integrate, stats
 
 import sim
-from sim.config import DAYS_PER_MONTH
-from sim.leads import channel_rate
+from sim.model.leads import channel_rate
+from sim.scenario.schema import DAYS_PER_MONTH
 
 
 def erlang_c(c, lam, mu):

@@ -38,9 +38,9 @@ from cli_run import (
 )
 from scipy import stats
 
-import sim.model
-from sim.config import load_scenario
-from sim.replication import flatten_metrics, replication_seed
+import sim.model.simulation
+from sim.montecarlo.replication import flatten_metrics, replication_seed
+from sim.scenario.schema import load_scenario
 
 B2B = SCENARIOS / "b2b_saas_inbound.yaml"
 
@@ -81,7 +81,7 @@ def _measures(row: dict) -> dict:
 
 def _alone(scenario, root: int, index: int) -> dict:
     """Replication ``index`` of root seed ``root``, run by hand, flattened as the experiment rows are."""
-    result = sim.model.simulate(scenario, seed=replication_seed(root, index), lead_records=False)
+    result = sim.model.simulation.simulate(scenario, seed=replication_seed(root, index), lead_records=False)
     return _plain(flatten_metrics(result.metrics))
 
 
@@ -311,7 +311,7 @@ def test_monthly_csv_of_many_replications(tmp_path, teaching_reps, teaching):
 
 
 def test_a_failing_replication_is_reported_and_the_others_kept(monkeypatch, teaching):
-    original = sim.model.simulate
+    original = sim.model.simulation.simulate
     bad, root = 2, 11
 
     def flaky(scenario, seed=0, lead_records=True):
@@ -319,8 +319,8 @@ def test_a_failing_replication_is_reported_and_the_others_kept(monkeypatch, teac
             raise RuntimeError("boom in the model")
         return original(scenario, seed=seed, lead_records=lead_records)
 
-    # run_chunk imports sim.model.simulate when called: a serial run in this process uses the patch.
-    monkeypatch.setattr(sim.model, "simulate", flaky)
+    # run_chunk imports sim.model.simulation when called: a serial run in this process uses the patch.
+    monkeypatch.setattr(sim.model.simulation, "simulate", flaky)
     code, out, err = in_process("run", TEACHING, "--reps", "5", "--seed", root, "--json")
     monkeypatch.undo()
 
@@ -355,7 +355,7 @@ def test_trace_writes_the_lead_records_of_the_first_replications(tmp_path, teach
         "replication-00000000.parquet", "replication-00000001.parquet"]
     for i in (0, 1):
         written = pd.read_parquet(out_dir / "trace" / f"replication-{i:08d}.parquet")
-        expected = sim.model.simulate(teaching, seed=replication_seed(SEED, i)).leads
+        expected = sim.model.simulation.simulate(teaching, seed=replication_seed(SEED, i)).leads
         assert len(expected) > 0
         pd.testing.assert_frame_equal(written, expected)
     # Keeping lead records changes no number.

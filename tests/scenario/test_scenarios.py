@@ -44,7 +44,7 @@ def test_shipped_scenario_passes_the_published_json_schema(path):
     import jsonschema
     import yaml
 
-    from sim.config import Scenario
+    from sim.scenario.schema import Scenario
 
     jsonschema.validate(yaml.safe_load(path.read_text()), Scenario.model_json_schema())
 
@@ -53,7 +53,7 @@ def test_json_schema_rejects_what_the_loader_rejects_field_by_field():
     import jsonschema
     import yaml
 
-    from sim.config import Scenario
+    from sim.scenario.schema import Scenario
 
     broken = yaml.safe_load((Path(__file__).parent / "data" / "broken.yaml").read_text())
     errors = list(jsonschema.Draft202012Validator(Scenario.model_json_schema()).iter_errors(broken))

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import sim
-from sim.budget import apply_budget
-from sim.objectives import Objective, conditional_value_at_risk
-from sim.optimize import OptimizeError, optimize, smallest_budget
-from sim.search_space import Candidate, search_space
-from sim.split import current_split, split_for_headcount
+from sim.decide.objectives import Objective, conditional_value_at_risk
+from sim.decide.optimize import OptimizeError, optimize, smallest_budget
+from sim.decide.search_space import Candidate, search_space
+from sim.decide.split import current_split, split_for_headcount
+from sim.scenario.plan import apply_budget
 
 HORIZON = 6
 VALUE, WIN = 1000.0, 0.5  # every lead is an MQL, qualifies, and wins with probability WIN

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.config import Nurture
-from sim.leads import nurture_outcome
+from sim.model.leads import nurture_outcome
+from sim.scenario.schema import Nurture
 
 prob = st.floats(0.0, 1.0)
 

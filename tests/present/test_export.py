@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from sim import __version__, load_scenario
-from sim.compare import compare, sweep
-from sim.export import write_excel, write_tables
+from sim.decide.compare import compare, sweep
+from sim.present.export import write_excel, write_tables
 
 ROOT = Path(__file__).parent.parent
 EXTRA = pd.DataFrame({"share": [0.2, 0.3], "value": [1.5, math.inf]}).set_index("share")

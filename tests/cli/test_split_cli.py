@@ -29,7 +29,7 @@ from cli_run import (
 )
 from scipy import stats
 
-from sim.config import load_scenario
+from sim.scenario.schema import load_scenario
 
 SMALL = SCENARIOS / "small_services_firm.yaml"
 

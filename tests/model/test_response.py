@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from sim.response import carryover, effective_spend, exponential_response, hill_response, lagged, wait_decay
+from sim.model.response import carryover, effective_spend, exponential_response, hill_response, lagged, wait_decay
 
 # ---------------------------------------------------------------------------------
 # Strategies. Ranges are wide but keep (spend / half_spend) ** shape far from float

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from builders import BAD_FILES, expected_paths
 
-from sim.config import DAYS_PER_MONTH, Scenario, ScenarioError, load_scenario, parse_scenario
-from sim.distributions import Deterministic, Gamma, LogNormal, Triangular
+from sim.scenario.distributions import Deterministic, Gamma, LogNormal, Triangular
+from sim.scenario.schema import DAYS_PER_MONTH, Scenario, ScenarioError, load_scenario, parse_scenario
 
 
 def _matching_expect(line: str, expects: list[str]) -> str | None:

@@ -19,7 +19,7 @@ from builders import BAD_DIR, BAD_FILES, expected_paths
 from cli_run import ROOT, SCENARIOS, TEACHING, in_process, in_subprocess, nonblank_lines, strict_json
 
 from sim import __version__
-from sim.config import load_scenario
+from sim.scenario.schema import load_scenario
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 

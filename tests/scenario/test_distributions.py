@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 from scipy import stats
 
-import sim.distributions as D
-from sim.distributions import (
+import sim.scenario.distributions as D
+from sim.scenario.distributions import (
     Beta,
     Deterministic,
     Distribution,

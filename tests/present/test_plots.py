@@ -14,9 +14,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.ticker import PercentFormatter
 
-from sim.compare import compare, sweep
-from sim.objectives import conditional_value_at_risk, probability_of_target
-from sim.plots import (
+from sim.decide.compare import compare, sweep
+from sim.decide.objectives import conditional_value_at_risk, probability_of_target
+from sim.present.plots import (
     capacity_plot,
     difference_plot,
     distribution_plot,
