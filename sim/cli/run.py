@@ -82,11 +82,12 @@ def _cmd_run(args) -> int:
 
 
 def _run_many(args, scenario) -> int:
-    import sim
+    from sim.model import replicate
+    from sim.montecarlo import run_many
     from sim.present.report import experiment_report
 
-    experiment, code = run_with_progress(args, lambda progress: sim.run_many(
-        scenario, seed=args.seed, out=args.out, progress=progress, **_settings(args)))
+    experiment, code = run_with_progress(args, lambda progress: run_many(
+        scenario, seed=args.seed, model=replicate, out=args.out, progress=progress, **_settings(args)))
     if experiment is None:
         return code
     for failure in experiment.failures.itertuples():

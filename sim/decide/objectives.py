@@ -2,7 +2,7 @@
 
 An :class:`Objective` turns each replication's measures into one number (contribution,
 revenue, ...), optionally counting the open pipeline's weighted value at the horizon,
-since a short horizon is biased against marketing (MODEL.md 1 and 6). A risk measure
+since a short horizon is biased against marketing (``docs/model.md``). A risk measure
 (:func:`mean`, :func:`value_at_risk`, :func:`conditional_value_at_risk`,
 :func:`probability_of_target`) turns the replications' objective values into the one
 number alternatives are ranked by; all are larger-is-better. They are pure numpy

@@ -1,4 +1,4 @@
-"""Paired statistics over alternatives run with common random numbers (MODEL.md 7).
+"""Paired statistics over alternatives run with common random numbers (``docs/model.md``, Randomness).
 
 The input is a matrix of objective values, one row per replication and one column
 per alternative; row ``i`` of every column saw the same world (the same replication

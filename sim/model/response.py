@@ -1,4 +1,4 @@
-"""Response curves, carryover and decay as pure numpy functions (MODEL.md 1 and 3).
+"""Response curves, carryover and decay as pure numpy functions (``docs/model.md``, 1 and 3).
 
 Nothing here knows about scenarios or SimPy: the model, the tests and later the
 optimiser call these directly.

@@ -99,12 +99,12 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
         offset += n
 
     # MQLs in order of MQL time, ties in lead order: the queue's order of arrival.
-    index, time = _joined(mql.pop("index"), np.int64), _joined(mql.pop("time"))
+    index, time = _joined(mql.pop("index"), np.int32), _joined(mql.pop("time"))
     order = np.lexsort((index, time))
     mqls, mql_time = index[order], time[order]
     mql_channel, mql_intent, mql_score = (_joined(mql.pop(k), dtype)[order]
                                           for k, dtype in (("channel", np.int16), ("intent", float), ("score", float)))
-    mql_u = Uniforms([_in_order(pieces, order) if pieces else None for pieces in u_columns])
+    mql_u = Uniforms([_in_order(pieces, order) if c in needed else None for c, pieces in enumerate(u_columns)])
     del u_columns
 
     book, counters = run_funnel(scenario, mql_time, mql_intent, mql_score, mql_u, cols, seats)
@@ -125,7 +125,7 @@ def _joined(pieces: list, dtype=float) -> np.ndarray:
 
 def _in_order(pieces: list, order: np.ndarray) -> np.ndarray:
     """``pieces`` joined and put in ``order``; the pieces are let go."""
-    joined = np.concatenate(pieces)
+    joined = np.concatenate(pieces) if pieces else np.zeros(0)
     pieces.clear()
     return joined[order]
 

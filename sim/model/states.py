@@ -1,4 +1,4 @@
-"""Where a lead can be: terminal states and the in-flight states at the horizon (MODEL.md 6)."""
+"""Where a lead can be: terminal states and the in-flight states at the horizon (``docs/model.md``, Measures)."""
 
 NOT_MQL = 0  # below the threshold and no nurture
 NURTURE_DROPPED = 1

@@ -70,9 +70,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, workers: int, preload: tuple[str, ...] = ()):
-        if workers < 1:
-            raise BackendError("workers", f"expected at least 1, got {workers!r}")
-        self.workers = workers
+        self.workers = workers  # checked by make_backend
         # forkserver: workers start from a clean process that has imported the model
         # once, so starting them is quick and no thread of the parent is copied.
         methods = multiprocessing.get_all_start_methods()

@@ -3,7 +3,8 @@
 Layout::
 
     DIR/manifest.json           package version, seed, reps, backend, start and end
-    DIR/scenario.yaml           the scenario as run (validated, defaults filled in)
+    DIR/scenario.yaml           the scenario as run (validated, defaults filled in; scenario.json for
+                                another model's scenario)
     DIR/chunks/00000040/        one directory per finished chunk of replications:
         indices.json                the replication indices it holds (finished or failed)
         replications.parquet        one row per finished replication
@@ -20,6 +21,7 @@ refused rather than mixed.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -28,9 +30,9 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
 from sim.errors import FunnelError
+from sim.scenario import Scenario, dump_scenario
 from sim.version import __version__
 
 __all__ = ["ExperimentStore", "MemoryStore", "StoreError", "scenario_fingerprint"]
@@ -45,9 +47,18 @@ class StoreError(FunnelError):
         super().__init__("out", message)
 
 
+def _plain(scenario):
+    """What a model's scenario holds, as JSON-able data: a pydantic model's dump, a dataclass's fields, or itself."""
+    if hasattr(scenario, "model_dump"):
+        return scenario.model_dump(mode="json")
+    if dataclasses.is_dataclass(scenario) and not isinstance(scenario, type):
+        return dataclasses.asdict(scenario)
+    return scenario
+
+
 def scenario_fingerprint(scenario) -> str:
-    """SHA-256 of the validated scenario: equal scenarios give equal fingerprints."""
-    canonical = json.dumps(scenario.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """SHA-256 of the scenario's contents: equal scenarios give equal fingerprints."""
+    canonical = json.dumps(_plain(scenario), sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -84,7 +95,7 @@ class ExperimentStore:
             raise StoreError(f"{root}: exists and is not a directory")
         ours = {".lock", "chunks"}  # what an opened store makes before its first manifest
         if root.is_dir() and not manifest.is_file() and any(p.name not in ours for p in root.iterdir()):
-            # Checked before writing anything: a mistaken --out must leave the folder as it was.
+            # Checked before writing anything: a mistaken `out` must leave the folder as it was.
             raise StoreError(f"{root}: not empty and not an experiment directory (no manifest.json); "
                              "use a new or empty directory")
         try:
@@ -130,7 +141,7 @@ class ExperimentStore:
         problems = []
         if old.get("scenario_sha256") != self.fingerprint:
             problems.append(f"it holds results of a different scenario ({old.get('scenario_name')!r}, "
-                            f"see {self.root / 'scenario.yaml'})")
+                            "written beside them)")
         if old.get("seed") != self.seed:
             problems.append(f"it was run with {{seed}} {old.get('seed')}, not {self.seed}")
         if old.get("version") != __version__:
@@ -151,10 +162,13 @@ class ExperimentStore:
 
     def _new_manifest(self) -> dict:
         """A first manifest, and the scenario as run beside it."""
-        _write_atomic(self.root / "scenario.yaml",
-                      yaml.safe_dump(self.scenario.model_dump(mode="json"), sort_keys=False))
+        if isinstance(self.scenario, Scenario):
+            _write_atomic(self.root / "scenario.yaml", dump_scenario(self.scenario))
+        else:  # another model's scenario: its contents as JSON
+            _write_atomic(self.root / "scenario.json", json.dumps(_plain(self.scenario), indent=1, default=repr))
         return {"format": FORMAT, "package": "funnel-sim", "version": __version__,
-                "scenario_name": self.scenario.name, "scenario_sha256": self.fingerprint,
+                "scenario_name": getattr(self.scenario, "name", type(self.scenario).__name__),
+                "scenario_sha256": self.fingerprint,
                 "seed": self.seed, "created": _now(), "runs": []}
 
     def start_run(self, **settings) -> None:

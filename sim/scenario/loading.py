@@ -1,8 +1,10 @@
-"""Reading scenarios: the one place YAML is read, with ``safe_load`` rules.
+"""Reading and writing scenarios: the one place YAML is read (with ``safe_load`` rules) and written.
 
 :func:`load_scenario` reads a file and :func:`parse_scenario` validates a mapping built
 in code; both report every problem at once, one line each, as a
-:class:`~sim.scenario.messages.ScenarioError` naming the source.
+:class:`~sim.scenario.messages.ScenarioError` naming the source. :func:`dump_scenario`
+writes a validated scenario back, defaults filled in, so that loading it gives the
+same scenario.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import yaml
 from sim.scenario.messages import ScenarioError
 from sim.scenario.schema import Scenario
 
-__all__ = ["load_scenario", "parse_scenario"]
+__all__ = ["dump_scenario", "load_scenario", "parse_scenario"]
 
 
 class _Loader(yaml.SafeLoader):
@@ -76,3 +78,8 @@ def load_scenario(path) -> Scenario:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError(source, [("(YAML)", f"{where}{problem}")]) from None
     return parse_scenario(data, source)
+
+
+def dump_scenario(scenario: Scenario) -> str:
+    """The scenario as YAML, every default written out; :func:`parse_scenario` of it gives the same scenario."""
+    return yaml.safe_dump(scenario.model_dump(mode="json", by_alias=True), sort_keys=False)

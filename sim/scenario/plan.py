@@ -98,6 +98,12 @@ class Plan:
     roles: Mapping[str, RolePlan]
     budget: BudgetAccount | None = field(default=None)
 
+    def __repr__(self) -> str:
+        spend = {c: round(sum(s)) for c, s in self.spend.items()}
+        team = {r: t.planned_fte for r, t in self.roles.items()}
+        budget = "" if self.budget is None else f", budget={self.budget.total:,.0f} (unspent {self.budget.unspent:,.0f})"
+        return f"Plan({self.horizon_months} months, spend over the horizon={spend}, planned FTE={team}{budget})"
+
     def monthly_spend(self, channel: str) -> np.ndarray:
         """A channel's spend in each month of the horizon."""
         return np.asarray(self.spend[channel], dtype=float)

@@ -342,7 +342,7 @@ class Scenario(_Strict):
         """A copy with some fields changed, validated whole as a new scenario would be.
 
         Args:
-            changes: dotted paths to new values, as in ``funnel schema``:
+            changes: dotted paths to new values, as the schema names them:
                 ``{"qualification.decay.half_life_hours": 4, "roles.sdr.fte": 6}``. A
                 path through a mapping that is not there yet makes it; a number in a
                 path indexes a list (``"opportunities.stages.0.advance"``).
