@@ -46,10 +46,16 @@ class FunnelError(Exception):
     @property
     def message(self) -> str:
         """What was expected of it, with other parameters named as in Python."""
-        return fill(self.problems[0][1])
+        return fill(self.problems[0][1], self.python_name)
 
-    def lines(self, name: Callable[[str], str] = str) -> list[str]:
+    @staticmethod
+    def python_name(name: str) -> str:
+        """How a message names another parameter in Python: as itself."""
+        return name
+
+    def lines(self, name: Callable[[str], str] | None = None) -> list[str]:
         """One line per problem, ``parameter: message``, each parameter written as ``name(parameter)``."""
+        name = name or self.python_name
         return [f"{name(p)}: {fill(m, name)}" for p, m in self.problems]
 
 

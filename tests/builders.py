@@ -3,7 +3,11 @@
 import copy
 from pathlib import Path
 
+from paths import BAD_DIR
+
 from sim import parse_scenario
+
+__all__ = ["BAD_DIR", "BAD_FILES", "BASE", "edited", "expected_paths", "make"]
 
 # A small complete scenario used as the base of the model tests; tests copy and change it.
 BASE = {
@@ -25,8 +29,8 @@ BASE = {
 }
 
 
-def make(**changes):
-    """A validated scenario: BASE with nested changes given as dotted keys (a__b=1 sets a.b)."""
+def edited(**changes) -> dict:
+    """BASE with nested changes given as dotted keys (``a__b=1`` sets ``a.b``; None removes the key), unvalidated."""
     data = copy.deepcopy(BASE)
     for key, value in changes.items():
         parts = key.split("__")
@@ -36,12 +40,16 @@ def make(**changes):
         if value is None:
             cur.pop(parts[-1], None)
         else:
-            cur[parts[-1]] = value
-    return parse_scenario(data)
+            cur[parts[-1]] = copy.deepcopy(value)
+    return data
 
 
-BAD_DIR = Path(__file__).parent / "bad_scenarios"
-BAD_FILES = sorted(BAD_DIR.glob("*.yaml"))
+def make(**changes):
+    """A validated scenario: BASE with nested changes given as dotted keys (a__b=1 sets a.b)."""
+    return parse_scenario(edited(**changes))
+
+
+BAD_FILES = sorted(Path(BAD_DIR).glob("*.yaml"))
 
 
 def expected_paths(path: Path) -> list[str]:

@@ -17,6 +17,7 @@ import numpy as np
 from sim.model.months import month_counts
 from sim.model.record import Record
 from sim.model.team import fte_by_month
+from sim.scenario.plan import MONEY_ROUND_OFF
 
 __all__ = ["Costs", "budget_measures", "costs"]
 
@@ -87,6 +88,9 @@ def budget_measures(record: Record, paid: Costs) -> dict[str, float]:
         return {}
     out = {f"budget_fte_{name}": float(n) for name, n in account.fte.items()}
     salaries_paid = sum(float(paid.salaries[name].sum()) for name in account.salaries)
+    vacancies = account.sales - salaries_paid
+    if vacancies <= MONEY_ROUND_OFF * max(account.total, 1.0):  # every seat filled: only round-off is left
+        vacancies = 0.0
     out.update(budget_total=account.total, budget_marketing=account.marketing, budget_sales=account.sales,
-               budget_unspent=account.unspent, budget_vacancies=max(account.sales - salaries_paid, 0.0))
+               budget_unspent=account.unspent, budget_vacancies=vacancies)
     return out

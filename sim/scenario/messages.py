@@ -28,18 +28,19 @@ class ScenarioError(FunnelError):
         super().__init__(problems[0][0], problems[0][1], problems)
         self.args = ("\n".join(self.lines()),)
 
+    @staticmethod
+    def python_name(name: str) -> str:
+        """How a message names what it points to in Python (the schema, as a call)."""
+        return "`sim.Scenario.model_json_schema()`" if name == "schema" else name
+
     def lines(self, name=None) -> list[str]:
         """One line per problem: ``source: field: message`` (``name`` writes what a message refers to)."""
-        name = name or _python_name
+        name = name or self.python_name
         return [f"{self.source}: {field + ': ' if field else ''}{fill(message, name)}"
                 for field, message in self.problems]
 
     def __str__(self) -> str:
         return "\n".join(self.lines())
-
-
-def _python_name(name: str) -> str:
-    return "`sim.Scenario.model_json_schema()`" if name == "schema" else name
 
 
 def _path(loc) -> str:

@@ -101,7 +101,8 @@ class Plan:
     def __repr__(self) -> str:
         spend = {c: round(sum(s)) for c, s in self.spend.items()}
         team = {r: t.planned_fte for r, t in self.roles.items()}
-        budget = "" if self.budget is None else f", budget={self.budget.total:,.0f} (unspent {self.budget.unspent:,.0f})"
+        b = self.budget
+        budget = "" if b is None else f", budget={b.total:,.0f} (unspent {b.unspent:,.0f})"
         return f"Plan({self.horizon_months} months, spend over the horizon={spend}, planned FTE={team}{budget})"
 
     def monthly_spend(self, channel: str) -> np.ndarray:

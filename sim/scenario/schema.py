@@ -308,6 +308,10 @@ class Scenario(_Strict):
     @property
     def plan(self):
         """The resolved :class:`~sim.scenario.plan.Plan`: spend per channel per month, team per role, budget."""
+        if "_plan" not in self.__dict__:  # made without validation (model_construct): resolved when asked
+            from sim.scenario.plan import resolve_plan
+
+            self.__dict__["_plan"] = resolve_plan(self)
         return self.__dict__["_plan"]
 
     @model_validator(mode="wrap")

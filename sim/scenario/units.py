@@ -15,9 +15,13 @@ DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = DAYS_PER_YEAR / 12
 HOURS_PER_DAY = 24.0  # the model's clock runs in days; waits and work are written in hours
 
-ROUND_OFF = 1e-12  # how far below a whole number a computed count may fall and still be that number
+ROUND_OFF = 1e-12  # how far (relative, at least this much absolute) below a whole number a count may fall
 
 
 def whole(x: float) -> int:
-    """The whole number of units ``x`` holds: ``floor(x)``, forgiving round-off (see :data:`ROUND_OFF`)."""
-    return math.floor(x + ROUND_OFF)
+    """The whole number of units ``x`` holds: ``floor(x)``, forgiving round-off (see :data:`ROUND_OFF`).
+
+    The round-off of a computed count grows with it, so the tolerance does too:
+    ``ROUND_OFF`` times the count, and never less than ``ROUND_OFF``.
+    """
+    return math.floor(x + ROUND_OFF * max(1.0, abs(x)))

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.model.response import carryover, effective_spend, exponential_response, hill_response, lagged, wait_decay
@@ -84,38 +84,27 @@ def _lagged_ref(spend, lag, history=()):
 # Hill
 
 
-@given(ANY_SPEND, MAX_LEADS, HALF_SPEND, SHAPE)
-def test_hill_is_between_zero_and_max_leads(spend, max_leads, half_spend, shape):
-    value = float(hill_response(spend, max_leads, half_spend, shape))
-    assert 0.0 <= value <= max_leads
-
-
-def test_hill_never_exceeds_max_leads_even_by_rounding():
-    assert float(hill_response(139156569.33371747, 3.0, 3.0, 6.0)) <= 3.0
-
-
-@given(MAX_LEADS, HALF_SPEND, SHAPE)
-def test_hill_of_no_spend_is_zero(max_leads, half_spend, shape):
+# Each example checks every scalar property of the curve at once (one draw, five checks).
+@given(ANY_SPEND, SPEND, SPEND, MAX_LEADS, HALF_SPEND, SHAPE)
+def test_hill_properties(any_spend, a, b, max_leads, half_spend, shape):
+    # Between zero and max_leads, for any spend (a negative one counts as none).
+    assert 0.0 <= float(hill_response(any_spend, max_leads, half_spend, shape)) <= max_leads
+    # No spend buys nothing; half_spend buys exactly half of max_leads.
     assert float(hill_response(0.0, max_leads, half_spend, shape)) == 0.0
-
-
-@given(MAX_LEADS, HALF_SPEND, SHAPE)
-def test_hill_at_half_spend_is_exactly_half_of_max_leads(max_leads, half_spend, shape):
     assert float(hill_response(half_spend, max_leads, half_spend, shape)) == max_leads / 2
-
-
-@given(SPEND, MAX_LEADS, HALF_SPEND, SHAPE)
-def test_hill_matches_the_written_out_formula(spend, max_leads, half_spend, shape):
-    assert _close(hill_response(spend, max_leads, half_spend, shape), _hill_ref(spend, max_leads, half_spend, shape),
-                  scale=max_leads)
-
-
-@given(SPEND, SPEND, MAX_LEADS, HALF_SPEND, SHAPE)
-def test_hill_is_non_decreasing_in_spend(a, b, max_leads, half_spend, shape):
+    # The written-out formula.
+    for spend in (a, b):
+        assert _close(hill_response(spend, max_leads, half_spend, shape), _hill_ref(spend, max_leads, half_spend,
+                                                                                    shape), scale=max_leads)
+    # Non-decreasing in spend.
     lo, hi = min(a, b), max(a, b)
     f_lo = float(hill_response(lo, max_leads, half_spend, shape))
     f_hi = float(hill_response(hi, max_leads, half_spend, shape))
     assert f_hi >= f_lo - 1e-12 * max_leads  # rounding only
+
+
+def test_hill_never_exceeds_max_leads_even_by_rounding():
+    assert float(hill_response(139156569.33371747, 3.0, 3.0, 6.0)) <= 3.0
 
 
 @given(st.lists(SPEND, min_size=2, max_size=50), MAX_LEADS, HALF_SPEND, SHAPE)
@@ -146,40 +135,24 @@ def test_hill_with_huge_spend_ratio_is_max_leads_not_nan():
 # Exponential
 
 
-@given(ANY_SPEND, MAX_LEADS, SCALE)
-def test_exponential_is_between_zero_and_max_leads(spend, max_leads, spend_scale):
-    value = float(exponential_response(spend, max_leads, spend_scale))
-    assert 0.0 <= value <= max_leads
-
-
-@given(MAX_LEADS, SCALE)
-def test_exponential_of_no_spend_is_zero(max_leads, spend_scale):
+@given(ANY_SPEND, SPEND, SPEND, MAX_LEADS, SCALE)
+def test_exponential_properties(any_spend, a, b, max_leads, spend_scale):
+    # Between zero and max_leads, for any spend.
+    assert 0.0 <= float(exponential_response(any_spend, max_leads, spend_scale)) <= max_leads
+    # No spend buys nothing; spend_scale buys 1 - 1/e of max_leads.
     assert float(exponential_response(0.0, max_leads, spend_scale)) == 0.0
-
-
-@given(MAX_LEADS, SCALE)
-def test_exponential_at_spend_scale_is_one_minus_one_over_e(max_leads, spend_scale):
-    value = float(exponential_response(spend_scale, max_leads, spend_scale))
-    assert math.isclose(value, max_leads * (1.0 - 1.0 / math.e), rel_tol=1e-12)
-
-
-@given(SPEND, MAX_LEADS, SCALE)
-def test_exponential_matches_the_written_out_formula(spend, max_leads, spend_scale):
-    assert _close(exponential_response(spend, max_leads, spend_scale), _exp_ref(spend, max_leads, spend_scale),
-                  scale=max_leads)
-
-
-@given(SPEND, SPEND, MAX_LEADS, SCALE)
-def test_exponential_is_non_decreasing_in_spend(a, b, max_leads, spend_scale):
+    assert math.isclose(float(exponential_response(spend_scale, max_leads, spend_scale)),
+                        max_leads * (1.0 - 1.0 / math.e), rel_tol=1e-12)
+    # The written-out formula.
+    for spend in (a, b):
+        assert _close(exponential_response(spend, max_leads, spend_scale), _exp_ref(spend, max_leads, spend_scale),
+                      scale=max_leads)
+    # Non-decreasing in spend.
     lo, hi = min(a, b), max(a, b)
     f_lo = float(exponential_response(lo, max_leads, spend_scale))
     f_hi = float(exponential_response(hi, max_leads, spend_scale))
     assert f_hi >= f_lo - 1e-12 * max_leads
-
-
-@given(SPEND, SPEND, MAX_LEADS, SCALE)
-def test_exponential_is_concave(a, b, max_leads, spend_scale):
-    # f((a+b)/2) >= (f(a)+f(b))/2: each extra dollar buys no more than the one before.
+    # Concave: f((a+b)/2) >= (f(a)+f(b))/2, each extra dollar buys no more than the one before.
     mid = float(exponential_response((a + b) / 2, max_leads, spend_scale))
     chord = (float(exponential_response(a, max_leads, spend_scale))
              + float(exponential_response(b, max_leads, spend_scale))) / 2
@@ -197,19 +170,26 @@ def test_exponential_marginal_leads_fall_by_a_constant_factor():
 # Carryover
 
 
-@given(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), RATE, st.integers(min_value=1, max_value=60))
-def test_carryover_of_constant_spend_from_zero_has_the_closed_form(level, rate, months):
+@given(st.floats(min_value=0.0, max_value=1e6, allow_nan=False), RATE, st.integers(min_value=1, max_value=60),
+       st.integers(min_value=0, max_value=80))
+def test_carryover_of_constant_spend_has_the_closed_forms(level, rate, months, history_months):
+    # From zero: a[n] = S * (1 - rate**(n+1)).
     out = carryover([level] * months, rate)
     expected = [level * (1.0 - rate ** (n + 1)) for n in range(months)]
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9 * max(level, 1.0))
-
-
-@given(st.floats(min_value=1.0, max_value=1e6, allow_nan=False), RATE)
-def test_carryover_of_constant_spend_converges_to_the_spend(level, rate):
-    months = 1 if rate == 0 else math.ceil(math.log(1e-12) / math.log(rate)) + 1
-    out = carryover([level] * months, rate)
+    # Held long enough it converges to the spend, from below, never overshooting.
+    long = 1 if rate == 0 else math.ceil(math.log(1e-12) / math.log(rate)) + 1
+    out = carryover([level] * long, rate)
     assert out[-1] == pytest.approx(level, rel=1e-9)
-    assert np.all(out <= level * (1 + 1e-12))  # approaches from below, never overshoots
+    assert np.all(out <= level * (1 + 1e-12))
+    # A constant history seeds the window: its first month is month history_months + 1 from zero.
+    out = carryover([level] * 3, rate, history=[level] * history_months)
+    expected = [level * (1.0 - rate ** (history_months + 1 + t)) for t in range(3)]
+    np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-300)
+    # A long constant history starts the window at steady state: rate**(m+1) <= 1e-9 gives S within 1e-9 * S.
+    steady = 0 if rate == 0 else math.ceil(math.log(1e-9) / math.log(rate))
+    out = carryover([level], rate, history=[level] * steady)
+    assert abs(out[0] - level) <= 1e-9 * level * (1 + 1e-6)
 
 
 @given(SERIES, SERIES, st.floats(-10, 10, allow_nan=False), st.floats(-10, 10, allow_nan=False), RATE)
@@ -222,33 +202,29 @@ def test_carryover_is_linear(x, y, a, b, rate):
     np.testing.assert_allclose(left, right, rtol=0, atol=1e-9 * scale + 1e-300)
 
 
-@given(st.floats(min_value=1.0, max_value=1e6, allow_nan=False), RATE, st.integers(min_value=0, max_value=80))
-def test_constant_history_seeds_the_carryover_with_the_closed_form(level, rate, history_months):
-    out = carryover([level] * 3, rate, history=[level] * history_months)
-    # The first window month is month history_months + 1 of a constant spend from zero.
-    expected = [level * (1.0 - rate ** (history_months + 1 + t)) for t in range(3)]
-    np.testing.assert_allclose(out, expected, rtol=1e-9)
-
-
-@given(st.floats(min_value=1.0, max_value=1e6, allow_nan=False), RATE)
-def test_long_constant_history_starts_the_window_at_steady_state(level, rate):
-    # rate**(m+1) <= 1e-9 makes the first window month S within 1e-9 * S.
-    history_months = 0 if rate == 0 else math.ceil(math.log(1e-9) / math.log(rate))
-    out = carryover([level], rate, history=[level] * history_months)
-    assert abs(out[0] - level) <= 1e-9 * level * (1 + 1e-6)
-
-
-@given(SERIES, RATE, HISTORY)
-def test_carryover_matches_the_direct_weighted_sum(spend, rate, history):
+@given(SERIES, RATE, LAG, HISTORY)
+def test_carryover_lag_and_effective_spend_match_their_references(spend, rate, lag, history):
+    scale = max([1.0, *spend, *history])
+    # Carryover is the direct weighted sum; at rate 0 it is the identity.
     out = carryover(spend, rate, history=history)
-    expected = _carryover_ref(spend, rate, history)
     assert len(out) == len(spend)
-    np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9 * max([1.0, *spend, *history]))
-
-
-@given(SERIES, HISTORY)
-def test_carryover_with_rate_zero_is_the_identity(spend, history):
+    np.testing.assert_allclose(out, _carryover_ref(spend, rate, history), rtol=1e-9, atol=1e-9 * scale)
     np.testing.assert_array_equal(carryover(spend, 0.0, history=history), np.array(spend))
+    # Lag shifts and fills from history, then zeros; a lag of 0 is the identity.
+    out = lagged(spend, lag, history=history)
+    assert len(out) == len(spend)
+    np.testing.assert_array_equal(out, np.array(_lagged_ref(spend, lag, history), dtype=float))
+    np.testing.assert_array_equal(lagged(spend, 0, history=history), np.array(spend))
+    # Effective spend: adstock of every month from the first history month, month t reading month t - lag.
+    direct = effective_spend(spend, rate=rate, lag_months=lag, history=history)
+    adstock = _adstock_ref(list(history) + list(spend), rate)
+    h = len(history)
+    expected = [adstock[h + t - lag] if h + t - lag >= 0 else 0.0 for t in range(len(spend))]
+    assert len(direct) == len(spend)
+    np.testing.assert_allclose(direct, expected, rtol=1e-9, atol=1e-9 * scale)
+    # ... which is carryover then lag, the lag filled from the history's own carryover.
+    composed = lagged(carryover(spend, rate, history=history), lag, history=carryover(history, rate))
+    np.testing.assert_allclose(direct, composed, rtol=1e-12, atol=1e-9)
 
 
 def test_carryover_by_hand():
@@ -267,18 +243,6 @@ def test_carryover_rate_outside_unit_interval_is_rejected(rate):
 # Lag
 
 
-@given(SERIES, LAG, HISTORY)
-def test_lagged_shifts_and_fills_from_history_then_zeros(spend, lag, history):
-    out = lagged(spend, lag, history=history)
-    assert len(out) == len(spend)
-    np.testing.assert_array_equal(out, np.array(_lagged_ref(spend, lag, history), dtype=float))
-
-
-@given(SERIES, HISTORY)
-def test_lagged_by_zero_is_the_identity(spend, history):
-    np.testing.assert_array_equal(lagged(spend, 0, history=history), np.array(spend))
-
-
 def test_lagged_by_hand():
     np.testing.assert_array_equal(lagged([1, 2, 3, 4], 2, history=[7, 8, 9]), [8, 9, 1, 2])
     np.testing.assert_array_equal(lagged([1, 2, 3, 4], 3, history=[9]), [0, 0, 9, 1])
@@ -292,24 +256,6 @@ def test_negative_lag_is_rejected_naming_lag_months():
 
 # ---------------------------------------------------------------------------------
 # Effective spend = lag of carryover, both seeded by history
-
-
-@given(SERIES, RATE, LAG, HISTORY)
-def test_effective_spend_is_the_lagged_carryover_including_history(spend, rate, lag, history):
-    out = effective_spend(spend, rate=rate, lag_months=lag, history=history)
-    # Adstock of every month from the first history month, then month t reads month t - lag.
-    adstock = _adstock_ref(list(history) + list(spend), rate)
-    h = len(history)
-    expected = [adstock[h + t - lag] if h + t - lag >= 0 else 0.0 for t in range(len(spend))]
-    assert len(out) == len(spend)
-    np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-9 * max([1.0, *spend, *history]))
-
-
-@given(SERIES, RATE, LAG, HISTORY)
-def test_effective_spend_agrees_with_carryover_then_lagged(spend, rate, lag, history):
-    direct = effective_spend(spend, rate=rate, lag_months=lag, history=history)
-    composed = lagged(carryover(spend, rate, history=history), lag, history=carryover(history, rate))
-    np.testing.assert_allclose(direct, composed, rtol=1e-12, atol=1e-9)
 
 
 def test_effective_spend_by_hand():
@@ -335,29 +281,21 @@ def test_effective_spend_rejects_a_bad_rate():
 # Wait decay
 
 
-@given(HALF_LIFE, DECAY_SHAPE)
-def test_wait_decay_of_no_wait_is_one(half_life, shape):
-    assert float(wait_decay(0.0, half_life, shape)) == 1.0
-
-
-@given(HALF_LIFE, DECAY_SHAPE)
-def test_wait_decay_at_half_life_is_two_to_minus_shape(half_life, shape):
-    assert math.isclose(float(wait_decay(half_life, half_life, shape)), 2.0**-shape, rel_tol=1e-12)
-
-
-@given(WAIT, HALF_LIFE, DECAY_SHAPE)
-def test_wait_decay_matches_the_written_out_formula(wait, half_life, shape):
-    expected = math.exp(-shape * math.log1p(wait / half_life))
-    assert math.isclose(float(wait_decay(wait, half_life, shape)), expected, rel_tol=1e-9, abs_tol=1e-300)
-
-
 @given(WAIT, WAIT, HALF_LIFE, DECAY_SHAPE)
-def test_wait_decay_is_decreasing_in_wait(a, b, half_life, shape):
+def test_wait_decay_properties(a, b, half_life, shape):
+    # 1 at no wait; 2**-shape at the half life.
+    assert float(wait_decay(0.0, half_life, shape)) == 1.0
+    assert math.isclose(float(wait_decay(half_life, half_life, shape)), 2.0**-shape, rel_tol=1e-12)
+    # The written-out formula.
+    for wait in (a, b):
+        expected = math.exp(-shape * math.log1p(wait / half_life))
+        assert math.isclose(float(wait_decay(wait, half_life, shape)), expected, rel_tol=1e-9, abs_tol=1e-300)
+    # Decreasing in the wait, strictly once the waits differ by a visible amount.
     lo, hi = min(a, b), max(a, b)
     d_lo, d_hi = float(wait_decay(lo, half_life, shape)), float(wait_decay(hi, half_life, shape))
     assert 0.0 <= d_hi <= d_lo <= 1.0
-    assume(hi - lo >= 1e-3 * half_life and d_lo > 1e-250)
-    assert d_hi < d_lo  # strictly, once the waits differ by a visible amount
+    if hi - lo >= 1e-3 * half_life and d_lo > 1e-250:
+        assert d_hi < d_lo
 
 
 def test_wait_decay_on_an_array():

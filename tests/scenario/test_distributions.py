@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import math
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -70,8 +71,8 @@ def test_every_distribution_class_is_covered():
 # Moments: analytic against a large sample.
 
 
-@pytest.fixture(params=sorted(CASES), ids=str)
-def case(request):
+@pytest.fixture(scope="module", params=sorted(CASES), ids=str)
+def case(request):  # one large sample per distribution, shared by the three tests that read it
     dist = CASES[request.param]
     rng = np.random.default_rng(SEED)
     return dist, dist.sample(rng, N_DRAWS)
@@ -174,13 +175,58 @@ def test_scipy_equivalent_has_the_same_moments(dist):
 def test_empirical_ppf_gives_each_value_an_equal_share():
     values = [7.0, 3.0, 9.0, 3.0, 1.0]
     dist = Empirical(dist="empirical", values=values)
+    ordered = sorted(values)
     n = len(values)
-    for k, v in enumerate(values):
+    for k, v in enumerate(ordered):
         u = np.linspace(k / n, (k + 1) / n, 50, endpoint=False)
         assert np.all(dist.ppf(u) == v)
-    assert dist.ppf(np.array([1.0]))[0] == values[-1]
+    assert dist.ppf(np.array([1.0]))[0] == max(values)
     assert dist.mean == pytest.approx(np.mean(values))
     assert dist.variance == pytest.approx(np.var(values))
+
+
+def test_empirical_keeps_its_values_sorted():
+    assert Empirical(values=[30, 1, 10]).values == [1, 10, 30]
+    assert Empirical(dist="empirical", values=[5.0, 5.0, 2.0]).values == [2.0, 5.0, 5.0]
+    assert repr(Empirical(values=[3.0, 1.0])) == "Empirical(values=[1.0, 3.0])"
+    # However it is made: in a scenario, and through replace.
+    from sim import parse_scenario
+
+    sc = parse_scenario({"horizon_months": 3, "opportunities": {"deal": {"value": {"dist": "empirical",
+                                                                                 "values": [900, 100, 400]}}}})
+    assert sc.opportunities.deal.value.values == [100, 400, 900]
+    edited = sc.replace({"opportunities.deal.value.values": [3, 2, 1]})
+    assert edited.opportunities.deal.value.values == [1, 2, 3]
+
+
+any_values = st.lists(st.floats(0, 1e6), min_size=1, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=any_values, u=st.lists(st.integers(0, 2**53 - 1).map(lambda k: k / 2**53), min_size=2, max_size=50))
+def test_empirical_ppf_is_non_decreasing_in_any_input_order(values, u):
+    x = Empirical(values=values).ppf(np.sort(np.asarray(u)))
+    assert np.all(np.diff(x) >= 0), (values, u, x)
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=any_values, data=st.data())
+def test_empirical_distribution_is_unchanged_by_sorting(values, data):
+    # Each written value is equally likely: the k-th of n equal parts of [0, 1) gives one value
+    # each, and together the parts give the multiset of values written, in whatever order.
+    shuffled = data.draw(st.permutations(values))
+    dist = Empirical(values=shuffled)
+    n = len(values)
+    u = (np.arange(n) + 0.5) / n
+    assert Counter(dist.ppf(u).tolist()) == Counter(values)
+    assert dist == Empirical(values=sorted(values))
+    assert dist.mean == pytest.approx(float(np.mean(values)), rel=1e-12, abs=1e-9)
+    assert dist.variance == pytest.approx(float(np.var(values)), rel=1e-9, abs=1e-6)
+    # A large sample agrees with the written values' frequencies (binomial bound per value).
+    draws = dist.sample(np.random.default_rng(len(values)), 4000)
+    for value, count in Counter(values).items():
+        p = count / n
+        assert abs((draws == value).mean() - p) <= 5 * math.sqrt(p * (1 - p) / 4000) + 1e-12
 
 
 def test_ppf_keeps_the_shape_of_u():
@@ -235,22 +281,10 @@ unit_interval = st.lists(generator_uniform, min_size=2, max_size=50)
 
 @settings(max_examples=300, deadline=None)
 @given(dist=any_distribution, u=unit_interval)
-def test_ppf_is_non_decreasing(dist, u):
+def test_ppf_is_non_decreasing_and_stays_in_the_support(dist, u):
     u = np.sort(np.asarray(u))
-    if isinstance(dist, Empirical):
-        # Equal-share draws follow the order in which the values were written.
-        x = dist.ppf(u)
-        idx = np.minimum((u * len(dist.values)).astype(int), len(dist.values) - 1)
-        assert np.array_equal(x, np.asarray(dist.values)[idx])
-        dist = Empirical(dist="empirical", values=sorted(dist.values))
     x = dist.ppf(u)
     assert np.all(np.diff(x) >= 0), (u, x)
-
-
-@settings(max_examples=300, deadline=None)
-@given(dist=any_distribution, u=unit_interval)
-def test_ppf_stays_in_the_support(dist, u):
-    x = dist.ppf(np.asarray(u))
     assert np.all(np.isfinite(x))
     assert np.all(x >= 0)
     # Rounding only: Triangular(low=a, mode=a, high=b).ppf(0) computes b - (b - a), which can
@@ -285,36 +319,12 @@ def test_repr_shows_what_was_written(dist, text):
     assert repr(dist) == text
 
 
-
-
-@pytest.mark.parametrize(
-    ("dist", "text"),
-    [
-        pytest.param(
-            d,
-            t,
-            marks=[],
-        )
-        for d, t in REPRS
-    ],
-    ids=REPR_IDS,
-)
+@pytest.mark.parametrize(("dist", "text"), REPRS, ids=REPR_IDS)
 def test_repr_evaluates_back_to_an_equal_object(dist, text):
     assert eval(repr(dist), vars(D)) == dist  # noqa: S307 - trusted text built by the test
 
 
-@pytest.mark.parametrize(
-    ("dist", "text"),
-    [
-        pytest.param(
-            d,
-            t,
-            marks=[],
-        )
-        for d, t in REPRS
-    ],
-    ids=REPR_IDS,
-)
+@pytest.mark.parametrize(("dist", "text"), REPRS, ids=REPR_IDS)
 def test_str_is_repr(dist, text):
     assert str(dist) == text
 

@@ -8,20 +8,32 @@ problems. Its leading comment lines say what must be reported::
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
 import yaml
-from builders import BAD_FILES, expected_paths
+from builders import BAD_FILES, edited, expected_paths
 
+from sim.cli.flags import flag
+from sim.scenario import Scenario, ScenarioError, load_scenario, parse_scenario
 from sim.scenario.distributions import Deterministic, Gamma, LogNormal, Triangular
-from sim.scenario.schema import DAYS_PER_MONTH, Scenario, ScenarioError, load_scenario, parse_scenario
+from sim.scenario.units import DAYS_PER_MONTH
 
 
-def _matching_expect(line: str, expects: list[str]) -> str | None:
-    """The longest expected path that starts ``line`` and is followed by ':'."""
-    hits = [e for e in expects if line.startswith(e + ":")]
-    return max(hits, key=len) if hits else None
+def _assert_one_line_each(exc: ScenarioError, source: str) -> None:
+    """Every problem is one ``source: field: message`` line, and str() is those lines."""
+    lines = exc.lines()
+    assert len(lines) == len(exc.problems)
+    for line, (field, message) in zip(lines, exc.problems, strict=True):
+        assert isinstance(field, str) and isinstance(message, str)
+        assert line.startswith(f"{source}: {field}: " if field else f"{source}: ")
+        assert "Traceback" not in line
+        assert "errors.pydantic.dev" not in line
+        assert "\n" not in line
+        assert not re.search(r"\{[a-z_][a-z0-9_]*\}", line), line  # every reference to a name is filled in
+    assert str(exc).splitlines() == lines
+    assert exc.source == source
 
 
 def test_there_are_enough_bad_scenarios():
@@ -41,28 +53,21 @@ def test_bad_scenario_is_rejected_with_the_expected_problems(path):
     expects = expected_paths(path)
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    problems = info.value.problems
-    assert isinstance(problems, list)
-    assert all(isinstance(p, str) for p in problems)
-    for line in problems:
-        assert "Traceback" not in line
-        assert "errors.pydantic.dev" not in line
-        assert "\n" not in line
-    matched = [_matching_expect(line, expects) for line in problems]
-    unexpected = [line for line, m in zip(problems, matched, strict=True) if m is None]
-    assert not unexpected, f"problems not announced by an '# expect:' line: {unexpected}"
-    assert Counter(matched) == Counter(expects), problems
-    assert len(problems) == len(expects)
+    exc = info.value
+    fields = [field for field, _ in exc.problems]
+    assert Counter(fields) == Counter(expects), exc.problems
+    assert len(exc.problems) == len(set(exc.problems)), "a problem is reported once"
     # The message names the file on every line.
-    assert str(info.value).splitlines() == [f"{path}: {p}" for p in problems]
+    _assert_one_line_each(exc, str(path))
 
 
 def test_missing_file_gives_one_file_not_found_problem(tmp_path):
     missing = tmp_path / "no_such_scenario.yaml"
     with pytest.raises(ScenarioError) as info:
         load_scenario(missing)
-    assert info.value.problems == ["file not found"]
+    assert info.value.problems == [("", "file not found")]
     assert info.value.source == str(missing)
+    assert str(info.value) == f"{missing}: file not found"
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):
@@ -70,17 +75,51 @@ def test_yaml_syntax_error_names_the_line(tmp_path):
     path.write_text("horizon_months: 12\nchannels:\n  paid: {spend: [1, 2\n", encoding="utf-8")
     with pytest.raises(ScenarioError) as info:
         load_scenario(path)
-    (problem,) = info.value.problems
-    assert problem.startswith("(YAML)")
-    assert "line 4" in problem
+    ((field, message),) = info.value.problems
+    assert field == "(YAML)"
+    assert "line 4" in message
+    _assert_one_line_each(info.value, str(path))
 
 
 @pytest.mark.parametrize("data", [None, [], ["horizon_months", 12], 12, "horizon_months: 12"])
 def test_top_level_must_be_a_mapping(data):
     with pytest.raises(ScenarioError) as info:
         parse_scenario(data)
-    (problem,) = info.value.problems
-    assert problem.startswith("(top level): ")
+    ((field, message),) = info.value.problems
+    assert field == "(top level)"
+    assert message.startswith("expected a mapping")
+    _assert_one_line_each(info.value, "<scenario>")
+
+
+def test_parse_scenario_names_its_source():
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(edited(horizon_months=0), source="mine.yaml")
+    assert [f for f, _ in info.value.problems] == ["horizon_months"]
+    _assert_one_line_each(info.value, "mine.yaml")
+
+
+def test_unknown_key_points_python_to_the_schema_method_and_the_command_line_to_funnel_schema():
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(edited(seed=7))
+    ((field, _),) = info.value.problems
+    assert field == "seed"
+    (line,) = info.value.lines()
+    assert line.startswith("<scenario>: seed: unknown key")
+    assert "see `sim.Scenario.model_json_schema()`" in line
+    assert "funnel schema" not in line
+    (cli_line,) = info.value.lines(flag)
+    assert "see `funnel schema`" in cli_line
+    assert "model_json_schema" not in cli_line
+
+
+def test_a_distribution_without_its_kind_points_to_the_schema_too():
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(edited(qualification__work_hours={"mean": 0.5, "cv": 0.5}))
+    ((field, _),) = info.value.problems
+    assert field == "qualification.work_hours"
+    (line,) = info.value.lines()
+    assert "`dist:`" in line and "see `sim.Scenario.model_json_schema()`" in line
+    assert "see `funnel schema`" in info.value.lines(flag)[0]
 
 
 # ---------------------------------------------------------------------------------
