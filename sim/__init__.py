@@ -23,8 +23,9 @@ from sim.version import __version__
 
 # name -> the module that defines it
 _WHERE = {
-    # errors
+    # errors and seeds
     "FunnelError": "sim.errors",
+    "SeedError": "sim.seeds",
     # scenarios
     "Scenario": "sim.scenario",
     "ScenarioError": "sim.scenario",
@@ -137,6 +138,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
         with_split,
     )
     from sim.errors import FunnelError  # noqa: F401
+    from sim.seeds import SeedError  # noqa: F401
     from sim.model import Result, simulate  # noqa: F401
     from sim.montecarlo import (  # noqa: F401
         BackendError,

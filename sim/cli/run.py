@@ -44,9 +44,12 @@ def _run_problems(args) -> list[str]:
 
 
 def _settings(args) -> dict:
-    return {"reps": args.reps, "workers": args.workers or 1, "backend": args.backend or "local",
+    def given(value, default):
+        return default if value is None else value  # a 0 given is the library's to refuse, not a default
+
+    return {"reps": args.reps, "workers": given(args.workers, 1), "backend": given(args.backend, "local"),
             "scheduler": args.scheduler, "precision": args.precision, "metric": args.metric,
-            "precision_batch": args.batch or 20, "chunk_size": args.chunk_size, "trace": args.trace or 0}
+            "precision_batch": given(args.batch, 20), "chunk_size": args.chunk_size, "trace": given(args.trace, 0)}
 
 
 def _write_monthly(frame, path) -> list[str]:
