@@ -43,31 +43,31 @@ _WHERE = {
     "replication_seed": "sim.montecarlo",
     "summarise": "sim.montecarlo",
     # decisions
-    "Split": "sim.decide",
-    "SplitError": "sim.decide",
-    "current_split": "sim.decide",
-    "vary": "sim.decide",
-    "with_split": "sim.decide",
-    "Alternative": "sim.decide",
-    "Comparison": "sim.decide",
-    "CompareError": "sim.decide",
-    "compare": "sim.decide",
-    "sweep": "sim.decide",
-    "split_alternatives_of": "sim.decide",
-    "analyse": "sim.decide",
-    "optimize": "sim.decide",
-    "smallest_budget": "sim.decide",
-    "Diagnostics": "sim.decide",
-    "OptimizeError": "sim.decide",
-    "BudgetTooSmall": "sim.decide",
-    "Objective": "sim.decide",
-    "ObjectiveError": "sim.decide",
-    "Risk": "sim.decide",
-    "mean": "sim.decide",
-    "value_at_risk": "sim.decide",
-    "conditional_value_at_risk": "sim.decide",
-    "probability_of_target": "sim.decide",
-    "make_risk": "sim.decide",
+    "Split": "sim.decide.split",
+    "SplitError": "sim.decide.split",
+    "current_split": "sim.decide.split",
+    "vary": "sim.decide.split",
+    "with_split": "sim.decide.split",
+    "Alternative": "sim.decide.compare",
+    "Comparison": "sim.decide.compare",
+    "CompareError": "sim.decide.compare",
+    "compare": "sim.decide.compare",
+    "sweep": "sim.decide.compare",
+    "split_alternatives_of": "sim.decide.compare",
+    "analyse": "sim.decide.compare",
+    "optimize": "sim.decide.optimize",
+    "smallest_budget": "sim.decide.optimize",
+    "Diagnostics": "sim.decide.optimize",
+    "OptimizeError": "sim.decide.search_space",
+    "BudgetTooSmall": "sim.decide.search_space",
+    "Objective": "sim.decide.objectives",
+    "ObjectiveError": "sim.decide.objectives",
+    "Risk": "sim.decide.objectives",
+    "mean": "sim.decide.objectives",
+    "value_at_risk": "sim.decide.objectives",
+    "conditional_value_at_risk": "sim.decide.objectives",
+    "probability_of_target": "sim.decide.objectives",
+    "make_risk": "sim.decide.objectives",
     # presentation
     "objective_plot": "sim.present.plots",
     "difference_plot": "sim.present.plots",
@@ -110,35 +110,29 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
-    from sim.decide import (  # noqa: F401
+    from sim.decide.compare import (  # noqa: F401
         Alternative,
-        BudgetTooSmall,
         CompareError,
         Comparison,
-        Diagnostics,
-        Objective,
-        ObjectiveError,
-        OptimizeError,
-        Risk,
-        Split,
-        SplitError,
         analyse,
         compare,
-        conditional_value_at_risk,
-        current_split,
-        make_risk,
-        mean,
-        optimize,
-        probability_of_target,
-        smallest_budget,
         split_alternatives_of,
         sweep,
-        value_at_risk,
-        vary,
-        with_split,
     )
+    from sim.decide.objectives import (  # noqa: F401
+        Objective,
+        ObjectiveError,
+        Risk,
+        conditional_value_at_risk,
+        make_risk,
+        mean,
+        probability_of_target,
+        value_at_risk,
+    )
+    from sim.decide.optimize import Diagnostics, optimize, smallest_budget  # noqa: F401
+    from sim.decide.search_space import BudgetTooSmall, OptimizeError  # noqa: F401
+    from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
     from sim.errors import FunnelError  # noqa: F401
-    from sim.seeds import SeedError  # noqa: F401
     from sim.model import Result, simulate  # noqa: F401
     from sim.montecarlo import (  # noqa: F401
         BackendError,
@@ -159,3 +153,4 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
         write_plots,
     )
     from sim.scenario import Plan, Scenario, ScenarioError, load_scenario, parse_scenario  # noqa: F401
+    from sim.seeds import SeedError  # noqa: F401

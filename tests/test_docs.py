@@ -120,7 +120,7 @@ def _bash_commands():
 
 
 def test_every_funnel_command_in_the_docs_parses():
-    from sim.cli.main import build_parser
+    from sim.cli.app import build_parser
 
     commands = _bash_commands()
     assert len(commands) >= 15

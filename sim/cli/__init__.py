@@ -1,5 +1,5 @@
 """The ``funnel`` command line: parse, call the library, write."""
 
-from sim.cli.main import main
+from sim.cli.app import main
 
 __all__ = ["main"]

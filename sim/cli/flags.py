@@ -60,7 +60,7 @@ def flag(parameter: str) -> str:
     """The command line's name for a library parameter (or split setting); unknown names are kept."""
     kind, _, name = parameter.partition(".")
     if parameter == "role_share.sdr":
-        return "--sdr-share"
+        return "--sdr-share (or --role-share sdr)"
     if kind in ("role_share", "channel_share") and name:
         return f"--{kind.replace('_', '-')} {name}"
     return FLAGS.get(parameter, parameter)

@@ -14,8 +14,8 @@ import sys
 from sim.cli.flags import error_lines
 from sim.errors import FunnelError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "Parser", "fail", "integer", "jsonable", "number", "pairs",
-           "run_with_progress", "value_list"]
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERRUPTED", "Parser", "attempt", "fail", "integer", "jsonable", "number",
+           "pairs", "run_with_progress", "value_list"]
 
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a run stopped by Ctrl-C
@@ -47,6 +47,19 @@ def jsonable(value):
     if hasattr(value, "item"):
         return jsonable(value.item())
     return value
+
+
+def attempt(problems: list[str], make):
+    """``make()``, or None with the lines of the library error it raised added to ``problems``.
+
+    The command line asks the library's own checks before anything runs, so that every
+    problem is reported at once.
+    """
+    try:
+        return make()
+    except FunnelError as exc:
+        problems += error_lines(exc)
+        return None
 
 
 def integer(text: str) -> int:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from sim.cli.flags import error_lines
-from sim.cli.options import fail, integer, jsonable, number, run_with_progress
+from sim.cli.options import attempt, fail, integer, jsonable, number, run_with_progress
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["add_run_commands"]
@@ -35,10 +35,17 @@ def _run_problems(args) -> list[str]:
         problems.append("--batch: only used with --precision")
     if args.monthly is not None and not (parent := Path(args.monthly).resolve().parent).is_dir():
         problems.append(f"--monthly: folder {parent} does not exist")
-    if args.reps is not None and args.replication is None:
+    # The library's own checks, before anything runs.
+    from sim.montecarlo.replication import replication_seed
+    from sim.seeds import as_seed_sequence
+
+    attempt(problems, lambda: as_seed_sequence(args.seed))
+    if args.replication is not None:
+        attempt(problems, lambda: replication_seed(args.seed, args.replication))
+    elif args.reps is not None:
         from sim.montecarlo.experiment import ExperimentError, check_settings
 
-        if found := check_settings(**_settings(args)):  # the library's own checks, before anything runs
+        if found := check_settings(**_settings(args)):
             problems += error_lines(ExperimentError(*found[0], problems=found))
     return problems
 

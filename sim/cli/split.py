@@ -13,10 +13,8 @@ import json
 import sys
 from pathlib import Path
 
-import pandas as pd
-
 from sim.cli.flags import error_lines
-from sim.cli.options import fail, integer, jsonable, number, pairs, run_with_progress, value_list
+from sim.cli.options import attempt, fail, integer, jsonable, number, pairs, run_with_progress, value_list
 from sim.errors import FunnelError
 from sim.scenario import load_scenario
 
@@ -30,13 +28,6 @@ def _library(problems: list[str], *checks) -> None:
         problems += error_lines(FunnelError(*found[0], problems=found))
 
 
-def _attempt(problems: list[str], make):
-    """``make()``, or None with its library error's lines added to ``problems``."""
-    try:
-        return make()
-    except FunnelError as exc:
-        problems += error_lines(exc)
-        return None
 
 
 def _grid(args, problems: list[str]) -> dict[str, list[float]]:
@@ -96,15 +87,17 @@ def _common_problems(args) -> list[str]:
     """Output paths, and the library's checks of the running options and of a comparison's settings."""
     from sim.decide.compare import comparison_problems
     from sim.montecarlo.backends import check_backend
+    from sim.seeds import as_seed_sequence
 
     problems = _output_problems(args)
     reps = getattr(args, "reps", None)
+    attempt(problems, lambda: as_seed_sequence(args.seed))
     _library(problems, check_backend(args.backend, args.workers, args.scheduler),
              comparison_problems(reps=2 if reps is None else reps, level=args.confidence))
     return problems
 
 
-def _write_outputs(args, comparison, extra: dict[str, pd.DataFrame] | None = None) -> list[str]:
+def _write_outputs(args, comparison, extra: dict | None = None) -> list[str]:
     """Write --out tables, --excel and --plots; return problems (one line each)."""
     from sim.present.export import write_excel, write_tables
 
@@ -156,10 +149,10 @@ def _cmd_compare(args) -> int:
     problems += [f"FILE: {p} is given more than once (compare a file with itself by copying it)" for p in twice]
     if args.budget is not None and len(args.scenarios) > 1:
         problems.append("--budget: sets the total of a split; with several FILEs each file's own plan counts")
-    scenarios = [_attempt(problems, lambda path=path: load_scenario(path)) for path in args.scenarios]
+    scenarios = [attempt(problems, lambda path=path: load_scenario(path)) for path in args.scenarios]
     alternatives = None
     if grid and scenarios[0] is not None and len(scenarios) == 1:
-        alternatives = _attempt(problems, lambda: split_alternatives_of(scenarios[0], grid, args.budget))
+        alternatives = attempt(problems, lambda: split_alternatives_of(scenarios[0], grid, args.budget))
     elif not grid and None not in scenarios:
         stems = [Path(p).stem for p in args.scenarios]
         labels = stems if len(set(stems)) == len(stems) else list(args.scenarios)
@@ -181,11 +174,11 @@ def _cmd_sweep(args) -> int:
     if not 1 <= len(grid) <= 2 and not problems:
         problems.append(f"sweep: give one or two split settings to vary (e.g. --marketing-share 0:1:0.05), "
                         f"got {len(grid)}")
-    scenario = _attempt(problems, lambda: load_scenario(args.scenario))
+    scenario = attempt(problems, lambda: load_scenario(args.scenario))
     if scenario is not None and 1 <= len(grid) <= 2:
         from sim.decide.compare import split_alternatives_of
 
-        _attempt(problems, lambda: split_alternatives_of(scenario, grid, args.budget))  # the grid's own checks
+        attempt(problems, lambda: split_alternatives_of(scenario, grid, args.budget))  # the grid's own checks
     if problems:
         return fail(problems)
     comparison, code = run_with_progress(args, lambda progress: sweep(
@@ -264,11 +257,11 @@ def _cmd_optimize(args) -> int:
         for option in ("probability", "budget_range"):
             if getattr(args, option) is not None:
                 problems.append(f"--{option.replace('_', '-')}: only used with --smallest-budget")
-    scenario = _attempt(problems, lambda: load_scenario(args.scenario))
+    scenario = attempt(problems, lambda: load_scenario(args.scenario))
     if scenario is not None and not args.smallest_budget:
         from sim.decide.search_space import search_space
 
-        _attempt(problems, lambda: search_space(scenario, budget=args.budget, fixed=fixed, min_fte=min_fte,
+        attempt(problems, lambda: search_space(scenario, budget=args.budget, fixed=fixed, min_fte=min_fte,
                                                 max_fte=max_fte, bounds=bounds))  # the limits' own checks
     if problems:
         return fail(problems)
@@ -283,6 +276,8 @@ def _cmd_optimize(args) -> int:
             **_running(args), **search))
     if result is None:
         return code
+    import pandas as pd
+
     allocation, diagnostics = result
     extra = {"allocation": pd.DataFrame([allocation]), "search": diagnostics.history,
              "diagnostics": pd.DataFrame([_diagnostics(diagnostics)])}

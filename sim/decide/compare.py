@@ -286,12 +286,20 @@ def split_alternatives_of(scenario, grid: dict[str, list[float]], budget: float 
         SplitError: naming each setting (or ``budget``) that cannot be used.
     """
     base = current_split(scenario)
+    problems = []
     if budget is not None:
         if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
-            raise SplitError("budget", f"expected a positive amount, got {budget!r}")
-        base = dataclasses.replace(base, total=float(budget))
+            problems.append(("budget", f"expected a positive amount, got {budget!r}"))
+        else:
+            base = dataclasses.replace(base, total=float(budget))
+    try:
+        splits = split_alternatives(base, grid)
+    except SplitError as exc:
+        problems += exc.problems
+    if problems:
+        raise SplitError(*problems[0], problems=problems)
     out = [Alternative("today", with_split(scenario, base), base.shares())] if today else []
-    for settings, split in split_alternatives(base, grid):
+    for settings, split in splits:
         out.append(Alternative(setting_label(settings), with_split(scenario, split), split.shares()))
     return out
 

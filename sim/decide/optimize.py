@@ -232,7 +232,8 @@ def race_problems(*, initial_candidates=12, initial_reps=10, race_batch=10, max_
                                 ("max_replications", max_replications, 2)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
             problems.append((name, f"expected an integer of at least {lowest}, got {value!r}"))
-    if not problems and max_reps < initial_reps:
+    wrong = {name for name, _ in problems}
+    if not wrong & {"initial_reps", "max_reps"} and max_reps < initial_reps:
         problems.append(("max_reps", f"must be at least {{initial_reps}} ({initial_reps}), got {max_reps}"))
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         problems.append(("level", f"expected a confidence level between 0 and 1 (e.g. 0.95), got {level!r}"))

@@ -117,7 +117,8 @@ def with_split(scenario: Scenario, split: Split) -> Scenario:
     try:
         return scenario.replace(budget=budget)
     except ScenarioError as exc:
-        raise SplitError("split", "; ".join(f"{field}: {message}" for field, message in exc.problems)) from None
+        problems = [("split", f"{field}: {message}") for field, message in exc.problems]
+        raise SplitError(*problems[0], problems=problems) from None
 
 
 def vary(split: Split, setting: str, value: float) -> Split:

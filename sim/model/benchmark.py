@@ -89,8 +89,16 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
 
 
 def _peak_memory_mb() -> float:
+    """This process's largest resident set so far, MB."""
+    try:  # Linux: the high-water mark of this process alone (getrusage's survives fork and exec)
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**10  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB on Linux
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
 
 
 def _one_replication(scenario: Scenario, seed: int) -> dict[str, float]:

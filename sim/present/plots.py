@@ -33,7 +33,7 @@ TODAY = "today"
 
 # The funnel stages drawn by funnel_plot: measure -> how a reader names it.
 FUNNEL_STAGES = {"leads": "leads", "mqls": "MQLs", "sqls": "SQLs", "wins": "wins",
-                 "cold_events": "went cold waiting"}
+                 "cold_events": "went cold"}
 
 # Utilisation measures drawn by capacity_plot: measure -> how a reader names it.
 UTILISATION = {"qualifier_utilisation": "qualifier time", "ae_slot_utilisation": "AE deal slots"}
@@ -229,7 +229,7 @@ def _heatmap_table(comparison) -> pd.DataFrame:
 
 
 def funnel_plot(comparison, ax: Axes | None = None) -> Figure:
-    """The funnel of each alternative side by side: leads, MQLs, SQLs, wins and leads lost to waiting.
+    """The funnel of each alternative side by side: leads, MQLs, SQLs, wins and times leads went cold waiting.
 
     One group of bars per alternative, one bar per stage (mean over replications),
     with its confidence interval as an error bar.
@@ -255,7 +255,7 @@ def funnel_plot(comparison, ax: Axes | None = None) -> Figure:
                yerr=np.vstack([low.clip(lower=0), high.clip(lower=0)]), capsize=2, color=f"C{k}",
                error_kw={"elinewidth": 0.8})
     # Leads outnumber wins by one or two orders of magnitude, so a linear axis flattens the later stages;
-    # symlog rather than log because zero (no lead lost to waiting) is a real answer a log axis cannot show.
+    # symlog rather than log because zero (no lead went cold) is a real answer a log axis cannot show.
     ax.set_yscale("symlog", linthresh=1)
     ax.set_ylim(bottom=0)
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))

@@ -8,6 +8,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from sim.montecarlo.replication import seed_label
+
 __all__ = ["experiment_report", "funnel_report", "wide_console"]
 
 
@@ -116,7 +118,8 @@ def experiment_report(experiment, console: Console | None = None) -> None:
     sc = experiment.scenario
     failed = len(experiment.failures)
     console.print(f"[bold]{sc.name}[/bold]: {sc.horizon_months} months, {len(experiment.replications)} "
-                  f"replications, root seed {experiment.seed}" + (f", [red]{failed} failed[/red]" if failed else ""))
+                  f"replications, root seed {seed_label(experiment.seed)}"
+                  + (f", [red]{failed} failed[/red]" if failed else ""))
     table = Table(title="Summary over replications (95% CI of the mean)", title_justify="left")
     table.add_column("measure", no_wrap=True)
     for col in ("mean", "CI low", "CI high", "sd", "P10", "P50", "P90", "n"):

@@ -3,10 +3,13 @@
 Every expectation is computed independently of the code under test: a replication's
 row against :func:`sim.simulate` with ``replication_seed(S, i)``, the summary against
 ``statistics`` and ``scipy.stats.t.interval``, a resumed run against an uninterrupted
-one. The fast ``teaching_minimal`` scenario (about 10 ms a replication) is used
-wherever speed of a replication does not matter; the kill and interrupt tests use
-``b2b_saas_inbound`` (about 0.17 s a replication) so that there is time to stop a
-run half-way.
+one. The fast ``teaching_minimal`` scenario is used throughout: the kill and interrupt
+tests save one replication per chunk (tens of milliseconds each), which leaves time to
+stop a run half-way, and resume it in this process.
+
+Real processes only where a real process is the point: a run's exit code and output
+through ``python -m sim.cli`` with the progress bar on a pseudo-terminal, SIGKILL and
+Ctrl-C (the option errors' exit code: test_flags_cli.py).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import csv
 import json
 import math
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -25,43 +29,31 @@ import numpy as np
 import pandas as pd
 import pytest
 from cli_run import (
-    ROOT,
-    SCENARIOS,
-    TEACHING,
     assert_one_line_per_option,
     command,
     in_process,
-    in_subprocess,
     nonblank_lines,
+    shown_warnings,
     stamps,
     strict_json,
 )
+from paths import ROOT, TEACHING
 from scipy import stats
 
 import sim.model.simulation
 from sim.montecarlo.replication import flatten_metrics, replication_seed
-from sim.scenario.schema import load_scenario
-
-B2B = SCENARIOS / "b2b_saas_inbound.yaml"
+from sim.scenario import load_scenario
 
 SEED = 7  # root seed of the teaching experiments
 REPS = 5
-KILL_SEED = 3  # root seed of the b2b kill / interrupt experiments
-KILL_REPS = 12  # about 2 s of replications: plenty of time to stop the run after 3 chunks
+KILL_SEED = 3  # root seed of the kill / interrupt experiments
+# One replication per chunk, a few tens of milliseconds each: after the first chunks are seen
+# there is still about a second of work left to stop.
+KILL_REPS = 20
 
 
 # ---------------------------------------------------------------------------------
 # Helpers
-
-
-
-
-
-
-
-
-
-
 
 
 def _plain(value):
@@ -118,18 +110,27 @@ def teaching():
     return load_scenario(TEACHING)
 
 
+TEACHING_REPS = ("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
+
+
 @pytest.fixture(scope="module")
-def teaching_reps() -> dict:
-    code, out, err = in_process("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
+def teaching_text() -> str:
+    """What ``funnel run teaching --reps 5 --seed 7 --json`` prints (in this process)."""
+    code, out, err = in_process(*TEACHING_REPS)
     assert code == 0, err
     assert err == ""
-    return strict_json(out)
+    return out
 
 
 @pytest.fixture(scope="module")
-def b2b_reference() -> dict:
+def teaching_reps(teaching_text) -> dict:
+    return strict_json(teaching_text)
+
+
+@pytest.fixture(scope="module")
+def reference() -> dict:
     """The kill experiment run in this process, without --out and with the default chunking."""
-    code, out, err = in_process("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--json")
+    code, out, err = in_process("run", TEACHING, "--reps", KILL_REPS, "--seed", KILL_SEED, "--json")
     assert code == 0, err
     return strict_json(out)
 
@@ -142,8 +143,9 @@ OPTION_ERRORS = [
     pytest.param(["--workers", "2"], ["--workers"], id="workers-without-reps"),
     pytest.param(["--reps", "2", "--trace", "1"], ["--trace"], id="trace-without-out"),
     pytest.param(["--reps", "2", "--scheduler", "x"], ["--scheduler"], id="scheduler-without-dask"),
-    pytest.param(["--reps", "2", "--precision", "0.1"], ["--precision"], id="precision-without-metric"),
-    pytest.param(["--reps", "2", "--metric", "wins"], ["--metric"], id="metric-without-precision"),
+    # "--metric: is needed with --precision": the line is about the option missing.
+    pytest.param(["--reps", "2", "--precision", "0.1"], ["--metric"], id="precision-without-metric"),
+    pytest.param(["--reps", "2", "--metric", "wins"], ["--precision"], id="metric-without-precision"),
     pytest.param(["--replication", "3", "--reps", "5"], ["--replication"], id="replication-with-reps"),
     pytest.param(["--reps", "5", "--metric", "wins", "--precision", "0"], ["--precision"], id="precision-zero"),
     pytest.param(["--reps", "5", "--metric", "wins", "--precision", "abc"], ["--precision"], id="precision-abc"),
@@ -151,22 +153,38 @@ OPTION_ERRORS = [
     pytest.param(["--reps", "5", "--batch", "5"], ["--batch"], id="batch-without-precision"),
     pytest.param(["--reps", "5", "--chunk-size", "0"], ["--chunk-size"], id="chunk-size-zero"),
     pytest.param(["--reps", "5", "--backend", "spark"], ["--backend"], id="unknown-backend"),
+    pytest.param(["--reps", "5", "--workers", "0"], ["--workers"], id="workers-zero"),
+    pytest.param(["--reps", "5", "--metric", "wins", "--precision", "0.1", "--batch", "0"], ["--batch"],
+                 id="batch-zero"),
+    pytest.param(["--reps", "5", "--trace", "-1", "--out", "OUT"], ["--trace"], id="trace-negative"),
+    pytest.param(["--reps", "0", "--chunk-size", "0", "--out", "OUT", "--trace", "-2"],
+                 ["--reps", "--chunk-size", "--trace"], id="three-library-problems-with-out"),
+    pytest.param(["--reps", "5", "--metric", "wins", "--precision", "0.1", "--batch", "1"], ["--batch"],
+                 id="batch-one"),
     pytest.param(["--reps", "5", "--trace", "1", "--scheduler", "x"], ["--scheduler", "--trace"],
                  id="two-problems"),
-    pytest.param(["--replication", "1", "--workers", "2", "--chunk-size", "3"], ["--workers", "--chunk-size"],
+    pytest.param(["--replication", "1", "--workers", "2", "--chunk-size", "3"], ["--replication", "--replication"],
                  id="replication-with-two-many-options"),
 ]
 
 
 @pytest.mark.parametrize(("extra", "named"), OPTION_ERRORS)
-def test_option_misuse_is_one_line_per_problem_with_exit_2(extra, named):
-    code, out, err = in_process("run", TEACHING, *extra)
-    assert_one_line_per_option(code, out, err, named)
+def test_option_misuse_is_one_line_per_problem_with_exit_2(extra, named, tmp_path):
+    out_dir = tmp_path / "never"
+    code, out, err = in_process("run", TEACHING, *[out_dir if a == "OUT" else a for a in extra])
+    lines = assert_one_line_per_option(code, out, err, named)
+    assert not out_dir.exists()  # nothing ran
+    if named == ["--replication", "--replication"]:  # one line for each option to drop
+        assert lines == ["--replication: runs one replication alone; drop --workers",
+                         "--replication: runs one replication alone; drop --chunk-size"]
 
 
-def test_option_misuse_in_a_real_process_shows_no_traceback():
-    proc = in_subprocess("run", TEACHING, "--reps", "5", "--trace", "1", "--scheduler", "x")
-    assert_one_line_per_option(proc.returncode, proc.stdout, proc.stderr, ["--scheduler", "--trace"])
+def test_option_misuse_is_worded_with_the_flags():
+    # (Exit 2 and no traceback in a real process: test_flags_cli.py, for several wrong options.)
+    code, out, err = in_process("run", TEACHING, "--reps", "5", "--trace", "1", "--scheduler", "x")
+    assert_one_line_per_option(code, out, err, ["--scheduler", "--trace"])
+    assert nonblank_lines(err) == ["--trace: needs --out DIR to write the lead records to",
+                                   "--scheduler: only the dask backend has a scheduler (add --backend dask)"]
 
 
 def test_unknown_metric_names_the_option_and_suggests_the_measure():
@@ -197,8 +215,8 @@ def test_resuming_with_another_seed_is_refused_and_leaves_the_directory_usable(t
 
     code, out, err = in_process("run", TEACHING, "--reps", "2", "--seed", "2", "--out", out_dir, "--json")
     (line,) = assert_one_line_per_option(code, out, err, ["--out"])
-    assert "cannot resume" in line
-    assert "seed" in line and "1" in line and "2" in line
+    # The library's {seed} is worded with the flag.
+    assert line == f"--out: {out_dir}: cannot resume: it was run with --seed 1, not 2; use a new --out directory"
     assert stamps([out_dir / "chunks", out_dir / "manifest.json"]) == before
 
     # The refused run let go of the directory: the right seed still resumes (and extends) it.
@@ -311,19 +329,23 @@ def test_monthly_csv_of_many_replications(tmp_path, teaching_reps, teaching):
 
 
 def test_a_failing_replication_is_reported_and_the_others_kept(monkeypatch, teaching):
-    original = sim.model.simulation.simulate
+    original = sim.model.simulation.run
     bad, root = 2, 11
+    seen = []
 
-    def flaky(scenario, seed=0, lead_records=True):
+    def flaky(scenario, seed, lead_detail=False):
+        seen.append(seed.spawn_key)
         if isinstance(seed, np.random.SeedSequence) and seed.spawn_key == (bad,):
             raise RuntimeError("boom in the model")
-        return original(scenario, seed=seed, lead_records=lead_records)
+        return original(scenario, seed, lead_detail=lead_detail)
 
-    # run_chunk imports sim.model.simulation when called: a serial run in this process uses the patch.
-    monkeypatch.setattr(sim.model.simulation, "simulate", flaky)
+    # A serial run calls run_many's model, sim.model.replicate, in this process; it calls
+    # sim.model.simulation.run by its module's name, so the patch is what it runs.
+    monkeypatch.setattr(sim.model.simulation, "run", flaky)
     code, out, err = in_process("run", TEACHING, "--reps", "5", "--seed", root, "--json")
     monkeypatch.undo()
 
+    assert sorted(seen) == [(i,) for i in range(5)]  # the patch ran every replication: the failure is its
     assert code == 0, err
     doc = strict_json(out)
     assert doc["experiment"]["failed"] == 1
@@ -367,11 +389,24 @@ def test_trace_writes_the_lead_records_of_the_first_replications(tmp_path, teach
 
 
 @pytest.mark.parametrize("quiet", [[], ["--quiet"]], ids=["default", "quiet"])
-def test_a_successful_run_writes_nothing_to_a_non_terminal_stderr(quiet, teaching_reps):
-    proc = in_subprocess("run", TEACHING, "--reps", REPS, "--seed", SEED, "--json", *quiet)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    assert _exact(strict_json(proc.stdout)["replications"]) == _exact(teaching_reps["replications"])
+def test_a_run_writes_nothing_to_a_stderr_that_is_not_a_terminal(quiet, teaching_text):
+    with shown_warnings() as shown:  # what a real process would print on stderr too
+        code, out, err = in_process(*TEACHING_REPS, *quiet)
+    assert code == 0, err
+    assert err == "" and shown == []
+    assert out == teaching_text
+
+
+def test_quiet_silences_the_progress_bar_on_a_terminal(teaching_text):
+    # The same stderr, claiming to be a terminal, gets the bar without --quiet and nothing with it.
+    code, out, err = in_process(*TEACHING_REPS, terminal=True)
+    assert code == 0, err
+    assert "replications" in err and "\x1b[" in err  # the bar was drawn on the terminal ...
+    assert out == teaching_text  # ... not on stdout
+    code, out, err = in_process(*TEACHING_REPS, "--quiet", terminal=True)
+    assert code == 0, err
+    assert err == ""
+    assert out == teaching_text
 
 
 def _run_on_a_terminal(tmp_path, *args) -> tuple[int, str, bytes]:
@@ -399,42 +434,36 @@ def _run_on_a_terminal(tmp_path, *args) -> tuple[int, str, bytes]:
     return code, stdout_path.read_text(encoding="utf-8"), b"".join(seen)
 
 
-def test_progress_bar_on_a_terminal_and_quiet_silences_it(tmp_path, teaching_reps):
-    code, out, terminal = _run_on_a_terminal(tmp_path, "run", TEACHING, "--reps", REPS, "--seed", SEED, "--json")
+def test_a_run_in_a_real_process_on_a_pseudo_terminal(tmp_path, teaching_text):
+    # Exit 0 through `python -m sim.cli`; the JSON text byte for byte the same as in this process (another
+    # process, another hash seed: the same numbers); the bar on a real terminal, as rich sees one in a real
+    # process, and nothing else there (--quiet on a terminal, and a stderr that is not one: the tests above).
+    code, out, terminal = _run_on_a_terminal(tmp_path, *TEACHING_REPS)
     assert code == 0, terminal
-    assert b"replications" in terminal  # the bar was drawn on the terminal ...
-    assert _exact(strict_json(out)["replications"]) == _exact(teaching_reps["replications"])  # ... not on stdout
-
-    code, out, terminal = _run_on_a_terminal(tmp_path, "run", TEACHING, "--reps", REPS, "--seed", SEED, "--json",
-                                             "--quiet")
-    assert code == 0, terminal
-    assert terminal == b""
-    assert _exact(strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
+    assert out == teaching_text  # only the JSON on stdout
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", terminal.decode("utf-8"))  # the terminal's control codes
+    lines = {line.strip() for line in re.split(r"[\r\n]", text) if line.strip()}
+    assert lines, terminal  # the bar was drawn ...
+    assert all(line.startswith("replications") for line in lines), lines  # ... and nothing but the bar
 
 
 # ---------------------------------------------------------------------------------
 # 4. SIGKILL and resume; Ctrl-C and resume
 
 
-def _kill_command(out_dir: Path, *extra) -> list[str]:
-    return command("run", B2B, "--reps", KILL_REPS, "--seed", KILL_SEED, "--chunk-size", 1, "--out", out_dir,
-                    "--quiet", "--json", *extra)
+def _kill_args(out_dir: Path, reps: int, *extra) -> tuple:
+    return ("run", TEACHING, "--reps", reps, "--seed", KILL_SEED, "--chunk-size", 1, "--out", out_dir, "--quiet",
+            "--json", *extra)
 
 
-def test_python_m_sim_cli_is_the_funnel_command():
-    proc = in_subprocess("--version")
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("funnel ")
-
-
-def _stop_half_way(out_dir: Path, workers: int, sig: int, at_least: int) -> tuple[int, str, str]:
+def _stop_half_way(out_dir: Path, reps: int, workers: int, sig: int, at_least: int) -> tuple[int, str, str]:
     """Start the kill experiment, send ``sig`` once ``at_least`` chunks are saved; (exit code, stdout, stderr)."""
-    proc = subprocess.Popen(_kill_command(out_dir, "--workers", workers), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(command(*_kill_args(out_dir, reps, "--workers", workers)), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         _wait_for_chunks(proc, out_dir, at_least=at_least)
         os.kill(proc.pid, sig)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=60)  # returns once every process holding the pipes is gone
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -442,9 +471,18 @@ def _stop_half_way(out_dir: Path, workers: int, sig: int, at_least: int) -> tupl
     return proc.returncode, out, err
 
 
-def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_reference):
+def _resume(out_dir: Path, reps: int, *extra) -> dict:
+    """Run the same command again (with ``extra`` options), in this process: the resume reads the
+    directory, any process would do."""
+    code, out, err = in_process(*_kill_args(out_dir, reps, "--workers", 1), *extra)
+    assert code == 0, err
+    assert err == ""
+    return strict_json(out)
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, reference):
     out_dir = tmp_path / "killed"
-    code, _, _ = _stop_half_way(out_dir, 1, signal.SIGKILL, at_least=3)
+    code, _, _ = _stop_half_way(out_dir, KILL_REPS, 1, signal.SIGKILL, at_least=3)
     assert code == -signal.SIGKILL
     kept = _chunk_dirs(out_dir)
     # A run that had already finished would make this test vacuous: fail loudly instead.
@@ -457,40 +495,37 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, b2b_ref
         assert pd.read_parquet(chunk / "replications.parquet")["replication"].tolist() == indices
     before = stamps(kept)
 
-    resumed = subprocess.run(_kill_command(out_dir, "--workers", 1), cwd=ROOT, capture_output=True, text=True,
-                             timeout=120)
-    assert resumed.returncode == 0, resumed.stderr
-    assert resumed.stderr == ""
-    resumed_doc = strict_json(resumed.stdout)
-    assert resumed_doc["experiment"]["completed"] == KILL_REPS
+    # The rest in chunks of 10 this time (a later option wins): the chunking changes no number.
+    resumed = _resume(out_dir, KILL_REPS, "--chunk-size", 10)
+    assert resumed["experiment"]["completed"] == KILL_REPS
     # The kept chunks were read back, not run again and rewritten.
     assert stamps(kept) == before
-    assert [p.name for p in _chunk_dirs(out_dir)] == [f"{i:08d}" for i in range(KILL_REPS)]
+    chunks = _chunk_dirs(out_dir)
+    assert len(chunks) < KILL_REPS  # the new ones hold several replications
+    indices = [i for chunk in chunks for i in json.loads((chunk / "indices.json").read_text(encoding="utf-8"))]
+    assert sorted(indices) == list(range(KILL_REPS))  # every replication once
     assert not list((out_dir / "chunks").glob(".tmp-*"))  # what the kill left half-written was cleared
 
-    fresh = subprocess.run(_kill_command(tmp_path / "fresh", "--workers", 1), cwd=ROOT, capture_output=True,
-                           text=True, timeout=120)
-    assert fresh.returncode == 0, fresh.stderr
-    fresh_rows = strict_json(fresh.stdout)["replications"]
-    assert len(fresh_rows) == KILL_REPS
-    assert _exact(resumed_doc["replications"]) == _exact(fresh_rows)
-    assert _exact(resumed_doc["replications"]) == _exact(b2b_reference["replications"])  # and without --out
-    assert resumed_doc["summary"] == b2b_reference["summary"]
+    # The same numbers as the experiment run at once, without --out and in chunks of the default size.
+    assert len(reference["replications"]) == KILL_REPS
+    assert _exact(resumed["replications"]) == _exact(reference["replications"])
+    assert resumed["summary"] == reference["summary"]
 
 
-def test_ctrl_c_exits_130_saying_how_to_resume(tmp_path, b2b_reference):
+def test_ctrl_c_exits_130_saying_how_to_resume(tmp_path, reference):
     out_dir = tmp_path / "interrupted"
-    # Two local worker processes: a Ctrl-C must stop the pool too, not only this process.
-    code, out, err = _stop_half_way(out_dir, 2, signal.SIGINT, at_least=2)
+    # Two local worker processes: a Ctrl-C must stop the pool too, not only this process (else the
+    # workers would hold the pipes open and communicate() would wait for them).
+    code, out, err = _stop_half_way(out_dir, KILL_REPS, 2, signal.SIGINT, at_least=2)
     assert code == 130, err
     assert out == ""
     assert "Traceback" not in err
     lines = nonblank_lines(err)
     assert len(lines) == 1, lines
-    assert "interrupted" in lines[0] and str(out_dir) in lines[0] and "resume" in lines[0]
-    assert len(_chunk_dirs(out_dir)) < KILL_REPS
+    assert lines[0] == (f"interrupted; finished replications are saved in {out_dir}: run the same command again "
+                        "to resume")
+    assert 2 <= len(_chunk_dirs(out_dir)) < KILL_REPS
 
-    resumed = subprocess.run(_kill_command(out_dir, "--workers", 1), cwd=ROOT, capture_output=True, text=True,
-                             timeout=120)
-    assert resumed.returncode == 0, resumed.stderr
-    assert _exact(strict_json(resumed.stdout)["replications"]) == _exact(b2b_reference["replications"])
+    resumed = _resume(out_dir, KILL_REPS)
+    assert _exact(resumed["replications"]) == _exact(reference["replications"])
+

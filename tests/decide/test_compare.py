@@ -3,16 +3,15 @@
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from builders import make
+from paths import REFERENCE, SCENARIOS, SMALL_FIRM, TEACHING
 from scipy import stats
 
 import sim
 from sim.decide.compare import Alternative, CompareError, compare, split_alternatives_of, sweep
 from sim.decide.objectives import Objective, conditional_value_at_risk
-from sim.decide.split import current_split, with_split
-
-REFERENCE = "scenarios/b2b_saas_inbound.yaml"
-TEACHING = "scenarios/teaching_minimal.yaml"
+from sim.decide.split import current_split, vary, with_split
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +20,7 @@ def teaching():
 
 
 def test_an_alternative_against_a_copy_of_itself_differs_by_exactly_zero(teaching):
-    twin = teaching.model_copy(update={"name": "twin"})  # another name: run separately, not from a cache
+    twin = teaching.replace(name="twin")  # another name: run separately, not from a cache
     c = compare({"a": teaching, "b": twin}, reps=8, seed=5)
     row = c.alternatives.loc["b"]
     assert (row["vs_baseline"], row["vs_baseline_ci_low"], row["vs_baseline_ci_high"]) == (0.0, 0.0, 0.0)
@@ -63,14 +62,16 @@ def test_replication_i_of_every_alternative_is_replication_i_of_run_many(teachin
 def test_pairing_reduces_variance_on_the_reference_scenario():
     # Today's split against 5 points more marketing (one SDR fewer, more spend): the
     # replications share their leads' draws, so the paired difference varies far less
-    # than the difference of independent runs would.
-    sc = sim.load_scenario(REFERENCE)
+    # than the difference of independent runs would. (Its first year, with both hires:
+    # half the cost of the whole horizon.)
+    sc = sim.load_scenario(REFERENCE).replace(horizon_months=12)
     today = current_split(sc).marketing_share
-    c = sweep(sc, {"marketing_share": [round(today + 0.05, 4)]}, reps=12, seed=3, workers=2)
+    c = sweep(sc, {"marketing_share": [round(today + 0.05, 4)]}, reps=10, seed=3, workers=2)
     gain = c.paired[(c.paired["against"] == "baseline") & (c.paired["alternative"] != "today")]
     assert gain["variance_reduction"].item() > 1
     # A one-sided F test that the paired variance is below the independent one, at 1%.
     x = c.replications.pivot(index="replication", columns="alternative", values="objective").to_numpy()
+    assert x.shape == (10, 2)
     paired, independent = np.var(x[:, 0] - x[:, 1], ddof=1), np.var(x[:, 0], ddof=1) + np.var(x[:, 1], ddof=1)
     assert stats.f.sf(independent / paired, len(x) - 1, len(x) - 1) < 0.01
 
@@ -80,8 +81,6 @@ def test_compare_and_sweep_agree_on_the_same_grid(teaching):
     swept = sweep(teaching, {"marketing_share": grid}, reps=10, seed=4)
     base = current_split(teaching)
     alts = [Alternative("today", with_split(teaching, base), base.shares())]
-    from sim.decide.split import vary
-
     for v in grid:
         split = vary(base, "marketing_share", v)
         alts.append(Alternative(f"marketing {v:.0%}", with_split(teaching, split), split.shares()))
@@ -92,7 +91,7 @@ def test_compare_and_sweep_agree_on_the_same_grid(teaching):
 
 
 def test_a_two_dimensional_sweep_has_every_combination_and_tidy_rows():
-    sc = sim.load_scenario("scenarios/small_services_firm.yaml")
+    sc = sim.load_scenario(SMALL_FIRM)
     c = sweep(sc, {"marketing_share": [0.1, 0.3], "channel_share.google_ads": [0.4, 0.8]}, reps=4, seed=1)
     assert len(c.alternatives) == 1 + 4 and c.dimensions == ["marketing_share", "channel_share.google_ads"]
     tidy = c.replications
@@ -120,7 +119,7 @@ def test_where_capacity_binds_more_spend_without_headcount_lowers_contribution()
     row = c.alternatives.loc["more spend"]
     assert row["vs_baseline_ci_high"] < 0
     m = c.measures.set_index(["alternative", "measure"])["mean"]
-    assert m["more spend", "losses.cold_waiting"] > m["today", "losses.cold_waiting"]
+    assert m["more spend", "cold_events"] > m["today", "cold_events"]
     # Wins hardly move: the extra leads go cold (a fifth more wins at most, for twice the spend).
     assert m["more spend", "wins"] < 1.2 * m["today", "wins"]
 
@@ -142,10 +141,10 @@ def test_results_do_not_depend_on_the_workers(teaching):
     pd.testing.assert_frame_equal(one.alternatives, two.alternatives, check_exact=True)
 
 
-def test_a_dask_cluster_gives_the_same_comparison(teaching):
+def test_a_dask_cluster_gives_the_same_comparison(teaching, dask_cluster):
     grid = {"marketing_share": [0.2, 0.3]}
     local = sweep(teaching, grid, reps=4, seed=3)
-    dask = sweep(teaching, grid, reps=4, seed=3, workers=2, backend="dask")
+    dask = sweep(teaching, grid, reps=4, seed=3, workers=2, backend="dask", scheduler=dask_cluster)
     pd.testing.assert_frame_equal(local.replications, dask.replications, check_exact=True)
 
 
@@ -164,12 +163,103 @@ def test_a_comparison_kept_in_a_directory_resumes_without_running_again(teaching
     pd.testing.assert_frame_equal(more.replications, fresh.replications, check_exact=True)
 
 
-def test_bad_comparisons_are_refused_with_the_setting_named(teaching):
-    with pytest.raises(CompareError, match="baseline"):
-        compare({"a": teaching, "b": teaching}, reps=2, baseline="c")
-    with pytest.raises(CompareError, match="labels must differ"):
-        compare([Alternative("a", teaching), Alternative("a", teaching)], reps=2)
-    with pytest.raises(CompareError, match="one or two"):
-        sweep(teaching, {}, reps=2)
-    with pytest.raises(CompareError, match="at least 2"):
-        compare({"a": teaching, "b": teaching}, reps=1)
+def test_bad_comparisons_are_refused_with_the_parameter_named(teaching):
+    cases = [
+        (lambda: compare({"a": teaching, "b": teaching}, reps=2, baseline="c"), "baseline",
+         "'c' is not an alternative"),
+        (lambda: compare([Alternative("a", teaching), Alternative("a", teaching)], reps=2), "alternatives",
+         "labels must differ"),
+        (lambda: sweep(teaching, {}, reps=2), "grid", "one or two"),
+        (lambda: compare({"a": teaching, "b": teaching}, reps=1), "reps", "at least 2"),
+        (lambda: compare({"a": teaching, "b": teaching}, reps=2, level=1.5), "level", "between 0 and 1"),
+    ]
+    for call, parameter, message in cases:
+        with pytest.raises(CompareError, match=message) as info:
+            call()
+        assert info.value.parameter == parameter
+        assert "--" not in str(info.value)
+
+
+def _planned_fte(path):
+    """Per role with a cost, the FTE a scenario file plans: its starting fte plus every hire, read from the YAML."""
+    roles = yaml.safe_load(path.read_text(encoding="utf-8"))["roles"]
+    return {name: float(r.get("fte", 0) + sum(h["fte"] for h in r.get("hires", [])))
+            for name, r in roles.items() if r.get("cost_per_fte_year", 0) > 0}
+
+
+def test_alternatives_from_files_without_budgets_show_their_planned_team():
+    files = [TEACHING, SCENARIOS / "enterprise_outbound.yaml", SCENARIOS / "marketplace_sellers.yaml"]
+    alternatives = {}
+    for path in files:
+        sc = sim.load_scenario(path)
+        assert sc.budget is None
+        alternatives[path.stem] = sc
+    c = compare(alternatives, reps=2, seed=1)
+    for path in files:
+        planned = _planned_fte(path)
+        row = c.alternatives.loc[path.stem]
+        shown = {k.removeprefix("fte."): row[k] for k in c.alternatives.columns if k.startswith("fte.")
+                 and not np.isnan(row[k])}
+        assert shown == planned, path.stem
+        plan = alternatives[path.stem].plan
+        assert shown == {r: float(plan.roles[r].planned_fte) for r in planned}
+    # Two of the files plan hires, so the planned team is not the starting one.
+    assert _planned_fte(files[1])["ae"] == 7 + 2 and _planned_fte(files[2])["sdr"] == 2 + 4
+
+
+def _sheet_columns(header):
+    """The alternatives-table column under each header of the workbook's summary sheet (CI columns follow theirs)."""
+    stems = {"difference to baseline": "vs_baseline", "difference to best": "vs_best", "P(best)": "p_best"}
+    columns, stem = [], None
+    for h in header:
+        if h.startswith("objective ("):
+            stem = "objective"
+            columns.append(stem)
+        elif h in stems:
+            stem = stems[h]
+            columns.append(stem)
+        elif h in ("CI low", "CI high"):
+            columns.append(f"{stem}_ci_{h.split()[1]}")
+        elif h == "P(selected)":
+            columns.append("p_selected")
+        elif h.startswith("FTE "):
+            columns.append(f"fte.{h.removeprefix('FTE ')}")
+        elif h == "alternative":
+            columns.append(h)
+        else:  # a setting: "marketing share", "channel share: ads"
+            columns.append(h.replace(" share: ", "_share.").replace(" ", "_"))
+    return columns
+
+
+def test_a_comparisons_tables_and_workbook_hold_its_numbers(teaching, tmp_path):
+    import openpyxl
+
+    c = sweep(teaching, {"marketing_share": [0.2, 0.35]}, reps=3, seed=1)
+    pd.testing.assert_frame_equal(c.summary(), c.alternatives, check_exact=True)
+    pd.testing.assert_frame_equal(c.to_frame(), c.replications, check_exact=True)
+    mine = c.summary()
+    mine.loc["today", "objective"] = 1.0  # copies: the comparison keeps its own
+    assert c.alternatives.loc["today", "objective"] != 1.0
+    path = c.to_excel(tmp_path / "c.xlsx")
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert book.sheetnames == ["summary", "paired", "measures", "replications"]
+    rows = list(book["summary"].iter_rows(values_only=True))
+    above = dict(r[:2] for r in rows[:7])
+    assert (above["best"], above["baseline"], above["replications"], above["risk"]) == (c.best, "today", 3, "mean")
+    header, body = rows[8], rows[9:]
+    columns = _sheet_columns(header)
+    expected = c.alternatives.reset_index()
+    assert sorted(columns) == sorted(col for col in expected.columns if col != "n")
+    back = pd.DataFrame(body, columns=columns)[list(expected.columns.drop("n"))]
+    pd.testing.assert_frame_equal(back, expected.drop(columns="n"), check_dtype=False, rtol=1e-15)
+    for sheet, table in (("paired", c.paired), ("measures", c.measures), ("replications", c.replications)):
+        read = pd.read_excel(path, sheet_name=sheet)
+        assert list(read.columns) == list(table.columns)
+        # Excel has no infinity: an infinite variance reduction is an empty cell.
+        pd.testing.assert_frame_equal(read, table.replace([np.inf, -np.inf], np.nan), check_dtype=False, rtol=1e-15)
+
+
+def test_a_comparisons_repr_is_short_and_names_the_best(teaching):
+    c = compare({"a": teaching, "b": teaching.replace(name="b", horizon_months=6)}, reps=2, seed=1)
+    text = repr(c)
+    assert len(text) < 200 and f"best={c.best!r}" in text and "2 alternatives" in text

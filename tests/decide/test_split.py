@@ -8,11 +8,14 @@ import pytest
 from builders import make
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paths import REFERENCE, SMALL_FIRM
 from scipy import stats
 
 import sim
+from sim.cli.options import value_list
 from sim.decide.objectives import (
     Objective,
+    ObjectiveError,
     conditional_value_at_risk,
     make_risk,
     mean,
@@ -32,22 +35,17 @@ from sim.decide.split import (
     Split,
     SplitError,
     current_split,
-    grid_values,
     split_alternatives,
-    split_for_headcount,
     vary,
     with_split,
 )
-from sim.scenario.plan import apply_budget
-
-REFERENCE = "scenarios/b2b_saas_inbound.yaml"
-
 
 # -- today's split ------------------------------------------------------------------------------------------------
 
 
 def test_todays_split_of_a_plan_is_its_spend_plus_its_planned_team_for_the_horizon():
     sc = sim.load_scenario(REFERENCE)
+    assert sc.budget is None
     split = current_split(sc)
     years = sc.horizon_months / 12
     spend = sum(sum(ch.spend) / len(ch.spend) * sc.horizon_months for ch in sc.channels.values())  # constant spend
@@ -55,17 +53,19 @@ def test_todays_split_of_a_plan_is_its_spend_plus_its_planned_team_for_the_horiz
     assert split.total == pytest.approx(spend + team, rel=1e-12)
     assert split.marketing_share == pytest.approx(spend / (spend + team), rel=1e-12)
     # In budget mode today's split buys the planned team (starting FTE plus hires) from day one.
-    _, allocation = apply_budget(with_split(sc, split))
-    assert allocation["budget_fte_sdr"] == 8 + 1 and allocation["budget_fte_ae"] == 8 + 1
-    assert allocation["budget_unspent"] == pytest.approx(0, abs=1e-6)
+    new = with_split(sc, split)
+    account = new.plan.budget
+    assert dict(account.fte) == {"sdr": 8 + 1, "ae": 8 + 1}
+    assert new.plan.roles["sdr"].fte == 9 and new.plan.roles["sdr"].hires == ()
+    assert account.unspent == pytest.approx(0, abs=1e-6)
+    assert account.marketing + account.sales + account.unspent == pytest.approx(split.total, rel=1e-12)
     # ... and the channels' monthly spend as written.
-    new, _ = apply_budget(with_split(sc, split))
     for name, ch in sc.channels.items():
-        assert new.channels[name].spend[0] == pytest.approx(ch.spend[0], rel=1e-12)
+        assert new.plan.monthly_spend(name) == pytest.approx([ch.spend[0]] * sc.horizon_months, rel=1e-12)
 
 
 def test_todays_split_of_a_budget_scenario_is_its_budget_block():
-    sc = sim.load_scenario("scenarios/small_services_firm.yaml")
+    sc = sim.load_scenario(SMALL_FIRM)
     split = current_split(sc)
     assert (split.total, split.marketing_share) == (sc.budget.total, sc.budget.marketing_share)
     assert split.channel_mix == sc.budget.channel_mix and split.role_mix == sc.budget.role_mix
@@ -73,8 +73,9 @@ def test_todays_split_of_a_budget_scenario_is_its_budget_block():
 
 def test_a_scenario_that_spends_nothing_has_no_split():
     sc = make(channels__search__spend=0, roles={"ae": {"fte": 1}})
-    with pytest.raises(SplitError, match="spends nothing"):
+    with pytest.raises(SplitError, match="spends nothing") as info:
         current_split(sc)
+    assert info.value.parameter == "split"
 
 
 def test_vary_sets_one_share_and_keeps_the_others_in_proportion():
@@ -86,12 +87,13 @@ def test_vary_sets_one_share_and_keeps_the_others_in_proportion():
     r = vary(base, "role_share.sdr", 0.5).shares()
     assert r["role_share.sdr"] == pytest.approx(0.5) and r["role_share.ae"] == pytest.approx(0.5)
     assert vary(base, "marketing_share", 0.7).marketing_share == 0.7
-    with pytest.raises(SplitError, match="no channel 'd'"):
-        vary(base, "channel_share.d", 0.5)
-    with pytest.raises(SplitError, match="between 0 and 1"):
-        vary(base, "marketing_share", 1.5)
-    with pytest.raises(SplitError, match="unknown split setting"):
-        vary(base, "headcount", 0.5)
+    for setting, value, message in (("channel_share.d", 0.5, "no channel 'd'"),
+                                    ("marketing_share", 1.5, "between 0 and 1"),
+                                    ("marketing_share", -0.1, "between 0 and 1"),
+                                    ("headcount", 0.5, "unknown split setting")):
+        with pytest.raises(SplitError, match=message) as info:
+            vary(base, setting, value)
+        assert info.value.parameter == setting
 
 
 @given(st.lists(st.floats(0.01, 10), min_size=2, max_size=5), st.floats(0, 1))
@@ -102,44 +104,41 @@ def test_vary_gives_shares_that_sum_to_one(weights, value):
     assert shares["channel_share.c0"] == pytest.approx(value)
 
 
-def test_split_for_headcount_buys_exactly_that_team_and_spends_the_rest():
-    sc = sim.load_scenario(REFERENCE)
-    total = 6_000_000.0
-    salaries = (7 * 85_000 + 11 * 150_000) * 2
-    rest = total - salaries
-    split = split_for_headcount(sc, total, {"sdr": 7, "ae": 11}, {"paid_search": rest / 2, "paid_social": rest / 2})
-    new, allocation = apply_budget(with_split(sc, split))
-    assert allocation["budget_fte_sdr"] == 7 and allocation["budget_fte_ae"] == 11
-    assert allocation["budget_unspent"] == pytest.approx(0, abs=1e-6)
-    assert allocation["budget_sales"] == pytest.approx(salaries, rel=1e-12)
-    assert new.channels["paid_search"].spend == [pytest.approx(rest / 2 / 24)]
-    # Less spend than the rest: the split's budget is what it spends, and the team stays as asked.
-    less = split_for_headcount(sc, total, {"sdr": 7, "ae": 11}, {"paid_search": 1000.0})
-    _, allocation = apply_budget(with_split(sc, less))
-    assert less.total == pytest.approx(salaries + 1000.0)
-    assert allocation["budget_fte_sdr"] == 7 and allocation["budget_fte_ae"] == 11
-    with pytest.raises(SplitError, match="exceed the budget"):
-        split_for_headcount(sc, 1_000_000.0, {"sdr": 7, "ae": 11}, {"paid_search": 1.0})
-
-
 def test_with_split_refuses_what_the_scenario_cannot_buy():
     sc = make()
-    with pytest.raises(SplitError, match="no channel 'tv'"):
-        with_split(sc, Split(100.0, 0.5, {"tv": 1.0}, {"ae": 1.0}))
-    with pytest.raises(SplitError, match="no role 'customer_success'"):
-        with_split(sc, Split(100.0, 0.5, {"search": 1.0}, {"customer_success": 1.0}))
+    cases = ((Split(100.0, 0.5, {"tv": 1.0}, {"sdr": 1.0, "ae": 1.0}), ["budget.channel_mix.tv: no such channel"]),
+             (Split(100.0, 0.5, {"search": 1.0}, {"sdr": 1.0, "ae": 1.0, "customer_success": 1.0}),
+              ["budget.role_mix.customer_success: no such role"]),
+             # sdr has a cost and FTE but no weight: the split would pay it outside the budget
+             (Split(100.0, 0.5, {"tv": 1.0}, {"ae": 1.0}), ["budget.channel_mix.tv: no such channel",
+                                                            "roles.sdr.fte: the budget's split sets every paid role"]))
+    for split, messages in cases:
+        with pytest.raises(SplitError) as info:
+            with_split(sc, split)
+        assert info.value.parameter == "split"
+        assert all(m in str(info.value) for m in messages), str(info.value)
 
 
 def test_grid_values_read_lists_and_inclusive_ranges():
-    assert grid_values("0.3,0.5,0.7") == [0.3, 0.5, 0.7]
-    assert grid_values("0:1:0.25") == [0.0, 0.25, 0.5, 0.75, 1.0]
-    assert grid_values("0.1:0.3:0.1") == [0.1, 0.2, 0.3]  # the float steps land on the stop
-    assert len(grid_values("0:1:0.05")) == 21
-    assert grid_values("0.5,0.5") == [0.5]
-    for bad, message in (("1.5", "between 0 and 1"), ("a,b", "expected values"), ("0:1:0", "step > 0"),
-                         ("1:0:0.1", "stop >= start"), ("0:1", "expected values")):
-        with pytest.raises(SplitError, match=message):
-            grid_values(bad, "--marketing-share")
+    # The command line reads a grid (sim.cli.options.value_list); vary checks each value's range.
+    def values(text):
+        problems = []
+        out = value_list(text, "--marketing-share", problems)
+        assert problems == []
+        return out
+
+    assert values("0.3,0.5,0.7") == [0.3, 0.5, 0.7]
+    assert values("0:1:0.25") == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert values("0.1:0.3:0.1") == [0.1, 0.2, 0.3]  # the float steps land on the stop
+    assert len(values("0:1:0.05")) == 21
+    assert values("0.5,0.5") == [0.5]
+    for bad, message in (("a,b", "expected values"), ("0:1:0", "step > 0"), ("1:0:0.1", "stop >= start"),
+                         ("0:1", "expected values")):
+        problems = []
+        assert value_list(bad, "--marketing-share", problems) == []
+        assert len(problems) == 1 and problems[0].startswith("--marketing-share: ") and message in problems[0]
+    with pytest.raises(SplitError, match="between 0 and 1"):
+        split_alternatives(Split(1.0, 0.5, {"a": 1.0}, {"ae": 1.0}), {"marketing_share": values("1.5")})
 
 
 def test_split_alternatives_are_the_product_of_the_settings():
@@ -150,6 +149,16 @@ def test_split_alternatives_are_the_product_of_the_settings():
     for chosen, split in alts:
         assert split.marketing_share == chosen["marketing_share"]
         assert split.shares()["channel_share.a"] == pytest.approx(chosen["channel_share.a"])
+
+
+def test_split_alternatives_report_every_bad_value_at_once():
+    base = Split(100.0, 0.4, {"a": 1.0, "b": 1.0}, {"ae": 1.0})
+    with pytest.raises(SplitError) as info:
+        split_alternatives(base, {"marketing_share": [1.5, 0.3, -1], "channel_share.z": [0.5]})
+    problems = info.value.problems
+    assert [p for p, _ in problems] == ["marketing_share", "marketing_share", "channel_share.z"]
+    assert "1.5" in problems[0][1] and "-1" in problems[1][1] and "no channel 'z'" in problems[2][1]
+    assert len(info.value.lines()) == 3 and "--" not in str(info.value)
 
 
 # -- objectives ---------------------------------------------------------------------------------------------------
@@ -175,8 +184,9 @@ def test_objectives_read_their_measure_and_add_the_pipeline_in_their_own_terms()
     assert Objective("npv", True).values(f, sc) == pytest.approx([9 + 0.6 * 40 / 1.1 ** 2, 18 + 0.6 * 80 / 1.1 ** 2])
     one_off = make(opportunities__deal={"kind": "one_off", "value": 100})
     assert list(Objective("ending_arr", True).values(f, one_off)) == [1000.0, 1100.0]
-    with pytest.raises(ValueError, match="objective"):
+    with pytest.raises(ObjectiveError, match="expected one of contribution") as info:
         Objective("profit")
+    assert info.value.parameter == "objective"
 
 
 # -- risk measures ------------------------------------------------------------------------------------------------
@@ -184,17 +194,18 @@ def test_objectives_read_their_measure_and_add_the_pipeline_in_their_own_terms()
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=60), st.floats(0.01, 0.99))
 @settings(max_examples=60)
-def test_risk_measures_against_their_definitions(values, level):
+def test_risk_measures_against_their_definitions(values, tail):
     x = np.array(values)
     n = len(x)
     assert mean()(x) == pytest.approx(x.mean(), rel=1e-9, abs=1e-6)
-    # VaR: the smallest value v with at least a `level` share of outcomes at or below it.
+    # VaR: the smallest value v with at least a `tail` share of outcomes at or below it.
     srt = np.sort(x)
-    var = srt[max(0, math.ceil(level * n) - 1)]
-    assert value_at_risk(level)(x) == var
-    # CVaR: the mean of the worst ceil(level * n) outcomes; never above the mean, never below the minimum.
-    k = max(1, math.ceil(level * n))
-    cvar = conditional_value_at_risk(level)(x)
+    var = srt[max(0, math.ceil(tail * n) - 1)]
+    assert value_at_risk(tail)(x) == var
+    assert value_at_risk(tail).tail == tail and conditional_value_at_risk(tail).tail == tail
+    # CVaR: the mean of the worst ceil(tail * n) outcomes; never above the mean, never below the minimum.
+    k = max(1, math.ceil(tail * n))
+    cvar = conditional_value_at_risk(tail)(x)
     assert cvar == pytest.approx(srt[:k].mean(), rel=1e-9, abs=1e-6)
     assert srt[0] - 1e-6 <= cvar <= x.mean() + 1e-6 * max(1, abs(x.mean()))
     t = float(np.median(x))
@@ -209,13 +220,23 @@ def test_risk_measures_reduce_the_last_axis_of_a_stack():
 
 
 def test_make_risk_checks_what_each_measure_needs():
-    assert make_risk("cvar", level=0.1).label == "CVaR 10%"
+    assert make_risk("cvar", tail=0.1).label == "CVaR 10%"
+    assert make_risk("var", tail=0.25) == value_at_risk(0.25)
+    assert make_risk("mean") == mean() and make_risk() == mean()
     assert make_risk("probability", target=1.17e7).label == "P(>= 11,700,000)"
     assert make_risk("probability", target=0.5).label == "P(>= 0.5)"
-    for kwargs, message in (({"name": "var"}, "level"), ({"name": "probability"}, "target"),
-                            ({"name": "cvar", "level": 1.5}, "between 0 and 1"), ({"name": "max"}, "risk")):
-        with pytest.raises(ValueError, match=message):
+    for kwargs, parameters in (({"name": "var"}, ["tail"]), ({"name": "cvar"}, ["tail"]),
+                               ({"name": "probability"}, ["target"]),
+                               ({"name": "cvar", "tail": 1.5}, ["tail"]), ({"name": "max"}, ["risk"]),
+                               ({"name": "mean", "tail": 0.1}, ["tail"]), ({"name": "mean", "target": 3.0}, ["target"]),
+                               # every problem at once
+                               ({"name": "mean", "tail": 0.1, "target": 3.0}, ["tail", "target"]),
+                               ({"name": "var", "target": 3.0}, ["tail", "target"]),
+                               ({"name": "probability", "tail": 0.1}, ["target", "tail"])):
+        with pytest.raises(ObjectiveError) as info:
             make_risk(**kwargs)
+        assert [p for p, _ in info.value.problems] == parameters, kwargs
+        assert len(info.value.lines()) == len(parameters) and "--" not in str(info.value)
 
 
 # -- paired statistics --------------------------------------------------------------------------------------------

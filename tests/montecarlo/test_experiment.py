@@ -12,10 +12,15 @@ from builders import make
 from scipy import integrate, stats
 
 import sim
-from sim.montecarlo.experiment import ExperimentError, run_many
+import sim.montecarlo
+from sim.model import replicate
+from sim.montecarlo.backends import BackendError
+from sim.montecarlo.experiment import ExperimentError
 from sim.montecarlo.replication import flatten_metrics, replication_seed
 from sim.montecarlo.store import ExperimentStore, StoreError
 from sim.montecarlo.summary import summarise
+
+run_many = sim.run_many  # the funnel's model function bound in
 
 
 def small(**changes):
@@ -38,6 +43,7 @@ def test_replication_i_is_the_ith_child_of_the_root_seed():
         assert row.keys() == alone.keys()
         assert all(row[k] == v or (math.isnan(row[k]) and math.isnan(v)) for k, v in alone.items())
     assert replication_seed(11, 2).spawn_key == children[2].spawn_key
+    assert isinstance(exp.seed, np.random.SeedSequence) and exp.seed.entropy == 11 and exp.seed.spawn_key == ()
 
 
 def test_more_replications_extend_fewer():
@@ -54,12 +60,14 @@ def test_serial_and_two_local_workers_are_identical_whatever_the_chunking():
 
 
 def test_a_local_worker_that_dies_is_replaced_and_nothing_changes():
-    sc = make(horizon_months=12)  # slow enough that chunks are still in flight when the worker dies
+    sc = make(horizon_months=6)  # 12 one-replication chunks: most are still to come when the worker dies
+    # Other children of this process (a shared Dask cluster's workers) are not the pool's.
+    others = {p.pid for p in multiprocessing.active_children()}
     killed = []
 
     def kill_a_worker(done, total):
         if done >= 1 and not killed:
-            victim = multiprocessing.active_children()[0]
+            victim = next(p for p in multiprocessing.active_children() if p.pid not in others)
             os.kill(victim.pid, signal.SIGKILL)
             killed.append(victim.pid)
 
@@ -68,29 +76,43 @@ def test_a_local_worker_that_dies_is_replaced_and_nothing_changes():
     same(exp, run_many(sc, reps=12, seed=4))
 
 
-def test_dask_local_cluster_gives_the_same_numbers_and_survives_a_dead_worker():
-    import distributed  # an optional extra; the test extra installs it
+def _worker_pids(address):
+    import distributed
 
-    sc = make(horizon_months=12)
-    serial = run_many(sc, reps=10, seed=6)
-    same(serial, run_many(sc, reps=10, seed=6, workers=2, backend="dask"))
+    # A client of our own, closed before run_many opens its one (two at once in this
+    # process would share an event loop thread and confuse Dask).
+    with distributed.Client(address, timeout="30s") as client:
+        client.wait_for_workers(2, timeout=60)
+        return client.run(os.getpid)  # worker address -> pid
 
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster:
-        # The worker processes' ids, from their nannies (a second client in this process would
-        # share run_many's event loop thread and confuse Dask).
-        pids = [nanny.process.process.pid for nanny in cluster.workers.values()]
-        killed = []
 
-        def kill_a_worker(done, total):
-            if done >= 1 and not killed:
-                os.kill(pids[0], signal.SIGKILL)  # the nanny starts a new worker; the scheduler reruns its tasks
-                killed.append(pids[0])
+def test_dask_gives_the_same_numbers_and_survives_a_dead_worker(dask_cluster):
+    # One of the shared cluster's two workers is killed after the first chunk; its
+    # nanny starts a new one and the scheduler reruns the chunks it held.
+    sc = make(horizon_months=6)
+    before = _worker_pids(dask_cluster)
+    victim = sorted(before.values())[0]
+    killed = []
 
-        exp = run_many(sc, reps=10, seed=6, workers=2, backend="dask", scheduler=cluster.scheduler_address,
-                       chunk_size=1, progress=kill_a_worker)
+    def kill_a_worker(done, total):
+        if done >= 1 and not killed:
+            os.kill(victim, signal.SIGKILL)
+            killed.append(victim)
+
+    exp = run_many(sc, reps=8, seed=6, workers=2, backend="dask", scheduler=dask_cluster, chunk_size=1,
+                   progress=kill_a_worker)
     assert killed
-    same(serial, exp)
+    same(run_many(sc, reps=8, seed=6), exp)
+    # The shared cluster is whole again for the tests after this one: two workers, one of them new.
+    after = _worker_pids(dask_cluster)
+    assert len(after) == 2 and victim not in after.values()
+
+
+@pytest.mark.filterwarnings("ignore:Port 8787 is already in use")  # the shared cluster's HTTP server has it
+def test_dask_without_a_scheduler_starts_and_stops_a_cluster_of_its_own():
+    # The one test that pays for a cluster start: every other Dask test uses the shared one.
+    sc = small()
+    same(run_many(sc, reps=2, seed=6), run_many(sc, reps=2, seed=6, workers=1, backend="dask"))
 
 
 def _interrupt_after(chunks):
@@ -126,8 +148,9 @@ def test_a_directory_of_another_scenario_or_seed_is_refused(tmp_path):
     run_many(small(), reps=2, seed=1, out=out)
     with pytest.raises(StoreError, match="different scenario"):
         run_many(small(channels__search__spend=20000), reps=2, seed=1, out=out)
-    with pytest.raises(StoreError, match="--seed 1, not 2"):
+    with pytest.raises(StoreError, match="it was run with seed 1, not 2") as info:
         run_many(small(), reps=2, seed=2, out=out)
+    assert info.value.parameter == "out" and "--" not in str(info.value)
     stranger = tmp_path / "notes"
     stranger.mkdir()
     (stranger / "todo.txt").write_text("mine")
@@ -142,15 +165,18 @@ def test_two_runs_cannot_write_one_directory_at_once(tmp_path):
         run_many(sc, reps=2, seed=1, out=tmp_path / "exp")
 
 
-@pytest.mark.parametrize(("setting", "kwargs"), [
+@pytest.mark.parametrize(("parameter", "kwargs"), [
     ("reps", {"reps": 0}), ("workers", {"workers": 0}), ("seed", {"seed": -1}),
     ("precision", {"precision": 0.0, "metric": "wins"}), ("metric", {"precision": 0.1}),
     ("precision", {"metric": "wins"}), ("metric", {"precision": 0.1, "metric": "winz"}),
+    ("precision_batch", {"precision": 0.1, "metric": "wins", "precision_batch": 1}),
+    ("chunk_size", {"chunk_size": 0}), ("trace", {"trace": -1}),
 ])
-def test_bad_settings_name_the_setting(setting, kwargs):
+def test_bad_settings_name_the_parameter(parameter, kwargs):
     with pytest.raises(ExperimentError) as info:
         run_many(small(), **{"reps": 3, **kwargs})
-    assert info.value.setting == setting
+    assert info.value.parameter == parameter
+    assert "--" not in str(info.value)
 
 
 def test_summary_agrees_with_scipy_and_numpy():
@@ -177,8 +203,9 @@ def _beta_expectation(f, a, b, lo):
 
 def test_confidence_intervals_cover_the_true_mean_about_95_percent_of_the_time():
     # MODEL.md 8: capacity unlimited, no delays -> expected wins are the product of the
-    # stage probabilities over the Beta intent, known without simulation.
-    a, b, thr, lam, horizon = 2.0, 3.0, 0.3, 60.0, 2
+    # stage probabilities over the Beta intent, known without simulation. A month of
+    # few leads keeps each replication cheap; the wins are still a sum over leads.
+    a, b, thr, lam, horizon = 2.0, 3.0, 0.3, 30.0, 1
     sc = make(
         horizon_months=horizon,
         channels={"c": {"baseline_leads": lam, "intent": {"a": a, "b": b}}},
@@ -190,13 +217,21 @@ def test_confidence_intervals_cover_the_true_mean_about_95_percent_of_the_time()
     )
     true_wins = lam * horizon * _beta_expectation(lambda x: (0.2 + 0.6 * x) * (0.1 + 0.8 * x), a, b, thr)
     experiments, reps = 240, 8
-    covered = 0
-    for k in range(experiments):
-        row = run_many(sc, reps=reps, seed=1000 + k).summary(["wins"]).loc["wins"]
-        covered += row["ci_low"] <= true_wins <= row["ci_high"]
+    # One run; replications are independent (each its own child seed), so consecutive
+    # blocks of 8 are 240 independent experiments of 8 replications each.
+    wins = run_many(sc, reps=experiments * reps, seed=1000, workers=2).replications["wins"].to_numpy()
+    assert len(wins) == experiments * reps
+    # One summary of a table whose column k is block k: each row is that block's interval.
+    blocks = pd.DataFrame(wins.reshape(experiments, reps).T.astype(float),
+                          columns=[f"block{k}" for k in range(experiments)])
+    table = summarise(blocks)
+    assert (table["n"] == reps).all()
+    covered = int(((table["ci_low"] <= true_wins) & (true_wins <= table["ci_high"])).sum())
     # Coverage is binomial(240, 0.95): sd 3.4 experiments; 3.5 sd either side.
     sd = math.sqrt(experiments * 0.95 * 0.05)
     assert abs(covered - 0.95 * experiments) <= 3.5 * sd, covered
+    # All 1920 together: their mean is the analytic one, within 4 standard errors.
+    assert abs(wins.mean() - true_wins) <= 4 * wins.std(ddof=1) / math.sqrt(len(wins))
 
 
 def _relative_half_width(x):
@@ -213,33 +248,33 @@ def test_precision_mode_stops_at_the_first_batch_that_reaches_it():
     widths = {k: _relative_half_width(wins[:k]) for k in range(batch, 61, batch)}
     target = widths[4 * batch] * 1.000001  # reachable, at 4 batches or earlier
     expected = min(k for k, w in widths.items() if w < target)
-    exp = run_many(sc, reps=60, seed=9, precision=target, metric="wins", batch=batch, workers=2)
+    exp = run_many(sc, reps=60, seed=9, precision=target, metric="wins", precision_batch=batch, workers=2)
     assert exp.precision["reached"]
     assert exp.precision["replications"] == expected == len(exp.replications)
     assert exp.precision["relative_half_width"] == pytest.approx(widths[expected], rel=1e-9)
     pd.testing.assert_frame_equal(exp.replications, full.replications.iloc[:expected], check_exact=True)
 
-    never = run_many(sc, reps=24, seed=9, precision=min(widths.values()) / 100, metric="wins", batch=batch)
+    never = run_many(sc, reps=24, seed=9, precision=min(widths.values()) / 100, metric="wins",
+                     precision_batch=batch)
     assert not never.precision["reached"] and len(never.replications) == 24
 
 
-def test_a_replication_that_raises_is_recorded_and_the_rest_run(monkeypatch):
-    import sim.model.simulation
-
-    real = sim.model.simulation.simulate
+def test_a_replication_that_raises_is_recorded_and_the_rest_run():
     bad = replication_seed(7, 2).spawn_key
 
-    def flaky(scenario, seed=0, lead_records=True):
+    def flaky(scenario, seed, trace=False):
         if seed.spawn_key == bad:
             raise RuntimeError("boom")
-        return real(scenario, seed=seed, lead_records=lead_records)
+        return replicate(scenario, seed, trace=trace)
 
-    monkeypatch.setattr(sim.model.simulation, "simulate", flaky)
-    exp = run_many(small(), reps=5, seed=7)
+    exp = sim.montecarlo.run_many(small(), reps=5, seed=7, model=flaky)
     assert exp.failures["replication"].tolist() == [2]
     assert exp.failures["error"].iloc[0] == "RuntimeError: boom"
     assert exp.replications["replication"].tolist() == [0, 1, 3, 4]
     assert exp.summary(["wins"]).loc["wins", "n"] == 4
+    # The others are the funnel's own replications.
+    pd.testing.assert_frame_equal(exp.replications, run_many(small(), reps=5, seed=7).replications
+                                  .query("replication != 2").reset_index(drop=True), check_exact=True)
 
 
 def test_traces_are_the_lead_records_of_the_first_replications(tmp_path):
@@ -257,12 +292,41 @@ def test_traces_are_the_lead_records_of_the_first_replications(tmp_path):
 
 
 def test_dask_problems_are_one_clear_line(monkeypatch):
-    from sim.montecarlo.backends import BackendError
-
-    with pytest.raises(BackendError, match=r"^--scheduler nonsense: cannot connect \(expected an address"):
+    with pytest.raises(BackendError, match=r"^scheduler: nonsense: cannot connect \(expected an address"):
         run_many(small(), reps=2, backend="dask", scheduler="nonsense")
-    with pytest.raises(BackendError, match="only the dask backend has a scheduler"):
+    # A scheduler without the dask backend is a setting that cannot work, found before anything runs.
+    with pytest.raises(ExperimentError, match=r"^scheduler: only the dask backend has a scheduler \(add backend "):
         run_many(small(), reps=2, scheduler="tcp://127.0.0.1:8786")
     monkeypatch.setitem(__import__("sys").modules, "distributed", None)  # as if the extra were not installed
-    with pytest.raises(BackendError, match=r'pip install "funnel-sim\[cluster\]"'):
+    with pytest.raises(BackendError, match=r'^backend: dask needs Dask distributed: pip install "funnel-sim\[cluster'):
         run_many(small(), reps=2, backend="dask")
+
+
+def test_an_experiments_tables_and_workbook_hold_its_replications(tmp_path):
+    import openpyxl
+
+    exp = run_many(small(), reps=4, seed=2)
+    frame = exp.to_frame()
+    pd.testing.assert_frame_equal(frame, exp.replications, check_exact=True)
+    frame.loc[0, "wins"] = -1  # a copy: the experiment keeps its own
+    assert exp.replications.loc[0, "wins"] != -1
+    path = exp.to_excel(tmp_path / "book" / "exp.xlsx")
+    assert path == tmp_path / "book" / "exp.xlsx"
+    book = openpyxl.load_workbook(path, read_only=True)
+    assert book.sheetnames == ["summary", "replications", "monthly"]
+    above = dict(row[:2] for row in book["summary"].iter_rows(max_row=8, values_only=True))
+    assert above["scenario"] == "test" and above["root seed"] == "2" and above["replications"] == 4
+    # The summary sheet is experiment.summary(), under the lines that say what it is.
+    summary = pd.read_excel(path, sheet_name="summary", skiprows=9, index_col=0)
+    summary.index.name = "measure"
+    pd.testing.assert_frame_equal(summary, exp.summary(), check_dtype=False, rtol=1e-15)
+    for sheet, table in (("replications", exp.replications), ("monthly", exp.monthly)):
+        back = pd.read_excel(path, sheet_name=sheet)
+        assert list(back.columns) == list(table.columns)
+        pd.testing.assert_frame_equal(back, table, check_dtype=False, rtol=1e-15)
+
+
+def test_an_experiments_repr_is_short_and_names_it():
+    exp = run_many(small(), reps=2, seed=12)
+    text = repr(exp)
+    assert len(text) < 200 and "'test'" in text and "seed=12" in text and "reps=2" in text

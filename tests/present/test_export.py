@@ -9,18 +9,18 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from paths import TEACHING
 
 from sim import __version__, load_scenario
 from sim.decide.compare import compare, sweep
 from sim.present.export import write_excel, write_tables
 
-ROOT = Path(__file__).parent.parent
 EXTRA = pd.DataFrame({"share": [0.2, 0.3], "value": [1.5, math.inf]}).set_index("share")
 
 
 @pytest.fixture(scope="module")
 def scenario():
-    return load_scenario(ROOT / "scenarios" / "teaching_minimal.yaml")
+    return load_scenario(TEACHING)
 
 
 @pytest.fixture(scope="module")
@@ -318,3 +318,59 @@ def test_extra_names_differing_only_in_case_are_refused(comparison, tmp_path):
     with pytest.raises(ValueError, match="taken"):
         write_excel(comparison, tmp_path / "sweep.xlsx", extra={"history": EXTRA})
     assert not list(tmp_path.iterdir())
+
+
+# --- write_experiment_excel and Experiment.to_excel
+
+
+@pytest.fixture(scope="module")
+def experiment(scenario):
+    import sim
+
+    return sim.run_many(scenario, reps=6, seed=4)
+
+
+def _experiment_sheets(path) -> dict[str, pd.DataFrame]:
+    """The three sheets read back with pandas: the summary below its header lines, the others as they are."""
+    firsts = [row[0] for row in sheet_rows(openpyxl.load_workbook(path)["summary"])]
+    start = firsts.index("measure")
+    return {"summary": pd.read_excel(path, sheet_name="summary", skiprows=start, index_col=0),
+            "replications": pd.read_excel(path, sheet_name="replications"),
+            "monthly": pd.read_excel(path, sheet_name="monthly")}
+
+
+def _assert_frames_equal(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    # Excel has one number type: 3 comes back as 3 (int) or 3.0; NaN as an empty cell, read back as NaN.
+    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_exact=False, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("how", ["write_experiment_excel", "to_excel"])
+def test_experiment_workbook_holds_the_summary_and_the_frames(experiment, scenario, tmp_path, how):
+    from sim.present.export import write_experiment_excel
+
+    path = tmp_path / "experiment.xlsx"
+    returned = write_experiment_excel(experiment, path) if how == "write_experiment_excel" \
+        else experiment.to_excel(path)
+    assert Path(returned) == path
+    assert openpyxl.load_workbook(path).sheetnames == ["summary", "replications", "monthly"]
+    sheets = _experiment_sheets(path)
+    assert experiment.replications.isna().any().any()  # the empty-cell case is exercised
+    _assert_frames_equal(sheets["summary"], experiment.summary())
+    _assert_frames_equal(sheets["replications"], experiment.replications)
+    _assert_frames_equal(sheets["monthly"], experiment.monthly)
+    assert len(sheets["replications"]) == 6 and len(sheets["monthly"]) == 6 * scenario.horizon_months
+    lines = {row[0]: row[1] for row in sheet_rows(openpyxl.load_workbook(path)["summary"])[:8]}
+    assert lines["scenario"] == scenario.name and lines["horizon (months)"] == scenario.horizon_months
+    assert lines["root seed"] == "4" and lines["replications"] == 6 and lines["failed"] == 0
+    assert lines["confidence level"] == 0.95
+
+
+def test_experiment_workbook_with_chosen_measures_and_level(experiment, tmp_path):
+    path = experiment.to_excel(tmp_path / "deep" / "chosen.xlsx", measures=["wins", "leads"], level=0.8)
+    summary = _experiment_sheets(path)["summary"]
+    expected = experiment.summary(["wins", "leads"], 0.8)
+    assert list(summary.index) == ["wins", "leads"]
+    _assert_frames_equal(summary, expected)
+    # A narrower level gives a narrower interval than the default 95%: the level was used, not ignored.
+    wide = experiment.summary(["wins"], 0.95).loc["wins"]
+    assert wide["ci_low"] < summary.loc["wins", "ci_low"] <= summary.loc["wins", "ci_high"] < wide["ci_high"]
