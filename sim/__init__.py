@@ -36,12 +36,12 @@ _WHERE = {
     "Result": "sim.model",
     "simulate": "sim.model",
     # many replications
-    "Experiment": "sim.montecarlo",
-    "ExperimentError": "sim.montecarlo",
-    "StoreError": "sim.montecarlo",
-    "BackendError": "sim.montecarlo",
-    "replication_seed": "sim.montecarlo",
-    "summarise": "sim.montecarlo",
+    "Experiment": "sim.montecarlo.experiment",
+    "ExperimentError": "sim.montecarlo.experiment",
+    "StoreError": "sim.montecarlo.store",
+    "BackendError": "sim.montecarlo.backends",
+    "replication_seed": "sim.montecarlo.replication",
+    "summarise": "sim.montecarlo.summary",
     # decisions
     "Split": "sim.decide.split",
     "SplitError": "sim.decide.split",
@@ -79,6 +79,7 @@ _WHERE = {
     "write_tables": "sim.present.export",
     "write_excel": "sim.present.export",
     "write_experiment_excel": "sim.present.export",
+    "PresentError": "sim.present.errors",
 }
 
 __all__ = ["__version__", "run_many", *_WHERE]
@@ -92,7 +93,7 @@ def run_many(scenario, reps: int = 100, seed=0, **options):
     ``chunk_size``, ``trace``, ``progress``); returns an :class:`Experiment`.
     """
     from sim.model import replicate
-    from sim.montecarlo import run_many as _run_many
+    from sim.montecarlo.experiment import run_many as _run_many
 
     return _run_many(scenario, reps=reps, seed=seed, model=replicate, **options)
 
@@ -134,14 +135,12 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
     from sim.errors import FunnelError  # noqa: F401
     from sim.model import Result, simulate  # noqa: F401
-    from sim.montecarlo import (  # noqa: F401
-        BackendError,
-        Experiment,
-        ExperimentError,
-        StoreError,
-        replication_seed,
-        summarise,
-    )
+    from sim.montecarlo.backends import BackendError  # noqa: F401
+    from sim.montecarlo.experiment import Experiment, ExperimentError  # noqa: F401
+    from sim.montecarlo.replication import replication_seed  # noqa: F401
+    from sim.montecarlo.store import StoreError  # noqa: F401
+    from sim.montecarlo.summary import summarise  # noqa: F401
+    from sim.present.errors import PresentError  # noqa: F401
     from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401
     from sim.present.plots import (  # noqa: F401
         capacity_plot,

@@ -93,7 +93,7 @@ def _cmd_run(args) -> int:
 
 def _run_many(args, scenario) -> int:
     from sim.model import replicate
-    from sim.montecarlo import run_many
+    from sim.montecarlo.experiment import run_many
     from sim.present.report import experiment_report
 
     experiment, code = run_with_progress(args, lambda progress: run_many(

@@ -14,6 +14,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from sim.errors import FunnelError
 from sim.model import states as S
 from sim.model.costs import budget_measures, costs
 from sim.model.leads import Columns
@@ -268,7 +269,7 @@ def lead_table(record: Record) -> pd.DataFrame:
     """
     r, book, d = record, record.book, record.detail
     if d is None:
-        raise ValueError("lead records need a record run with lead_detail=True")
+        raise FunnelError("record", "lead records need a record run with lead_detail=True")
     v = _View(record)
 
     def per_lead(values, fill=np.nan):

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.errors import FunnelError
+
 __all__ = ["carryover", "effective_spend", "exponential_response", "hill_response", "lagged", "wait_decay"]
 
 
@@ -39,7 +41,7 @@ def carryover(spend, rate: float, history=()):
     ``spend`` (the window only).
     """
     if not 0 <= rate < 1:
-        raise ValueError(f'"rate" must be in [0, 1), got {rate}')
+        raise FunnelError("rate", f"expected a carryover in [0, 1), got {rate!r}")
     full = np.concatenate([np.asarray(history, dtype=float), np.asarray(spend, dtype=float)])
     out = np.empty_like(full)
     acc = 0.0
@@ -53,7 +55,7 @@ def lagged(spend, lag_months: int, history=()):
     """Shift monthly spend ``lag_months`` later, filling from ``history`` (then zeros)."""
     spend = np.asarray(spend, dtype=float)
     if lag_months < 0:
-        raise ValueError(f'"lag_months" must be >= 0, got {lag_months}')
+        raise FunnelError("lag_months", f"expected a whole number of months >= 0, got {lag_months!r}")
     if lag_months == 0:
         return spend
     full = np.concatenate([np.zeros(lag_months), np.asarray(history, dtype=float), spend])
@@ -78,7 +80,7 @@ def effective_spend(spend, rate: float = 0.0, lag_months: int = 0, history=()):
     history = np.asarray(history, dtype=float)
     spend = np.asarray(spend, dtype=float)
     if lag_months < 0:
-        raise ValueError(f'"lag_months" must be >= 0, got {lag_months}')
+        raise FunnelError("lag_months", f"expected a whole number of months >= 0, got {lag_months!r}")
     full = carryover(np.concatenate([history, spend]), rate)
     full = np.concatenate([np.zeros(lag_months), full])
     end = len(full) - lag_months

@@ -76,7 +76,7 @@ class LocalBackend:
         methods = multiprocessing.get_all_start_methods()
         self._context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
         if self._context.get_start_method() == "forkserver":
-            self._context.set_forkserver_preload([__name__, *preload])
+            self._context.set_forkserver_preload(["sim.montecarlo.replication", *preload])
         self._pool = None
 
     def _new_pool(self) -> ProcessPoolExecutor:

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.errors import FunnelError
+
 __all__ = ["SUMMARY_COLUMNS", "confidence_half_width", "summarise"]
 
 SUMMARY_COLUMNS = ["n", "mean", "ci_low", "ci_high", "std", "p10", "p50", "p90"]
@@ -54,7 +56,7 @@ def summarise(replications: pd.DataFrame, measures=None, level: float = 0.95) ->
         level: confidence level of the interval.
     """
     if not 0 < level < 1:
-        raise ValueError(f'"level" must be between 0 and 1, got {level!r}')
+        raise FunnelError("level", f"expected a confidence level between 0 and 1 (e.g. 0.95), got {level!r}")
     if measures is None:
         measures = [c for c in replications.columns
                     if c not in ("replication", "seed") and pd.api.types.is_numeric_dtype(replications[c])]

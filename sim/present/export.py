@@ -23,6 +23,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from sim.montecarlo.replication import seed_label
+from sim.present.errors import PresentError
 from sim.version import __version__
 
 __all__ = ["write_excel", "write_experiment_excel", "write_tables"]
@@ -62,10 +63,10 @@ def _check_extra(extra: dict[str, pd.DataFrame] | None, reserved: list[str]) -> 
     taken = {r.lower() for r in reserved}
     for name in extra:
         if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,30}", name):
-            raise ValueError(f"extra table name {name!r} must be 1 to 31 letters, digits, '_', '-', '.' or spaces "
-                             "(it names both a file and an Excel sheet)")
+            raise PresentError("extra", f"table name {name!r} must be 1 to 31 letters, digits, '_', '-', '.' or "
+                                        "spaces (it names both a file and an Excel sheet)")
         if name.lower() in taken:
-            raise ValueError(f"extra table name {name!r} is taken (standard tables: {', '.join(reserved)})")
+            raise PresentError("extra", f"table name {name!r} is taken (standard tables: {', '.join(reserved)})")
         taken.add(name.lower())
     return extra
 
@@ -125,7 +126,7 @@ def write_tables(comparison, directory, extra: dict[str, pd.DataFrame] | None = 
     Raises:
         OSError: the directory cannot be created or written to. Files written before
             the failure stay; none is left half-written.
-        ValueError: an ``extra`` name is unusable.
+        PresentError: an ``extra`` name is unusable.
     """
     extra = _check_extra(extra, TABLES)
     directory = Path(directory)
@@ -244,7 +245,7 @@ def write_excel(comparison, path, extra: dict[str, pd.DataFrame] | None = None) 
     Raises:
         OSError: the workbook cannot be written; nothing is left beside ``path`` (openpyxl
             removes its own scratch files, in the system's temporary directory, at exit).
-        ValueError: an ``extra`` name is unusable.
+        PresentError: an ``extra`` name is unusable.
     """
     extra = _check_extra(extra, SHEETS + EXCEL_RESERVED)
     path = Path(path)

@@ -25,6 +25,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from sim.present.errors import PresentError
+
 __all__ = ["capacity_plot", "difference_plot", "distribution_plot", "funnel_plot", "heatmap_plot", "objective_plot",
            "write_plots"]
 
@@ -68,12 +70,12 @@ def objective_plot(comparison, ax: Axes | None = None) -> Figure:
         The Figure drawn into.
 
     Raises:
-        ValueError: for a two-setting sweep (draw it with :func:`heatmap_plot`).
+        PresentError: for a two-setting sweep (draw it with :func:`heatmap_plot`).
     """
     dims = list(comparison.dimensions)
     if len(dims) > 1:
-        raise ValueError(f"objective_plot draws a sweep over one setting, this one varies {len(dims)} "
-                         f"({', '.join(dims)}); use heatmap_plot")
+        raise PresentError("comparison", f"objective_plot draws a sweep over one setting, this one varies "
+                                         f"{len(dims)} ({', '.join(dims)}); use heatmap_plot")
     alts = comparison.alternatives
     if not dims:
         fig, ax = _axes(ax, _bars_size(list(alts.index), _objective_bars_title(comparison)))
@@ -124,10 +126,10 @@ def difference_plot(comparison, against: str = "baseline", ax: Axes | None = Non
         The Figure drawn into.
 
     Raises:
-        ValueError: for an ``against`` other than ``"baseline"`` or ``"best"``.
+        PresentError: for an ``against`` other than ``"baseline"`` or ``"best"``.
     """
     if against not in ("baseline", "best"):
-        raise ValueError(f"against must be 'baseline' or 'best', not {against!r}")
+        raise PresentError("against", f"expected 'baseline' or 'best', got {against!r}")
     column = f"vs_{against}"
     reference = comparison.baseline if against == "baseline" else comparison.best
     dims = list(comparison.dimensions)
@@ -181,12 +183,13 @@ def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
         The Figure drawn into.
 
     Raises:
-        ValueError: unless the comparison is a sweep over two settings.
+        PresentError: unless the comparison is a sweep over two settings.
     """
     dims = list(comparison.dimensions)
     if len(dims) != 2:
-        raise ValueError(f"heatmap_plot draws a sweep over two settings, this comparison has {len(dims)}"
-                         + (f" ({', '.join(dims)})" if dims else "") + "; use objective_plot")
+        raise PresentError("comparison", f"heatmap_plot draws a sweep over two settings, this comparison has "
+                                         f"{len(dims)}" + (f" ({', '.join(dims)})" if dims else "")
+                           + "; use objective_plot")
     grid, today = _grid_and_today(comparison)
     table = _heatmap_table(comparison)
     rows, columns = table.shape

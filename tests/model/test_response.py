@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sim.errors import FunnelError
 from sim.model.response import carryover, effective_spend, exponential_response, hill_response, lagged, wait_decay
 
 # ---------------------------------------------------------------------------------
@@ -235,7 +236,7 @@ def test_carryover_by_hand():
 
 @pytest.mark.parametrize("rate", [-0.1, 1.0, 1.5, float("nan"), float("inf"), -float("inf")])
 def test_carryover_rate_outside_unit_interval_is_rejected(rate):
-    with pytest.raises(ValueError, match="rate"):
+    with pytest.raises(FunnelError, match="rate"):
         carryover([1.0, 2.0], rate)
 
 
@@ -250,7 +251,7 @@ def test_lagged_by_hand():
 
 
 def test_negative_lag_is_rejected_naming_lag_months():
-    with pytest.raises(ValueError, match="lag_months"):
+    with pytest.raises(FunnelError, match="lag_months"):
         lagged([1.0, 2.0], -1)
 
 
@@ -273,7 +274,7 @@ def test_effective_spend_defaults_are_the_identity():
 
 
 def test_effective_spend_rejects_a_bad_rate():
-    with pytest.raises(ValueError, match="rate"):
+    with pytest.raises(FunnelError, match="rate"):
         effective_spend([1.0], rate=1.0)
 
 

@@ -13,6 +13,7 @@ from paths import TEACHING
 
 from sim import __version__, load_scenario
 from sim.decide.compare import compare, sweep
+from sim.present.errors import PresentError
 from sim.present.export import write_excel, write_tables
 
 EXTRA = pd.DataFrame({"share": [0.2, 0.3], "value": [1.5, math.inf]}).set_index("share")
@@ -186,7 +187,7 @@ def test_unwritable_parquet_column_leaves_no_file(comparison, tmp_path):
 
 @pytest.mark.parametrize("name", ["paired", "a/b", "", "x" * 32, "PAIRED"])
 def test_unusable_extra_names_are_refused(comparison, tmp_path, name):
-    with pytest.raises(ValueError, match="extra table name"):
+    with pytest.raises(PresentError, match="table name"):
         write_tables(comparison, tmp_path, extra={name: EXTRA})
     assert not list(tmp_path.iterdir())
 
@@ -307,15 +308,15 @@ def test_second_write_replaces_the_workbook(comparison, tmp_path):
 
 @pytest.mark.parametrize("name", ["summary", "bad:name", "x" * 32])
 def test_unusable_sheet_names_are_refused(comparison, tmp_path, name):
-    with pytest.raises(ValueError, match="extra table name"):
+    with pytest.raises(PresentError, match="table name"):
         write_excel(comparison, tmp_path / "sweep.xlsx", extra={name: EXTRA})
     assert not list(tmp_path.iterdir())
 
 
 def test_extra_names_differing_only_in_case_are_refused(comparison, tmp_path):
-    with pytest.raises(ValueError, match="taken"):
+    with pytest.raises(PresentError, match="taken"):
         write_tables(comparison, tmp_path, extra={"curve": EXTRA, "Curve": EXTRA})
-    with pytest.raises(ValueError, match="taken"):
+    with pytest.raises(PresentError, match="taken"):
         write_excel(comparison, tmp_path / "sweep.xlsx", extra={"history": EXTRA})
     assert not list(tmp_path.iterdir())
 

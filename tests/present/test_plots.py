@@ -16,6 +16,7 @@ from paths import SIM
 
 from sim.decide.compare import compare, sweep
 from sim.decide.objectives import conditional_value_at_risk, probability_of_target
+from sim.present.errors import PresentError
 from sim.present.plots import (
     capacity_plot,
     difference_plot,
@@ -196,7 +197,7 @@ def test_probability_objective_is_shown_as_a_percentage(probability):
 
 
 def test_objective_plot_refuses_a_two_setting_sweep(sweep2):
-    with pytest.raises(ValueError, match="heatmap_plot"):
+    with pytest.raises(PresentError, match="heatmap_plot"):
         objective_plot(sweep2)
 
 
@@ -265,7 +266,7 @@ def test_difference_to_the_baseline_and_to_the_best_differ(sweep1):
 
 
 def test_difference_plot_refuses_an_unknown_reference(plain):
-    with pytest.raises(ValueError, match="nope"):
+    with pytest.raises(PresentError, match="nope"):
         difference_plot(plain, against="nope")
 
 
@@ -310,9 +311,9 @@ def test_heatmap_is_the_objective_over_the_grid(sweep2):
 
 
 def test_heatmap_plot_refuses_anything_but_two_settings(sweep1, plain):
-    with pytest.raises(ValueError, match="objective_plot"):
+    with pytest.raises(PresentError, match="objective_plot"):
         heatmap_plot(sweep1)
-    with pytest.raises(ValueError, match="objective_plot"):
+    with pytest.raises(PresentError, match="objective_plot"):
         heatmap_plot(plain)
 
 
