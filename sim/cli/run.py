@@ -39,8 +39,8 @@ def _run_problems(args) -> list[str]:
     from sim.montecarlo.replication import replication_seed
     from sim.seeds import as_seed_sequence
 
-    attempt(problems, lambda: as_seed_sequence(args.seed))
-    if args.replication is not None:
+    seed_ok = attempt(problems, lambda: as_seed_sequence(args.seed)) is not None
+    if args.replication is not None and seed_ok:
         attempt(problems, lambda: replication_seed(args.seed, args.replication))
     elif args.reps is not None:
         from sim.montecarlo.experiment import ExperimentError, check_settings

@@ -28,8 +28,6 @@ def _library(problems: list[str], *checks) -> None:
         problems += error_lines(FunnelError(*found[0], problems=found))
 
 
-
-
 def _grid(args, problems: list[str]) -> dict[str, list[float]]:
     """The split settings to vary and their values (read here; checked by the library)."""
     texts = {}
@@ -56,11 +54,7 @@ def _judgement(args, problems: list[str]):
         if args.risk_level is not None:
             problems.append("--risk-level: --smallest-budget always uses the probability of reaching --target")
         return objective, None
-    try:
-        return objective, make_risk(args.risk or "mean", args.risk_level, args.target)
-    except FunnelError as exc:
-        problems += error_lines(exc)
-        return objective, None
+    return objective, attempt(problems, lambda: make_risk(args.risk or "mean", args.risk_level, args.target))
 
 
 def _output_problems(args) -> list[str]:

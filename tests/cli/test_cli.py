@@ -27,7 +27,7 @@ from sim.scenario import load_scenario
 
 SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
 
-# MODEL.md section 6, as the keys of `funnel run --json`.
+# docs/model.md, section 8 (measures), as the keys of `funnel run --json`.
 SECTION_6_MEASURES = [
     "leads", "mqls", "sqls", "opportunities", "wins",
     "losses.cold_leads", "cold_events", "losses.disqualified", "losses.lost_in_pipeline", "losses.rep_left",

@@ -1,4 +1,4 @@
-"""The model against independent references (MODEL.md section 8)."""
+"""The model against independent references (docs/model.md, section 10: what it is checked against)."""
 
 import math
 

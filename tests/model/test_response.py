@@ -1,4 +1,4 @@
-"""Response curves, carryover, lag and wait decay (MODEL.md sections 1 and 3).
+"""Response curves, carryover, lag and wait decay (docs/model.md, sections 1 and 3).
 
 Every function is checked against something independent of its implementation: a
 formula written out in plain Python, a closed form (steady state, ``S*(1-rate**n)``,

@@ -202,7 +202,7 @@ def _beta_expectation(f, a, b, lo):
 
 
 def test_confidence_intervals_cover_the_true_mean_about_95_percent_of_the_time():
-    # MODEL.md 8: capacity unlimited, no delays -> expected wins are the product of the
+    # docs/model.md, section 10: capacity unlimited, no delays -> expected wins are the product of the
     # stage probabilities over the Beta intent, known without simulation. A month of
     # few leads keeps each replication cheap; the wins are still a sum over leads.
     a, b, thr, lam, horizon = 2.0, 3.0, 0.3, 30.0, 1
