@@ -1,6 +1,7 @@
 """Scenario builders and the wrong-scenario corpus, shared by the tests."""
 
 import copy
+import math
 from pathlib import Path
 
 from paths import BAD_DIR
@@ -62,3 +63,13 @@ def expected_paths(path: Path) -> list[str]:
         if body.startswith("expect:"):
             expects.append(body.removeprefix("expect:").strip())
     return expects
+
+
+def assert_same_metrics(a: dict, b: dict) -> None:
+    """Two replications' measures are equal, NaN to NaN, bit for bit otherwise."""
+    assert a.keys() == b.keys()
+    for k in a:
+        if isinstance(a[k], float) and math.isnan(a[k]):
+            assert isinstance(b[k], float) and math.isnan(b[k]), k
+        else:
+            assert a[k] == b[k], k

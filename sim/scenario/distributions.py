@@ -109,55 +109,45 @@ class Exponential(_Dist):
         return f"Exponential(mean={self.mean_!r})"
 
 
-class Gamma(_Dist):
-    """Gamma given by its ``mean`` and coefficient of variation ``cv``."""
+class _ByMeanAndCV(_Dist):
+    """A distribution given by its ``mean`` and coefficient of variation ``cv``."""
 
-    dist: Literal["gamma"] = "gamma"
     mean_: PositiveFinite = Field(alias="mean")
     cv: PositiveFinite
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @property
+    def mean(self):
+        return self.mean_
+
+    @property
+    def variance(self):
+        return (self.cv * self.mean_) ** 2
+
+    def __repr__(self):
+        return f"{type(self).__name__}(mean={self.mean_!r}, cv={self.cv!r})"
+
+
+class Gamma(_ByMeanAndCV):
+    """Gamma given by its ``mean`` and coefficient of variation ``cv``."""
+
+    dist: Literal["gamma"] = "gamma"
 
     def ppf(self, u):
         shape = 1.0 / self.cv**2
         return special.gammaincinv(shape, np.asarray(u, dtype=float)) * self.mean_ / shape
 
-    @property
-    def mean(self):
-        return self.mean_
 
-    @property
-    def variance(self):
-        return (self.cv * self.mean_) ** 2
-
-    def __repr__(self):
-        return f"Gamma(mean={self.mean_!r}, cv={self.cv!r})"
-
-
-class LogNormal(_Dist):
+class LogNormal(_ByMeanAndCV):
     """Log-normal given by its ``mean`` and coefficient of variation ``cv``."""
 
     dist: Literal["lognormal"] = "lognormal"
-    mean_: PositiveFinite = Field(alias="mean")
-    cv: PositiveFinite
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     def ppf(self, u):
         sigma2 = math.log1p(self.cv**2)
         mu = math.log(self.mean_) - sigma2 / 2
         return np.exp(mu + math.sqrt(sigma2) * special.ndtri(np.asarray(u, dtype=float)))
-
-    @property
-    def mean(self):
-        return self.mean_
-
-    @property
-    def variance(self):
-        return (self.cv * self.mean_) ** 2
-
-    def __repr__(self):
-        return f"LogNormal(mean={self.mean_!r}, cv={self.cv!r})"
 
 
 class Triangular(_Dist):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
-import math
 
 import numpy as np
 import pandas as pd
 import pytest
-from builders import make
+from builders import assert_same_metrics, make
 
 import sim.model.streams
 from sim.model.measures import lead_table, measure
@@ -38,13 +37,6 @@ RICH = dict(
 )
 
 
-def _same_metrics(a: dict, b: dict) -> None:
-    assert a.keys() == b.keys()
-    for k in a:
-        if isinstance(a[k], float) and math.isnan(a[k]):
-            assert isinstance(b[k], float) and math.isnan(b[k]), k
-        else:
-            assert a[k] == b[k], k
 
 
 def _snapshot(record):
@@ -121,11 +113,11 @@ def test_measuring_twice_gives_identical_results_and_draws_nothing(seed, monkeyp
         first, first_monthly = measure(record)
         second, second_monthly = measure(record)
         table = lead_table(record)
-    _same_metrics(first, second)
+    assert_same_metrics(first, second)
     pd.testing.assert_frame_equal(first_monthly, second_monthly, check_exact=True)
     _assert_unchanged(before, record)
     # The same as simulate() of the same seed, which ran the model again.
-    _same_metrics(first, reference.metrics)
+    assert_same_metrics(first, reference.metrics)
     pd.testing.assert_frame_equal(first_monthly, reference.monthly, check_exact=True)
     pd.testing.assert_frame_equal(table, reference.leads, check_exact=True)
     # The run was rich enough to matter.
@@ -136,5 +128,5 @@ def test_replicate_is_measure_of_run():
     sc = make(**RICH)
     metrics, monthly = replicate(sc, 7)
     again, again_monthly = measure(run(sc, 7))
-    _same_metrics(metrics, again)
+    assert_same_metrics(metrics, again)
     pd.testing.assert_frame_equal(monthly, again_monthly, check_exact=True)

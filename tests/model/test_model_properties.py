@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from builders import make
+from builders import assert_same_metrics, make
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from paths import SCENARIOS
@@ -116,13 +116,6 @@ def test_every_lead_is_accounted_for(sc, seed):
         assert math.isnan(m[k]) or 0 <= m[k] <= 1 + 1e-9, k
 
 
-def _same(a, b):
-    assert a.keys() == b.keys()
-    for k in a:
-        if isinstance(a[k], float) and math.isnan(a[k]):
-            assert isinstance(b[k], float) and math.isnan(b[k]), k
-        else:
-            assert a[k] == b[k], k
 
 
 @pytest.mark.parametrize("path", [ENTERPRISE, MARKETPLACE], ids=lambda p: p.stem)
@@ -131,7 +124,7 @@ def test_same_seed_same_numbers_bit_for_bit(path):
     # (the reference takes ten times as long); test_measure_pure does the same on a rich built one.
     sc = sim.load_scenario(path)
     a, b = sim.simulate(sc, seed=11), sim.simulate(sc, seed=11)
-    _same(a.metrics, b.metrics)
+    assert_same_metrics(a.metrics, b.metrics)
     pd.testing.assert_frame_equal(a.monthly, b.monthly, check_exact=True)
     pd.testing.assert_frame_equal(a.leads, b.leads, check_exact=True)
 
@@ -155,7 +148,7 @@ def test_seed_sequence_children_are_accepted():
     sc = make(horizon_months=2)
     child = np.random.SeedSequence(5).spawn(3)[2]
     again = np.random.SeedSequence(5).spawn(3)[2]
-    _same(sim.simulate(sc, seed=child, lead_records=False).metrics,
+    assert_same_metrics(sim.simulate(sc, seed=child, lead_records=False).metrics,
           sim.simulate(sc, seed=again, lead_records=False).metrics)
 
 
