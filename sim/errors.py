@@ -62,12 +62,3 @@ class FunnelError(Exception):
 def fill(message: str, name: Callable[[str], str] = str) -> str:
     """``message`` with each ``{parameter}`` it names written as ``name(parameter)``."""
     return _REFERENCE.sub(lambda m: name(m.group(1)), message)
-
-
-class SettingError(FunnelError):  # transitional: removed once every layer has its own errors
-    """Old name."""
-
-    @property
-    def setting(self) -> str:
-        """Old name of ``parameter``."""
-        return self.parameter
