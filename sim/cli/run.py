@@ -40,8 +40,8 @@ def _run_problems(args) -> list[str]:
     from sim.seeds import as_seed_sequence
 
     seed_ok = attempt(problems, lambda: as_seed_sequence(args.seed)) is not None
-    if args.replication is not None and seed_ok:
-        attempt(problems, lambda: replication_seed(args.seed, args.replication))
+    if args.replication is not None:  # its index on its own (a bad seed is reported once, above)
+        attempt(problems, lambda: replication_seed(args.seed if seed_ok else 0, args.replication))
     elif args.reps is not None:
         from sim.montecarlo.experiment import ExperimentError, check_settings
 
