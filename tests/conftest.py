@@ -4,11 +4,12 @@ import os
 import pytest
 from hypothesis import settings
 
-# CI explores the same examples every run (a failure there is reproducible); local
-# runs keep exploring new ones.
+# The suite explores the same examples every run, so that a failure is reproducible and a
+# run's outcome does not depend on luck; `HYPOTHESIS_PROFILE=explore` explores new ones
+# (worth a run now and then: keep what it finds as a test).
 settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
-if os.environ.get("CI"):
-    settings.load_profile("ci")
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(scope="session")

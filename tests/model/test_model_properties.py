@@ -170,7 +170,7 @@ def _nurture_by_hand(score, start, u, threshold, n):
         if touch == drop_at:
             return 1, t
         score += n.touch_points
-        if score >= threshold - 1e-9:
+        if score >= threshold:
             return 0, t
         if n.touch_points == 0 and drop_at == math.inf:
             return 2, start + n.max_days
@@ -181,6 +181,11 @@ def _nurture_by_hand(score, start, u, threshold, n):
        st.floats(1, 30), st.floats(0, 0.2), prob, st.floats(1, 200))
 def test_nurture_outcome_matches_touch_by_touch_walk(score, start, u, thr, interval, points, dropout, max_days):
     assume(score < thr)  # leads at or above the threshold are MQLs at once, never nurtured
+    if points > 0:
+        # Exactly on the boundary (the threshold a whole number of touches away) the two methods' round-off
+        # differs: the model forgives 1e-12 of a touch, the walk adds up the touches. Off it they must agree.
+        touches = (thr - score) / points
+        assume(touches > 1e9 or abs(touches - round(touches)) > 1e-6)
     n = Nurture(touch_interval_days=interval, touch_points=points, dropout=dropout, max_days=max_days)
     kind, when = nurture_outcome(np.array([score]), np.array([start]), np.array([u]), thr, n)
     ref_kind, ref_when = _nurture_by_hand(score, start, u, thr, n)
