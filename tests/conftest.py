@@ -21,7 +21,7 @@ def dask_cluster():
     """
     import distributed  # the test extra installs it: a missing one is a failure, not a skip
     cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None, silence_logs=logging.ERROR)
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
     try:
         yield cluster.scheduler_address
     finally:

@@ -145,7 +145,7 @@ class DaskBackend:
         try:
             if self.scheduler is None:
                 self._cluster = d.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
-                                               host="127.0.0.1", dashboard_address=None,
+                                               host="127.0.0.1", dashboard_address=":0",  # any free port
                                                silence_logs=logging.ERROR)
                 self._client = d.Client(self._cluster)
             else:
