@@ -35,6 +35,7 @@ _WHERE = {
     # one replication
     "Result": "sim.model",
     "simulate": "sim.model",
+    "approximate": "sim.model",
     # many replications
     "Experiment": "sim.montecarlo.experiment",
     "ExperimentError": "sim.montecarlo.experiment",
@@ -58,6 +59,8 @@ _WHERE = {
     "optimize": "sim.decide.optimize",
     "smallest_budget": "sim.decide.optimize",
     "Diagnostics": "sim.decide.optimize",
+    "Guarantee": "sim.decide.optimize",
+    "BudgetSearch": "sim.decide.optimize",
     "OptimizeError": "sim.decide.search_space",
     "BudgetTooSmall": "sim.decide.search_space",
     "Objective": "sim.decide.objectives",
@@ -130,11 +133,11 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
         probability_of_target,
         value_at_risk,
     )
-    from sim.decide.optimize import Diagnostics, optimize, smallest_budget  # noqa: F401
+    from sim.decide.optimize import BudgetSearch, Diagnostics, Guarantee, optimize, smallest_budget  # noqa: F401
     from sim.decide.search_space import BudgetTooSmall, OptimizeError  # noqa: F401
     from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
     from sim.errors import FunnelError  # noqa: F401
-    from sim.model import Result, simulate  # noqa: F401
+    from sim.model import Result, approximate, simulate  # noqa: F401
     from sim.montecarlo.backends import BackendError  # noqa: F401
     from sim.montecarlo.experiment import Experiment, ExperimentError  # noqa: F401
     from sim.montecarlo.replication import replication_seed  # noqa: F401

@@ -47,3 +47,44 @@ def toy(scenario: ToyScenario, seed, trace: bool = False):
         return measures, monthly
     draws = pd.DataFrame({"month": np.repeat(np.arange(scenario.months), scenario.draws), "draw": x.ravel()})
     return measures, monthly, draws
+
+
+WIN_VALUE = 500.0  # the closed-form funnel's win probability (0.5) times its deal value (1,000)
+
+
+def closed_form_contribution(scenario, win_value: float = WIN_VALUE) -> float:
+    """The expected contribution of a funnel scenario with exponential response curves and no capacity limit.
+
+    Every lead is an MQL, qualifies and reaches one stage that wins; ``win_value`` is
+    the win probability times the one-off deal value: so the expectation is
+    ``win_value * sum(max_leads * (1 - exp(-spend / spend_scale)))`` over channels and
+    months, less the spend (the AEs cost nothing). ``tests/decide/test_optimize.py``
+    builds such scenarios.
+    """
+    win = win_value
+    total = 0.0
+    for name, channel in scenario.channels.items():
+        spend = np.asarray(scenario.plan.spend[name], dtype=float)
+        curve = channel.response
+        total += float((win * curve.max_leads * (1 - np.exp(-spend / curve.spend_scale)) - spend).sum())
+    return total
+
+
+_ONE_MONTH = pd.DataFrame({"month": [0]})  # never changed: the Monte Carlo layer copies it with assign()
+
+
+def split_toy(scenario, seed, trace: bool = False):
+    """A replication whose contribution is :func:`closed_form_contribution` plus noise, with common random numbers.
+
+    The noise is a part every split shares (sd 20,000: the world of replication ``i``)
+    and a part of the split's own (sd 3,000, from the seed and the split's spend), as the
+    funnel's splits share most of their luck; the mean is exact, so a search can be
+    checked against the truth over many seeds at no cost.
+    """
+    seq = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key) if hasattr(seed, "entropy") else \
+        np.random.SeedSequence(seed)
+    shared = np.random.default_rng(seq).normal(0, 20_000)
+    own_key = int(sum(round(float(np.sum(v)) * 100) for v in scenario.plan.spend.values())) % (2**32)
+    own = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, own_key)))
+    value = closed_form_contribution(scenario) + shared + own.normal(0, 3_000)
+    return {"contribution": value, "revenue": value}, _ONE_MONTH

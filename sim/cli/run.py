@@ -24,14 +24,18 @@ def _run_problems(args) -> list[str]:
     """Every combination of ``run`` options the command line cannot take, one line each."""
     given = [name for name in _MANY_OPTIONS if getattr(args, name) is not None]
     problems = []
-    if args.replication is not None:
+    if args.fast:
+        problems += [f"{_option(name)}: not with --fast (a deterministic approximation runs no replications)"
+                     for name in ("reps", "replication", *_MANY_OPTIONS) if getattr(args, name) is not None]
+        given = []
+    elif args.replication is not None:
         problems += [f"--replication: runs one replication alone; drop {_option(name)}"
                      for name in ("reps", *given) if getattr(args, name) is not None]
     elif args.reps is None:
         problems += [f"{_option(name)}: needs --reps R (many replications)" for name in given]
-    if args.trace is not None and args.out is None:
+    if args.trace is not None and args.out is None and not args.fast:
         problems.append("--trace: needs --out DIR to write the lead records to")
-    if args.batch is not None and args.precision is None and args.reps is not None:
+    if args.batch is not None and args.precision is None and args.reps is not None and not args.fast:
         problems.append("--batch: only used with --precision")
     if args.monthly is not None and not (parent := Path(args.monthly).resolve().parent).is_dir():
         problems.append(f"--monthly: folder {parent} does not exist")
@@ -40,6 +44,8 @@ def _run_problems(args) -> list[str]:
     from sim.seeds import as_seed_sequence
 
     seed_ok = attempt(problems, lambda: as_seed_sequence(args.seed)) is not None
+    if args.fast:
+        return problems
     if args.replication is not None:  # its index on its own (a bad seed is reported once, above)
         attempt(problems, lambda: replication_seed(args.seed if seed_ok else 0, args.replication))
     elif args.reps is not None:
@@ -72,6 +78,8 @@ def _cmd_run(args) -> int:
     if problems:
         return fail(problems)
     scenario = load_scenario(args.scenario)
+    if args.fast:
+        return _run_fast(args, scenario)
     if args.reps is not None:
         return _run_many(args, scenario)
 
@@ -88,6 +96,37 @@ def _cmd_run(args) -> int:
     else:
         label = args.seed if args.replication is None else f"{args.seed}, replication {args.replication}"
         funnel_report(result, seed=label)
+    return 0
+
+
+# What the fast approximation's report shows: (label, measure, decimals).
+_FAST_ROWS = [("leads", "leads", 0), ("MQLs", "mqls", 0), ("contacted", "contacted", 0), ("SQLs", "sqls", 0),
+              ("opportunities", "opportunities", 0), ("won", "wins", 0),
+              ("qualifier utilisation", "qualifier_utilisation", 3),
+              ("bookings", "bookings", 0), ("revenue", "revenue", 0), ("ending ARR", "ending_arr", 0),
+              ("total cost", "cost.total", 0), ("contribution", "contribution", 0),
+              ("NPV of contribution", "npv_contribution", 0),
+              ("open pipeline, expected wins", "open_pipeline_expected_wins", 1),
+              ("open pipeline, win-weighted value", "open_pipeline_weighted_value", 0),
+              ("budget unspent", "budget_unspent", 0)]
+
+
+def _run_fast(args, scenario) -> int:
+    from sim.model.fluid import ERROR_NOTE, approximate, approximate_monthly
+
+    measures = approximate(scenario)
+    if args.monthly is not None and (problems := _write_monthly(approximate_monthly(scenario), args.monthly)):
+        return fail(problems)
+    if args.json:
+        print(json.dumps(jsonable(measures), indent=2))
+        return 0
+    print(f"{scenario.name}: {scenario.horizon_months} months, deterministic approximation (--fast), "
+          "not a simulation: expected values, no seed")
+    print(ERROR_NOTE)
+    rows = [(label, measures[key], digits) for label, key, digits in _FAST_ROWS if key in measures]
+    width = max(len(label) for label, _, _ in rows)
+    for label, value, digits in rows:
+        print(f"  {label:<{width}}  {value:>16,.{digits}f}")
     return 0
 
 
@@ -143,11 +182,39 @@ def _cmd_schema(_args) -> int:
 
 def _cmd_bench(args) -> int:
     problems = [f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}"
-                for name in ("replications", "customers", "parallel_reps", "scale")
+                for name in ("replications", "customers", "parallel_reps", "scale", "check_reps")
                 if getattr(args, name) is not None and getattr(args, name) <= 0]
+    if args.scale is not None and args.optimize:
+        problems.append("--optimize: cannot be combined with --scale (two different measurements)")
+    if args.check_reps is not None and not args.optimize:
+        problems.append("--check-reps: only used with --optimize")
+    elif args.check_reps is not None and args.check_reps == 1:
+        problems.append("--check-reps: expected at least 2 (pairs to compare), got 1")
     if problems:
         return fail(problems)
     scenario = load_scenario(args.scenario)
+    if args.optimize:
+        from sim.decide.benchmark import optimize_figures
+
+        figures = optimize_figures(scenario, workers=2, seed=7, check_reps=args.check_reps)
+        print(f"scenario: {args.scenario}; funnel optimize with its defaults, --workers 2 --seed 7")
+        print(f"seconds:                          {figures['seconds']:>12.1f}")
+        print(f"replications (selecting + fresh): {figures['replications']:>12,} "
+              f"({figures['selection_replications']:,} + {figures['fresh_replications']:,})")
+        print(f"answer: {figures['answer']}")
+        low_high = figures["vs_today"]
+        print(f"against today's split: {low_high[0]:,.0f} [{low_high[1]:,.0f}, {low_high[2]:,.0f}]")
+        for line in figures["statements"]:
+            print(f"  - {line}")
+        if args.check_reps:
+            d = figures["check_best_difference"]
+            print(f"grid check: {figures['check_splits']} splits around the answer, {args.check_reps} new "
+                  f"replications each ({figures['check_seconds']:.0f} s); best of them against the answer: "
+                  f"{figures['check_best']}: {d[0]:,.0f} [{d[1]:,.0f}, {d[2]:,.0f}]")
+            beaten = figures["check_beaten"]
+            print("beaten by more than delta " + (f"({figures['delta']:,.0f}): " + ", ".join(beaten) if beaten else
+                                                 f"({figures['delta']:,.0f}): by none of them"))
+        return 0
     if args.scale is not None:
         from sim.model.benchmark import scaled_replication
 
@@ -186,6 +253,8 @@ def add_run_commands(sub) -> None:
     run.add_argument("--seed", type=integer, default=0, help="random seed; with --reps, the root seed (default 0)")
     run.add_argument("--json", action="store_true", help="print the results as one JSON object")
     run.add_argument("--monthly", metavar="CSV", help="write the monthly series to this CSV file")
+    run.add_argument("--fast", action="store_true", help="print a deterministic approximation of the expected "
+                     "measures instead of simulating (milliseconds; see docs/model.md, section 11)")
     many = run.add_argument_group("many replications")
     many.add_argument("--reps", type=integer, metavar="R", help="run R replications and summarise them")
     many.add_argument("--workers", type=integer, metavar="W", help="processes to run on (default 1)")
@@ -223,4 +292,8 @@ def add_run_commands(sub) -> None:
     bench.add_argument("--scale", type=number, metavar="K",
                        help="instead: one replication of the scenario K times the size (spend, leads, team, "
                             "customers) in a fresh process: leads, seconds, peak memory")
+    bench.add_argument("--optimize", action="store_true",
+                       help="instead: time funnel optimize on the scenario with its defaults on 2 workers")
+    bench.add_argument("--check-reps", type=integer, metavar="N",
+                       help="with --optimize: also compare the answer with the splits around it, N replications each")
     bench.set_defaults(func=_cmd_bench)

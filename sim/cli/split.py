@@ -116,7 +116,8 @@ def _comparison_document(comparison, **header) -> dict:
         "comparison": {"objective": comparison.objective.label, "risk": comparison.risk.label,
                        "level": comparison.level, "best": comparison.best, "baseline": comparison.baseline,
                        "reps": comparison.reps, "paired_replications": comparison.n,
-                       "dimensions": comparison.dimensions, "failed": len(comparison.failures), **header},
+                       "dimensions": comparison.dimensions, "failed": len(comparison.failures),
+                       "merged": comparison.merged, **header},
         "alternatives": alternatives.to_dict(orient="records"),
         "paired": comparison.paired.to_dict(orient="records"),
         "p_best": comparison.p_best.reset_index().rename(
@@ -224,6 +225,10 @@ def _bounds(values, problems: list[str]) -> dict[str, tuple[float, float]]:
     return out
 
 
+OPTIMIZE_DEFAULTS = {"delta": None, "candidates": 6, "initial_reps": 10, "batch": 10, "max_reps": 200,
+                     "fresh_reps": None, "channel_step": 0.05}
+
+
 def _cmd_optimize(args) -> int:
     from sim.decide.optimize import budget_search_problems, optimize, race_problems, smallest_budget
 
@@ -235,10 +240,19 @@ def _cmd_optimize(args) -> int:
     bounds = _bounds(args.bounds, problems)
     budget_range = _low_high(args.budget_range, "--budget-range", problems, "1000000:5000000") \
         if args.budget_range is not None else None
-    race = dict(initial_candidates=args.candidates, initial_reps=args.initial_reps, race_batch=args.batch,
-                max_reps=args.max_reps, max_replications=args.max_replications)
-    _library(problems, race_problems(**race, level=args.confidence))
+    if args.fresh_reps is None:
+        args.fresh_reps = 60 if args.smallest_budget else 20
+    race = dict(contenders=args.candidates, initial_reps=args.initial_reps, race_batch=args.batch,
+                max_reps=args.max_reps, fresh_reps=args.fresh_reps, delta=args.delta)
+    _library(problems, race_problems(**race, level=args.confidence, channel_step=args.channel_step))
     if args.smallest_budget:
+        for option in ("excel", "plots"):
+            if getattr(args, option) is not None:
+                problems.append(f"--{option}: not available with --smallest-budget; --out DIR keeps its tables")
+        for option in ("candidates", "initial_reps", "batch", "max_reps", "delta"):
+            if getattr(args, option) != OPTIMIZE_DEFAULTS[option]:
+                problems.append(f"--{option.replace('_', '-')}: not used with --smallest-budget (it compares two "
+                                "splits per budget on --fresh-reps replications)")
         if args.target is None:
             problems.append("--smallest-budget: needs --target (e.g. the revenue to reach)")
         if args.probability is None:
@@ -259,31 +273,46 @@ def _cmd_optimize(args) -> int:
                                                 max_fte=max_fte, bounds=bounds))  # the limits' own checks
     if problems:
         return fail(problems)
-    search = dict(fixed=fixed, min_fte=min_fte, max_fte=max_fte, bounds=bounds, level=args.confidence, **race)
+    search = dict(fixed=fixed, min_fte=min_fte, max_fte=max_fte, bounds=bounds, level=args.confidence,
+                  channel_step=args.channel_step)
     if args.smallest_budget:
         result, code = run_with_progress(args, lambda progress: smallest_budget(
             scenario, target=args.target, probability=args.probability, objective=objective,
-            budget_range=budget_range, seed=args.seed, progress=progress, **_running(args), **search))
+            budget_range=budget_range, seed=args.seed, reps=args.fresh_reps, progress=progress, **_running(args),
+            **search))
     else:
         result, code = run_with_progress(args, lambda progress: optimize(
             scenario, objective=objective, risk=risk, budget=args.budget, seed=args.seed, progress=progress,
-            **_running(args), **search))
+            **_running(args), **search, **race))
     if result is None:
         return code
     import pandas as pd
 
     allocation, diagnostics = result
+    if args.smallest_budget:
+        from sim.present.split_report import budget_search_report
+
+        summary = _budget_search(diagnostics)
+        if args.out is not None:
+            try:
+                for name, table in (("allocation", pd.DataFrame([allocation])), ("budgets", diagnostics.tried),
+                                    ("budget_search", pd.DataFrame([summary]))):
+                    table.to_csv(Path(args.out) / f"{name}.csv", index=False)
+            except OSError as exc:
+                return fail([f"--out: cannot write the results: {exc}"])
+        if args.json:
+            print(json.dumps(jsonable({"allocation": allocation, "budget_search": summary,
+                                       "budgets": diagnostics.tried.to_dict(orient="records")}), indent=1))
+        else:
+            budget_search_report(allocation, diagnostics, currency=scenario.currency)
+        return 0
     extra = {"allocation": pd.DataFrame([allocation]), "search": diagnostics.history,
              "diagnostics": pd.DataFrame([_diagnostics(diagnostics)])}
-    if diagnostics.budget_search is not None:
-        extra["budgets"] = diagnostics.budget_search
     if problems := _write_outputs(args, diagnostics.comparison, extra):
         return fail(problems)
     if args.json:
         document = {"allocation": allocation, "diagnostics": _diagnostics(diagnostics),
                     **_comparison_document(diagnostics.comparison, seed=args.seed)}
-        if diagnostics.budget_search is not None:
-            document["budget_search"] = diagnostics.budget_search.to_dict(orient="records")
         print(json.dumps(jsonable(document), indent=1))
     else:
         from sim.present.split_report import optimization_report
@@ -292,14 +321,27 @@ def _cmd_optimize(args) -> int:
     return 0
 
 
+def _budget_search(b) -> dict:
+    return {"target": b.target, "probability": b.probability, "level": b.level, "reps": b.reps,
+            "budget_low": b.low, "budget_high": b.high, "high_proof": b.high_proof, "low_proof": b.low_proof,
+            "split": b.label, "estimate": b.estimate, "ci_low": b.ci_low, "ci_high": b.ci_high,
+            "replications_used": b.replications_used, "seconds": b.seconds}
+
+
 def _diagnostics(d) -> dict:
     low_high = d.runner_up_difference or (None, None, None)
     return {"objective": d.objective.label, "risk": d.risk.label, "estimate": d.estimate, "ci_low": d.ci_low,
             "ci_high": d.ci_high, "replications_used": d.replications_used,
             "candidates_evaluated": d.candidates_evaluated, "runner_up": d.runner_up,
             "runner_up_difference": low_high[0], "runner_up_difference_ci_low": low_high[1],
-            "runner_up_difference_ci_high": low_high[2], "p_correct_selection": d.p_correct_selection,
+            "runner_up_difference_ci_high": low_high[2], "p_selected": d.p_selected,
             "vs_today": d.vs_today[0], "vs_today_ci_low": d.vs_today[1], "vs_today_ci_high": d.vs_today[2],
+            "selection_replications": d.selection_replications, "fresh_replications": d.fresh_replications,
+            "seconds": d.seconds, "guarantee": d.guarantee.procedure, "guarantee_holds": d.guarantee.holds,
+            "delta": d.guarantee.delta, "level": d.guarantee.level, "splits_compared": d.guarantee.compared,
+            "splits_screened": d.guarantee.screened, "screen_converged": d.guarantee.screen_converged,
+            "statements": d.guarantee.statements,
+            **{f"neighbours_compared.{k}": v for k, v in d.guarantee.neighbours.items()},
             **{f"tolerance.{k}": v for k, v in d.tolerance.items()}}
 
 
@@ -367,16 +409,23 @@ def add_split_commands(sub) -> None:
     opt.add_argument("--max-fte", action="append", metavar="ROLE=N", help="the most whole FTE of a role")
     opt.add_argument("--bounds", action="append", metavar="SETTING=LOW:HIGH",
                      help="marketing_share=0.2:0.6 or channel_share.<channel>=0:0.5")
-    opt.add_argument("--candidates", type=integer, default=12, metavar="N",
-                     help="splits in the first, global design (default 12, plus today's)")
-    opt.add_argument("--initial-reps", type=integer, default=10, metavar="N",
-                     help="replications per candidate when a race starts (default 10)")
-    opt.add_argument("--batch", type=integer, default=10, metavar="N",
-                     help="replications added per round of a race (default 10)")
-    opt.add_argument("--max-reps", type=integer, default=60, metavar="N",
-                     help="replications per candidate at most in a race (default 60)")
-    opt.add_argument("--max-replications", type=integer, default=2000, metavar="N",
-                     help="no new race after this many replications in all (default 2000)")
+    d = OPTIMIZE_DEFAULTS
+    opt.add_argument("--delta", type=number, default=d["delta"], metavar="X",
+                     help="the difference that matters, in the objective's unit (default: 1%% of today's split's "
+                          "approximate objective, at least 0.1%% of the budget; 0.05 for --risk probability)")
+    opt.add_argument("--candidates", type=integer, default=d["candidates"], metavar="N",
+                     help=f"splits the selection compares on the simulation (default {d['candidates']})")
+    opt.add_argument("--initial-reps", type=integer, default=d["initial_reps"], metavar="N",
+                     help=f"first-stage replications per split (default {d['initial_reps']})")
+    opt.add_argument("--batch", type=integer, default=d["batch"], metavar="N",
+                     help=f"replications added at once while selecting (default {d['batch']})")
+    opt.add_argument("--max-reps", type=integer, default=d["max_reps"], metavar="N",
+                     help=f"replications per split at most; reaching it voids the guarantee (default {d['max_reps']})")
+    opt.add_argument("--fresh-reps", type=integer, default=d["fresh_reps"], metavar="N",
+                     help="fresh replications for the reported estimate; with --smallest-budget, replications per "
+                          "split and budget (default 20; 60 with --smallest-budget)")
+    opt.add_argument("--channel-step", type=number, default=d["channel_step"], metavar="SHARE",
+                     help="the finest move of marketing budget between two channels (default 0.05)")
     opt.add_argument("--smallest-budget", action="store_true",
                      help="inverse mode: the smallest budget reaching --target with --probability")
     opt.add_argument("--probability", type=number, metavar="Q", help="with --smallest-budget: e.g. 0.8")

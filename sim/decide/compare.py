@@ -31,10 +31,11 @@ from sim.decide.paired import (
 from sim.decide.split import SplitError, current_split, split_alternatives, team_of, with_split
 from sim.errors import FunnelError
 from sim.montecarlo.replication import root_seed
+from sim.montecarlo.store import scenario_fingerprint
 from sim.montecarlo.summary import summarise
 
 __all__ = ["KEY_MEASURES", "Alternative", "Comparison", "CompareError", "analyse", "compare", "comparison_problems",
-           "setting_label", "split_alternatives_of", "sweep"]
+           "merge_identical", "setting_label", "split_alternatives_of", "sweep"]
 
 # The measures shown beside the objective: the funnel, where leads were lost to waiting,
 # capacity, and money.
@@ -68,7 +69,9 @@ class Comparison:
         alternatives: one row per alternative (index ``alternative``): its settings,
             whole FTE bought per role (``fte.<role>``), ``objective`` with its CI,
             the difference to the best and to the baseline with CIs, ``p_best`` (the
-            share of replications in which it is best) with a bootstrap interval,
+            share of replications in which it is best, judged by the risk measure's
+            own per-replication values: :func:`sim.decide.paired.risk_samples`) with
+            a bootstrap interval,
             and ``p_selected`` (the share of bootstrap resamples in which its objective
             is the best: for the best, the probability of correct selection).
         paired: long table: ``alternative``, ``reference``, ``against`` (``best`` or
@@ -81,6 +84,9 @@ class Comparison:
             only; ``failures`` says which were left out.
         failures: replications that raised, by alternative.
         dimensions: for a sweep, the settings of the grid.
+        merged: alternatives that were the same scenario as an earlier one, and so
+            were run and reported once, under the earlier label: label kept -> the
+            labels merged into it.
     """
 
     objective: Objective
@@ -97,6 +103,7 @@ class Comparison:
     monthly: pd.DataFrame = field(repr=False)
     failures: pd.DataFrame = field(repr=False)
     dimensions: list[str] = field(default_factory=list)
+    merged: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def p_best(self) -> pd.DataFrame:
@@ -155,8 +162,8 @@ def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, o
     best_k = int(np.argmax([s[0] for s in scores]))
     best = labels[best_k]
     base_k = labels.index(baseline)
-    shares = best_shares(values)
-    share_low, share_high = best_share_intervals(values, level, rows)
+    shares = best_shares(values, risk)
+    share_low, share_high = best_share_intervals(values, level, rows, risk)
     selected = selection_probability(values, risk, rows)
 
     table, paired = [], []
@@ -203,6 +210,23 @@ def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, o
         alternatives=pd.DataFrame(table).set_index("alternative"), paired=pd.DataFrame(paired),
         measures=measures_table, replications=replications, monthly=monthly_table,
         failures=pd.DataFrame(failed, columns=["alternative", "replication", "seed", "error"]))
+
+
+def merge_identical(alternatives: list[Alternative]) -> tuple[list[Alternative], dict[str, list[str]]]:
+    """The alternatives with each scenario once (the first label kept), and which labels were merged into which.
+
+    Two labels for one scenario would be compared with themselves: a difference of
+    exactly zero and P(best) split between them, which says nothing.
+    """
+    kept: dict[str, Alternative] = {}
+    merged: dict[str, list[str]] = {}
+    for alt in alternatives:
+        key = scenario_fingerprint(alt.scenario)
+        if key in kept:
+            merged.setdefault(kept[key].label, []).append(alt.label)
+        else:
+            kept[key] = alt
+    return list(kept.values()), merged
 
 
 def _check_labels(alternatives: list[Alternative]) -> None:
@@ -259,6 +283,9 @@ def compare(alternatives, reps: int = 100, seed=0, *, objective: Objective | Non
     objective = objective or Objective()
     risk = risk or mean()
     seed = root_seed(seed)
+    alternatives, merged = merge_identical(alternatives)
+    if baseline is not None:
+        baseline = next((kept for kept, same in merged.items() if baseline in same), baseline)
     with Evaluator(seed, workers=workers, backend=backend, scheduler=scheduler, out=out, chunk_size=chunk_size,
                    progress=progress) as evaluator:
         evaluator.run([a.scenario for a in alternatives], reps)
@@ -273,6 +300,7 @@ def compare(alternatives, reps: int = 100, seed=0, *, objective: Objective | Non
     comparison = analyse(alternatives, runs, objective=objective, risk=risk, baseline=baseline, level=level,
                          seed=seed, reps=reps, monthly=monthly, failures=failures)
     comparison.dimensions = list(dimensions or [])
+    comparison.merged = merged
     return comparison
 
 

@@ -14,6 +14,7 @@ alternative met again (the same scenario) is not run twice.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -52,7 +53,7 @@ class Evaluator:
         self._monthly: dict[str, list[pd.DataFrame]] = {}
         self._failures: dict[str, dict[int, dict]] = {}
         self.replications_run = 0  # simulated here, now
-        self._requested: dict[str, int] = {}
+        self._requested: dict[tuple[str, int], int] = {}
 
     def __enter__(self) -> Evaluator:
         self._runner = self._backend.__enter__()
@@ -96,15 +97,21 @@ class Evaluator:
         """
         return sum(self._requested.values())
 
-    def run(self, scenarios, reps: int) -> None:
-        """Make sure replications ``0 .. reps - 1`` of every scenario in ``scenarios`` have run."""
+    def run(self, scenarios, reps: int, start: int = 0) -> None:
+        """Make sure replications ``start .. start + reps - 1`` of every scenario in ``scenarios`` have run.
+
+        Replications from ``start`` on are other worlds than those below it (the
+        optimiser's fresh replications, which played no part in its choice, start high).
+        """
         tasks, total = [], 0
         wanted = {}
         for scenario in scenarios:
             key = self.key(scenario)
-            self._requested[key] = max(self._requested.get(key, 0), reps)
+            block = (key, start)
+            self._requested[block] = max(self._requested.get(block, 0), reps)
             self._open(key, scenario)
-            missing = [i for i in range(reps) if i not in self._rows[key] and i not in self._failures[key]]
+            missing = [i for i in range(start, start + reps)
+                       if i not in self._rows[key] and i not in self._failures[key]]
             if missing and key not in wanted:
                 wanted[key] = (scenario, missing)
                 total += len(missing)
@@ -127,10 +134,11 @@ class Evaluator:
             if self.progress is not None:
                 self.progress(done, total)
 
-    def replications(self, scenario, reps: int | None = None) -> pd.DataFrame:
-        """One row per finished replication of ``scenario`` (below ``reps``), in index order."""
+    def replications(self, scenario, reps: int | None = None, start: int = 0) -> pd.DataFrame:
+        """One row per finished replication of ``scenario`` from ``start`` (below ``start + reps``), by index."""
         rows = self._rows.get(self.key(scenario), {})
-        frame = pd.DataFrame([rows[i] for i in sorted(rows) if reps is None or i < reps])
+        end = math.inf if reps is None else start + reps
+        frame = pd.DataFrame([rows[i] for i in sorted(rows) if start <= i < end])
         return frame
 
     def monthly(self, scenario, reps: int | None = None) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""Finding the best budget split: racing candidates with common random numbers, refined around the best.
+"""Finding the best budget split: screen fast, select with a guarantee, report on fresh replications.
 
 The decision is the whole-FTE headcount of each free role and the mix of the free
 channels; the marketing share follows, because the budget is spent in full: the
@@ -6,26 +6,23 @@ salaries of the headcount and the fixed channels' spend come first and the rest 
 to the free channels. Fixed roles keep today's headcount and fixed channels today's
 spend; with every channel fixed, what the team leaves is unspent (and reported).
 
-The search spends replications where they decide something:
+1. **Screen** (:mod:`sim.decide.screen`): a pattern search on the fast approximation
+   (:func:`sim.model.approximate`, expected values, no replication) from today's split
+   and a few Sobol points; its best, that best's neighbours (1 FTE up or down per
+   role, ``channel_step`` of budget between two channels), today's split and the next
+   best make a shortlist of ``contenders``.
+2. **Select** (:mod:`sim.decide.selection`): Kim and Nelson's fully sequential KN
+   procedure on the discrete-event model, with common random numbers: for the mean
+   (or, under ``probability``, the indicator of reaching the target) it chooses, with
+   confidence ``level``, a split within ``delta`` of the best of the contenders.
+   VaR and CVaR are not means, so KN does not apply: every contender gets
+   ``4 * initial_reps`` replications and the best estimate is chosen, with no guarantee.
+3. **Report**: the chosen split, the runner-up and today's split exactly as it is run
+   ``fresh_reps`` *fresh* replications (indices from :data:`FRESH_START`, which the
+   selection never saw; common random numbers among them), and the estimate, its CI and
+   the differences come from those, so the selection's luck does not flatter them.
 
-1. **Global**: a scrambled Sobol design over the free settings (plus today's split)
-   is *raced*: every candidate gets a few replications, with the same seeds; after
-   each batch, a candidate whose paired difference to the leader is significantly
-   negative (Bonferroni-adjusted CI) is eliminated; the race ends when one is left,
-   or when each has ``max_reps`` replications (the rest cannot be told apart).
-2. **Refine**: a pattern search around the leader: its neighbours (one role's
-   headcount up or down by a step; a step of marketing budget moved from one free
-   channel to another) are raced against it. A better neighbour becomes the leader;
-   if the leader wins, the steps halve, down to 1 FTE and ``min_channel_step``.
-3. **Report**: the leader, the runner-up, the last race's survivors and today's
-   split exactly as it is are run to ``max_reps`` replications each and compared
-   (:func:`sim.decide.compare.analyse`); the answer is the best searched split. The
-   probability of correct selection is the share of bootstrap resamples in which its
-   objective is still the best of them. The tolerance of each setting is how far the
-   finalists that are not significantly worse lie from it, plus one step (the
-   optimum may lie a step beyond the flat region); a channel share is never known
-   closer than the last step.
-
+:class:`Guarantee` says in words what was checked and what was not.
 :func:`smallest_budget` answers the inverse question, the smallest budget whose best
 split reaches a target with a given probability, by bisection on the budget.
 """
@@ -38,25 +35,64 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from sim.decide.compare import Alternative, Comparison, analyse
 from sim.decide.evaluator import Evaluator
 from sim.decide.objectives import Objective, Risk, mean, probability_of_target
-from sim.decide.paired import bootstrap_rows, paired_difference
+from sim.decide.paired import bootstrap_rows, paired_difference, risk_samples
+from sim.decide.screen import contenders as shortlist
+from sim.decide.screen import score_of, screen, starts_for
 from sim.decide.search_space import (
     BudgetTooSmall,
     Candidate,
     OptimizeError,
     SearchSpace,
-    neighbours,
     search_space,
-    sobol_candidates,
     today_candidate,
 )
+from sim.decide.selection import Selection, kn
 from sim.decide.split import SplitError, current_split, with_split
 from sim.montecarlo.replication import root_seed
 
-__all__ = ["Diagnostics", "OptimizeError", "budget_search_problems", "optimize", "race_problems", "smallest_budget"]
+__all__ = ["FRESH_START", "BudgetSearch", "Diagnostics", "Guarantee", "OptimizeError", "budget_search_problems",
+           "clopper_pearson", "optimize", "race_problems", "smallest_budget"]
+
+# The first index of the fresh replications: above any the selection may use (max_reps is below it).
+FRESH_START = 1_000_000
+DEFAULT_DELTA_SHARE = 0.01  # of today's approximate objective, for the mean
+DEFAULT_DELTA_BUDGET_SHARE = 0.001  # of the budget at least, for an objective in money
+DEFAULT_DELTA_PROBABILITY = 0.05  # for the probability of reaching a target
+
+
+@dataclass
+class Guarantee:
+    """What the optimiser checked, in numbers and in words.
+
+    Attributes:
+        procedure: ``"KN"`` or ``"none"`` (VaR and CVaR).
+        delta: the indifference zone, in the objective's (risk measure's) unit.
+        level: the confidence.
+        compared: how many splits the selection compared on the discrete-event model.
+        holds: the selection finished by its own rule with KN, so the statement holds;
+            ``False`` when ``max_reps`` cut it short or no procedure applies.
+        neighbours: per setting (``fte.<role>``, ``channel_mix``), whether the answer's
+            neighbours (1 FTE up and down; ``channel_step`` between channels) were
+            among the compared.
+        screened: splits the approximation evaluated; ``screen_converged``: its search
+            ended at a local optimum of the approximation.
+        statements: the sentences the report prints.
+    """
+
+    procedure: str
+    delta: float
+    level: float
+    compared: int
+    holds: bool
+    neighbours: dict[str, bool]
+    screened: int
+    screen_converged: bool
+    statements: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -65,22 +101,25 @@ class Diagnostics:
 
     Attributes:
         objective, risk: what was optimised.
-        estimate, ci_low, ci_high: the best split's objective and its CI.
-        replications_used: replications the search used, every split and stage
-            counted once (a resumed search counts those it found done, so it replays
-            the same search).
-        candidates_evaluated: distinct splits that were run.
-        runner_up: the label of the second-best split of the last comparison, and
-            ``runner_up_difference`` (best minus runner-up) with its CI.
-        p_correct_selection: the share of bootstrap resamples in which the best is
-            still the best of the final comparison.
-        tolerance: per setting, how far the optimum may lie from the answer (see the
-            module docstring).
-        vs_today: the best minus today's split, with its CI.
-        comparison: the final comparison (best, runner-up, today and the last race's survivors).
-        history: every candidate raced: stage, settings, replications, estimate and
-            whether it was eliminated.
-        budget_search: in :func:`smallest_budget`, each budget tried and what it reached.
+        estimate, ci_low, ci_high: the chosen split's objective and its CI, from the
+            fresh replications.
+        replications_used: replications asked for, the fresh ones included (a resumed
+            search counts those it found done, so it replays the same search).
+        selection_replications, fresh_replications: of which in the selection, and fresh.
+        candidates_evaluated: distinct splits run on the discrete-event model.
+        runner_up: the label of the split the selection ranked second, and
+            ``runner_up_difference`` (chosen minus runner-up) with its CI, fresh.
+        p_selected: in the fresh replications, the share of bootstrap resamples in
+            which the chosen split is still the best of chosen, runner-up and today.
+        tolerance: per setting whose neighbours were compared, the step to them (the
+            guarantee covers those neighbours); settings whose neighbours were not
+            compared are absent.
+        vs_today: the chosen split minus today's split, with its CI, fresh.
+        guarantee: a :class:`Guarantee`.
+        comparison: the fresh comparison (chosen, runner-up, today).
+        history: every split compared: its settings, the approximation's score,
+            replications, mean and where it was eliminated.
+        seconds: wall time.
     """
 
     objective: Objective
@@ -89,81 +128,24 @@ class Diagnostics:
     ci_low: float
     ci_high: float
     replications_used: int
+    selection_replications: int
+    fresh_replications: int
     candidates_evaluated: int
     runner_up: str | None
     runner_up_difference: tuple[float, float, float] | None
-    p_correct_selection: float
+    p_selected: float
     tolerance: dict[str, float]
     vs_today: tuple[float, float, float]
+    guarantee: Guarantee
     comparison: Comparison = field(repr=False)
     history: pd.DataFrame = field(repr=False)
-    budget_search: pd.DataFrame | None = field(default=None, repr=False)
-
-
-class _Search:
-    """The candidates met so far, their scenarios and labels, and the evaluator running them."""
-
-    def __init__(self, scenario, space: SearchSpace, evaluator: Evaluator, objective: Objective, risk: Risk,
-                 level: float, seed: int):
-        self.scenario, self.space, self.evaluator = scenario, space, evaluator
-        self.objective, self.risk, self.level, self.seed = objective, risk, level, seed
-        self.scenarios: dict[Candidate, object] = {}
-        self.history: list[dict] = []
-
-    def scenario_of(self, cand: Candidate):
-        if cand not in self.scenarios:
-            self.scenarios[cand] = self.space.scenario(self.scenario, cand)
-        return self.scenarios[cand]
-
-    def values(self, cands: list[Candidate], reps: int) -> np.ndarray:
-        """Objective values, replications (common to all) x candidates."""
-        frames = [self.evaluator.replications(self.scenario_of(c), reps) for c in cands]
-        common = sorted(set.intersection(*(set(f["replication"]) for f in frames)))
-        return np.column_stack([self.objective.values(f.set_index("replication").loc[common].reset_index(),
-                                                      self.scenario) for f in frames])
-
-    def race(self, cands: list[Candidate], stage: str, *, initial_reps: int, batch: int, max_reps: int,
-             budget_left) -> tuple[list[Candidate], list[Candidate]]:
-        """Sequential elimination: returns the survivors, best first, and every candidate by its last estimate."""
-        alive = list(dict.fromkeys(cands))
-        latest = {}
-        reps = initial_reps
-        while True:
-            self.evaluator.run([self.scenario_of(c) for c in alive], reps)
-            values = self.values(alive, reps)
-            if values.shape[0] < 2:
-                raise OptimizeError("initial_reps", "fewer than 2 replications finished for every candidate; "
-                                                    "run one alone (sim.simulate) to see why it fails")
-            scores = self.risk(values.T)
-            order = np.argsort(-scores, kind="stable")
-            leader = int(order[0])
-            out = []
-            if len(alive) > 1:
-                # Bonferroni: every comparison with the leader at once keeps the chance of
-                # eliminating the true best below 1 - level.
-                level = 1 - (1 - self.level) / (len(alive) - 1)
-                rows = bootstrap_rows(values.shape[0], self.seed)
-                for j in range(len(alive)):
-                    if j == leader:
-                        continue
-                    _, low, _ = paired_difference(values[:, leader], values[:, j], self.risk, level, rows)
-                    if low > 0:
-                        out.append(j)
-            for j, cand in enumerate(alive):
-                latest[cand] = float(scores[j])
-                self.history.append({"stage": stage, "alternative": self.space.label(cand), **self.space.settings(cand),
-                                     "replications": int(values.shape[0]), "estimate": float(scores[j]),
-                                     "eliminated": j in out})
-            alive = [alive[j] for j in order if j not in out]
-            if len(alive) == 1 or reps >= max_reps or budget_left() <= 0:
-                return alive, sorted(latest, key=lambda c: (c not in alive, -latest[c]))
-            reps = min(max_reps, reps + batch)
+    seconds: float = 0.0
 
 
 def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None = None, budget: float | None = None,
              fixed=(), min_fte=None, max_fte=None, bounds=None, seed=0, level: float = 0.95,
-             initial_candidates: int = 12, initial_reps: int = 10, race_batch: int = 10, max_reps: int = 60,
-             max_replications: int = 2000, min_channel_step: float = 0.025, max_rounds: int = 12,
+             delta: float | None = None, contenders: int = 6, initial_reps: int = 10, race_batch: int = 10,
+             max_reps: int = 200, fresh_reps: int = 20, channel_step: float = 0.05, approximate=None,
              workers: int = 1, backend: str = "local", scheduler: str | None = None, out=None,
              progress=None, evaluator: Evaluator | None = None) -> tuple[dict, Diagnostics]:
     """The best split of ``scenario``'s budget: ``(allocation, diagnostics)``.
@@ -178,189 +160,279 @@ def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None 
         min_fte: per role, the least whole FTE (default 0, or 1 for AEs).
         max_fte: per role, the most whole FTE (default: what the budget pays).
         bounds: per setting (``marketing_share`` or ``channel_share.<channel>``), ``(low, high)``.
-        seed: the root seed (an int, a SeedSequence or a Generator); every candidate's
+        seed: the root seed (an int, a SeedSequence or a Generator); every split's
             replication ``i`` has the same seed.
-        level: the confidence level of eliminations and of the reported intervals.
-        initial_candidates: size of the global design (today's split is added).
-        initial_reps: replications per candidate at the start of a race.
-        race_batch: replications added per round of a race.
-        max_reps: replications per candidate at most in a race.
-        max_replications: stop starting new races once this many have been run.
-        min_channel_step: the smallest move of marketing budget between channels.
-        max_rounds: refinement rounds at most.
+        level: the confidence of the selection and of the reported intervals.
+        delta: the indifference zone: differences smaller than this do not matter, in
+            the objective's unit (the risk measure's: a probability for
+            ``probability``). Default: 1% of today's split's approximate objective
+            for the mean (for money, at least 0.1% of the budget, so that an objective
+            near zero does not ask for differences no one would act on), 0.05 for a
+            probability.
+        contenders: splits the selection compares (today's is always one).
+        initial_reps: the selection's first-stage replications per split.
+        race_batch: replications added at once while the selection runs.
+        max_reps: replications per split at most in the selection; reaching it ends
+            the selection without its guarantee (and the report says so).
+        fresh_reps: fresh replications of the chosen split, the runner-up and today's.
+        channel_step: the finest move of marketing budget between two channels.
+        approximate: the fast approximation, ``scenario -> measures`` (default
+            :func:`sim.model.approximate`).
         workers: processes (or Dask workers) to run on.
         backend: ``"local"`` or ``"dask"``.
         scheduler: with ``backend="dask"``, an existing scheduler's address.
-        out: a directory to keep every candidate's replications in; running again resumes.
-        progress: called as ``progress(done, total)`` while a race runs.
+        out: a directory to keep every split's replications in; running again resumes.
+        progress: called as ``progress(done, total)`` while replications run.
         evaluator: an open :class:`sim.decide.evaluator.Evaluator` to run on (then the
             running options are ignored); :func:`smallest_budget` shares one.
 
     Returns:
         ``allocation``: the settings of the best split (``marketing_share``,
         ``channel_share.<c>``, ``fte.<role>``), its monthly spend per channel
-        (``spend_month.<c>``) and ``total``; ``diagnostics``: a :class:`Diagnostics`.
+        (``spend_month.<c>``), ``total``, ``unspent`` and ``label``;
+        ``diagnostics``: a :class:`Diagnostics`.
     """
+    import time
+
+    began = time.perf_counter()
     objective = objective or Objective()
     risk = risk or mean()
-    problems = race_problems(initial_candidates=initial_candidates, initial_reps=initial_reps, race_batch=race_batch,
-                             max_reps=max_reps, max_replications=max_replications, level=level)
+    problems = race_problems(contenders=contenders, initial_reps=initial_reps, race_batch=race_batch,
+                             max_reps=max_reps, fresh_reps=fresh_reps, level=level, delta=delta,
+                             channel_step=channel_step)
     if problems:
         raise OptimizeError(*problems[0], problems=problems)
     try:
         space = search_space(scenario, budget=budget, fixed=fixed, min_fte=min_fte, max_fte=max_fte, bounds=bounds)
     except SplitError as exc:
         raise OptimizeError("scenario", exc.message) from None
+    if approximate is None:
+        from sim.model import approximate
+    settings = dict(objective=objective, risk=risk, level=level, delta=delta, contenders=contenders,
+                    initial_reps=initial_reps, race_batch=race_batch, max_reps=max_reps, fresh_reps=fresh_reps,
+                    channel_step=channel_step, approximate=approximate)
     if evaluator is None:
         root = root_seed(seed)
         with Evaluator(root, workers=workers, backend=backend, scheduler=scheduler, out=out,
                        progress=progress) as ev:
-            result = _optimize(scenario, space, ev, objective, risk, root, level, initial_candidates, initial_reps,
-                               race_batch, max_reps, max_replications, min_channel_step, max_rounds)
+            result = _optimize(scenario, space, ev, root, **settings)
             ev.finish()
-            return result
-    return _optimize(scenario, space, evaluator, objective, risk, evaluator.seed, level, initial_candidates,
-                     initial_reps, race_batch, max_reps, max_replications, min_channel_step, max_rounds)
+    else:
+        result = _optimize(scenario, space, evaluator, evaluator.seed, **settings)
+    result[1].seconds = time.perf_counter() - began
+    return result
 
 
-def race_problems(*, initial_candidates=12, initial_reps=10, race_batch=10, max_reps=60, max_replications=2000,
-                  level=0.95) -> list[tuple[str, str]]:
-    """What is wrong with the race settings of :func:`optimize`, as ``(parameter, message)`` (nothing runs)."""
+def race_problems(*, contenders=6, initial_reps=10, race_batch=10, max_reps=200, fresh_reps=20, level=0.95,
+                  delta=None, channel_step=0.05) -> list[tuple[str, str]]:
+    """What is wrong with the search settings of :func:`optimize`, as ``(parameter, message)`` (nothing runs)."""
     problems = []
-    for name, value, lowest in (("initial_candidates", initial_candidates, 1), ("initial_reps", initial_reps, 2),
+    for name, value, lowest in (("contenders", contenders, 2), ("initial_reps", initial_reps, 2),
                                 ("race_batch", race_batch, 1), ("max_reps", max_reps, 2),
-                                ("max_replications", max_replications, 2)):
+                                ("fresh_reps", fresh_reps, 2)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
             problems.append((name, f"expected an integer of at least {lowest}, got {value!r}"))
     wrong = {name for name, _ in problems}
     if not wrong & {"initial_reps", "max_reps"} and max_reps < initial_reps:
         problems.append(("max_reps", f"must be at least {{initial_reps}} ({initial_reps}), got {max_reps}"))
+    if "max_reps" not in wrong and max_reps >= FRESH_START:
+        problems.append(("max_reps", f"must be below {FRESH_START:,} (the fresh replications start there)"))
     if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
         problems.append(("level", f"expected a confidence level between 0 and 1 (e.g. 0.95), got {level!r}"))
+    if delta is not None and (isinstance(delta, bool) or not isinstance(delta, (int, float))
+                              or not 0 < delta < math.inf):
+        problems.append(("delta", f"expected a positive amount (the difference that matters), got {delta!r}"))
+    if isinstance(channel_step, bool) or not isinstance(channel_step, (int, float)) or not 0 < channel_step <= 0.5:
+        problems.append(("channel_step", f"expected a share above 0 and at most 0.5 (e.g. 0.05), got {channel_step!r}"))
     return problems
 
 
-def _optimize(scenario, space, evaluator, objective, risk, seed, level, initial_candidates, initial_reps, race_batch,
-              max_reps, max_replications, min_channel_step, max_rounds):
-    search = _Search(scenario, space, evaluator, objective, risk, level, seed)
-    start = evaluator.replications_requested
-
-    def budget_left() -> int:
-        return max_replications - (evaluator.replications_requested - start)
-
+def _optimize(scenario, space: SearchSpace, evaluator: Evaluator, seed, *, objective, risk, level, delta, contenders,
+              initial_reps, race_batch, max_reps, fresh_reps, channel_step, approximate):
+    start_requested = evaluator.replications_requested
+    score = score_of(scenario, space, objective, approximate)
     today = today_candidate(scenario, space)
-    design = ([today] if today else []) + sobol_candidates(space, initial_candidates, seed)
-    if not design:
+    starts = starts_for(space, today, 2, seed)
+    if not starts:
         raise OptimizeError("bounds", "no split keeps every bound; widen {bounds}, {min_fte} or {max_fte}")
-    race = dict(initial_reps=initial_reps, batch=race_batch, max_reps=max_reps, budget_left=budget_left)
-    survivors, ranking = search.race(design, "global", **race)
-    leader = survivors[0]
-    spans = {r: max(1, (hi - lo) // 4) for r, (lo, hi) in space.fte_bounds.items()}
-    mixes = len(space.free_channels) > 1
-    channel_step = 0.2 if mixes else 0.0
-    raced = set()
-    for round_ in range(max_rounds):
-        if budget_left() <= 0:
-            break
-        near = neighbours(leader, space, spans, channel_step)
-        if near and (leader, frozenset(near)) not in raced:
-            raced.add((leader, frozenset(near)))
-            survivors, ranking = search.race([leader, *near], f"refine {round_ + 1}", **race)
-            if survivors[0] != leader:
-                leader = survivors[0]
-                continue
-        finer = {r: max(1, s // 2) for r, s in spans.items()}
-        if finer == spans and channel_step <= min_channel_step + 1e-12:
-            break
-        spans, channel_step = finer, max(min_channel_step, channel_step / 2) if mixes else 0.0
-    return _report(search, leader, survivors, ranking, channel_step, start, max_reps)
+    found = screen(scenario, space, score, starts=starts, channel_step=channel_step)
+    cands = shortlist(found, space, score, today, contenders)
+    if delta is None:
+        if risk.name == "probability":
+            delta = DEFAULT_DELTA_PROBABILITY
+        else:
+            reference = found.scores[today] if today is not None else found.scores[found.best]
+            delta = DEFAULT_DELTA_SHARE * abs(reference)
+            if objective.name != "new_customers":  # money: never below a stated share of the budget
+                delta = max(delta, DEFAULT_DELTA_BUDGET_SHARE * space.total)
+            if delta <= 0:
+                raise OptimizeError("delta", "today's split's approximate objective is 0, so 1% of it is no "
+                                             "indifference zone; give {delta}")
+    scenarios = {c: space.scenario(scenario, c) for c in cands}
+
+    def values(alive: list[int], r: int) -> np.ndarray:
+        chosen = [scenarios[cands[i]] for i in alive]
+        evaluator.run(chosen, r)
+        frames = [evaluator.replications(sc, r) for sc in chosen]
+        short = [space.label(cands[i]) for i, f in zip(alive, frames, strict=True) if len(f) < r]
+        if short:
+            raise OptimizeError("scenario", f"replications failed for {short[0]}; run it alone (sim.simulate) "
+                                            "to see why")
+        x = np.column_stack([objective.values(f, sc) for f, sc in zip(frames, chosen, strict=True)])
+        return risk_samples(x, risk) if risk.name == "probability" else x
+
+    if risk.name in ("mean", "probability"):
+        selection = kn(values, len(cands), delta=delta, alpha=1 - level, first_stage=initial_reps,
+                       batch=race_batch, max_reps=max_reps)
+        procedure = "KN"
+    else:
+        selection = _best_estimate(values, len(cands), 4 * initial_reps, risk)
+        procedure = "none"
+    selection_used = evaluator.replications_requested - start_requested
+    return _report(scenario, space, evaluator, seed, cands, scenarios, found, selection, procedure, objective, risk,
+                   level, delta, fresh_reps, channel_step, start_requested, selection_used)
 
 
-def _report(search: _Search, leader, last_race, ranking, channel_step, start, reps: int) -> tuple[dict, Diagnostics]:
-    sp = search.space
-    runner_up = next((c for c in ranking if c != leader), None)
-    final = list(dict.fromkeys([leader, *([runner_up] if runner_up else []), *last_race]))
+def _best_estimate(values, systems: int, reps: int, risk: Risk) -> Selection:
+    """Every split at ``reps`` replications, the best risk estimate chosen (no procedure with a guarantee)."""
+    x = values(list(range(systems)), reps)
+    scores = risk(x.T)
+    chosen = int(np.argmax(scores))
+    return Selection(chosen, False, [reps] * systems, [None] * systems, [float(v) for v in scores], 0.0, 0.0, 0.0,
+                     reps, list(range(systems)))
+
+
+def _report(scenario, space, evaluator, seed, cands, scenarios, found, selection: Selection, procedure, objective,
+            risk, level, delta, fresh_reps, channel_step, start_requested, selection_used):
+    chosen = cands[selection.chosen]
+    order = sorted(range(len(cands)), key=lambda i: (selection.eliminated_at[i] is None, selection.replications[i],
+                                                     selection.means[i]), reverse=True)
+    runner_i = next((i for i in order if i != selection.chosen), None)
+    runner = cands[runner_i] if runner_i is not None else None
     # Today's split exactly as it is (at this budget), unspent money and all: the
     # search's own version of it spends the whole budget, so it is a different split.
-    today_split = dataclasses.replace(current_split(search.scenario), total=sp.total)
-    today_scenario = with_split(search.scenario, today_split)
+    today_split = dataclasses.replace(current_split(scenario), total=space.total)
+    today_scenario = with_split(scenario, today_split)
     bought = today_scenario.plan.budget.fte
     today_settings = {k: v for k, v in today_split.shares().items() if not k.startswith("role_share.")}
-    today_settings.update({f"fte.{r}": float(bought[r]) for r in sp.cost_per_fte})
-    # Every finalist gets max_reps replications, so the reported intervals do not
-    # depend on how early a race was decided.
-    search.evaluator.run([*(search.scenario_of(c) for c in final), today_scenario], reps)
+    today_settings.update({f"fte.{r}": float(bought[r]) for r in space.cost_per_fte})
     labels = {}
-    for c in final:
-        label = sp.label(c)
+    for c in cands:
+        label = space.label(c)
         # Percentages are rounded in labels; two mixes can read the same.
         labels[c] = label if label not in labels.values() else f"{label} (#{len(labels) + 1})"
-    alternatives = [Alternative(labels[c], search.scenario_of(c), sp.settings(c)) for c in final]
-    alternatives.append(Alternative("today", today_scenario, today_settings))
-    runs = {a.label: search.evaluator.replications(a.scenario, reps) for a in alternatives}
-    comparison = analyse(alternatives, runs, objective=search.objective, risk=search.risk, baseline="today",
-                         level=search.level, seed=search.seed, reps=reps)
+    finalists = [chosen] + ([runner] if runner is not None else [])
+    alternatives = [Alternative(labels[c], scenarios[c], space.settings(c)) for c in finalists]
+    same_as_today = [a.label for a in alternatives if _same_plan(a.scenario, today_scenario)]
+    if not same_as_today:
+        alternatives.append(Alternative("today", today_scenario, today_settings))
+    baseline = same_as_today[0] if same_as_today else "today"
+    evaluator.run([a.scenario for a in alternatives], fresh_reps, start=FRESH_START)
+    runs = {a.label: evaluator.replications(a.scenario, fresh_reps, start=FRESH_START) for a in alternatives}
+    if any(len(f) < 2 for f in runs.values()):
+        raise OptimizeError("fresh_reps", "fewer than 2 fresh replications finished; run the chosen split alone "
+                                          "(sim.simulate) to see why")
+    comparison = analyse(alternatives, runs, objective=objective, risk=risk, baseline=baseline, level=level,
+                         seed=seed, reps=fresh_reps)
+    if same_as_today:
+        comparison.merged = {baseline: ["today"]}
     table = comparison.alternatives
-    # The answer is the best of the final comparison, where every finalist has the
-    # same replications (the race's leader may have had fewer).
-    candidates = table.drop(index="today")
-    best = str(candidates["objective"].idxmax())  # the answer is a searched split, even if today ties it
-    leader = next(c for c in final if labels[c] == best)
-    if runner_up == leader or runner_up is None:
-        runner_up = max((c for c in final if c != leader), key=lambda c: table.loc[labels[c], "objective"],
-                        default=None)
-    settings = sp.settings(leader)
-    # Differences to the best searched split, which the comparison's own best may not be
-    # when today's split ties it.
+    best = labels[chosen]
     values = comparison.replications.pivot(index="replication", columns="alternative", values="objective")
-    rows = bootstrap_rows(len(values), search.seed)
-    close = [c for c in final if c == leader or paired_difference(
-        values[labels[c]].to_numpy(), values[best].to_numpy(), search.risk, search.level, rows)[2] >= 0]
-    tolerance = _tolerance(sp, leader, close, channel_step)
-    runner = labels.get(runner_up) if runner_up else None
+    rows = bootstrap_rows(len(values), seed)
     diff = None
-    if runner:
-        diff = tuple(float(v) for v in paired_difference(values[best].to_numpy(), values[runner].to_numpy(),
-                                                         search.risk, search.level, rows))
-    vs_today = (table.loc[best, "vs_baseline"], table.loc[best, "vs_baseline_ci_low"],
-                table.loc[best, "vs_baseline_ci_high"])
-    history = pd.DataFrame(search.history)
+    if runner is not None:
+        diff = tuple(float(v) for v in paired_difference(values[best].to_numpy(), values[labels[runner]].to_numpy(),
+                                                         risk, level, rows))
+    vs_today = tuple(float(table.loc[best, k]) for k in ("vs_baseline", "vs_baseline_ci_low", "vs_baseline_ci_high"))
+    guarantee = _guarantee(space, cands, chosen, selection, procedure, found, delta, level, channel_step, risk,
+                           objective)
+    tolerance = {}
+    for key, compared in guarantee.neighbours.items():
+        if compared:
+            if key == "channel_mix":
+                tolerance.update({f"channel_share.{c}": channel_step for c in space.free_channels})
+            else:
+                tolerance[key] = 1.0
+    history = pd.DataFrame([{"alternative": labels[c], **space.settings(c), "approximate": found.scores.get(c),
+                             "replications": selection.replications[i], "mean": selection.means[i],
+                             "eliminated_at": selection.eliminated_at[i], "chosen": i == selection.chosen}
+                            for i, c in enumerate(cands)])
+    used = evaluator.replications_requested - start_requested
     diagnostics = Diagnostics(
-        objective=search.objective, risk=search.risk, estimate=float(table.loc[best, "objective"]),
+        objective=objective, risk=risk, estimate=float(table.loc[best, "objective"]),
         ci_low=float(table.loc[best, "objective_ci_low"]), ci_high=float(table.loc[best, "objective_ci_high"]),
-        replications_used=search.evaluator.replications_requested - start,
-        candidates_evaluated=len(search.scenarios),
-        runner_up=runner, runner_up_difference=diff, p_correct_selection=float(table.loc[best, "p_selected"]),
-        tolerance=tolerance, vs_today=tuple(float(v) for v in vs_today), comparison=comparison, history=history)
-    spend = sp.spend(dict(leader.fte), dict(leader.mix))
-    months = search.scenario.horizon_months
-    allocation = {**settings, **{f"spend_month.{c}": s / months for c, s in spend.items()}, "total": sp.total,
-                  "unspent": sp.total - sp.salaries(dict(leader.fte)) - sum(spend.values()), "label": best}
+        replications_used=used, selection_replications=selection_used, fresh_replications=used - selection_used,
+        candidates_evaluated=len(cands), runner_up=labels[runner] if runner is not None else None,
+        runner_up_difference=diff, p_selected=float(table.loc[best, "p_selected"]), tolerance=tolerance,
+        vs_today=vs_today, guarantee=guarantee, comparison=comparison, history=history)
+    spend = space.spend(dict(chosen.fte), dict(chosen.mix))
+    months = scenario.horizon_months
+    allocation = {**space.settings(chosen), **{f"spend_month.{c}": s / months for c, s in spend.items()},
+                  "total": space.total, "unspent": space.total - space.salaries(dict(chosen.fte)) - sum(spend.values()),
+                  "label": best}
     return allocation, diagnostics
 
 
-def _tolerance(sp: SearchSpace, leader: Candidate, close: list[Candidate], channel_step: float) -> dict[str, float]:
-    """How far the optimum may lie from ``leader``, per setting.
+def _same_plan(a, b) -> bool:
+    """Whether two scenarios run the same plan: the same teams, and spend equal but for round-off.
 
-    The ``close`` finalists (not significantly worse) span a flat region, and the
-    optimum may lie one step beyond the farthest of them, where nothing was shown; a
-    step that was significantly worse bounds it. A channel mix is continuous, so it is
-    never known closer than the last step.
+    Today's split rebuilt by the search spends what today's does up to a last digit
+    (shares times the budget), so its fingerprint differs though it is the same split.
     """
-    settings = sp.settings(leader)
-    tolerance = {}
-    for key in settings:
-        spread = float(max(abs(sp.settings(c)[key] - settings[key]) for c in close))
-        if key.startswith("fte.") and key.partition(".")[2] in sp.fte_bounds:
-            tolerance[key] = spread + 1 if spread > 0 else 0.0
-        elif key.startswith("channel_share.") and key.partition(".")[2] in sp.free_channels \
-                and len(sp.free_channels) > 1:
-            tolerance[key] = spread + channel_step
-        elif key != "marketing_share":
-            tolerance[key] = spread
-    # The marketing share moves only with headcount: by the salaries of the FTE tolerance.
-    tolerance["marketing_share"] = sum(tolerance[f"fte.{r}"] * sp.cost_per_fte[r] for r in sp.fte_bounds) / sp.total
-    return tolerance
+    pa, pb = a.plan, b.plan
+    if dict(pa.roles) != dict(pb.roles) or set(pa.spend) != set(pb.spend):
+        return False
+    return all(np.allclose(pa.spend[c], pb.spend[c], rtol=1e-9, atol=1e-6) for c in pa.spend)
+
+
+def _amount(x: float, risk: Risk) -> str:
+    return f"{x:.3g}" if risk.name == "probability" else f"{x:,.0f}"
+
+
+def _guarantee(space: SearchSpace, cands: list[Candidate], chosen: Candidate, selection: Selection, procedure: str,
+               found, delta: float, level: float, channel_step: float, risk: Risk, objective: Objective) -> Guarantee:
+    compared = set(cands)
+    neighbours = {}
+    fte = dict(chosen.fte)
+    for r, (lo, hi) in space.fte_bounds.items():
+        near = [Candidate.of({**fte, r: fte[r] + s}, dict(chosen.mix)) for s in (-1, 1) if lo <= fte[r] + s <= hi]
+        near = [c for c in near if space.feasible(dict(c.fte), dict(c.mix))]
+        neighbours[f"fte.{r}"] = all(c in compared for c in near)
+    if len(space.free_channels) > 1:
+        from sim.decide.search_space import neighbours as near_of
+
+        moves = [c for c in near_of(chosen, space, dict.fromkeys(space.fte_bounds, 0), channel_step)
+                 if c.fte == chosen.fte and c != chosen]
+        neighbours["channel_mix"] = all(c in compared for c in moves)
+    holds = procedure == "KN" and selection.finished
+    unit = "" if risk.name == "probability" else f" of {objective.label}"
+    lines = []
+    if holds:
+        lines.append(f"best of the {len(cands)} splits compared, within {_amount(delta, risk)}{unit} "
+                     f"({risk.label}) at {level:.0%} confidence (Kim-Nelson selection, common random numbers"
+                     + ("; indicators of reaching the target, normal approximation)" if risk.name == "probability"
+                        else ")"))
+    elif procedure == "KN":
+        lines.append(f"no guarantee: the selection reached max_reps ({max(selection.replications)} replications "
+                     f"per split) before it finished; the answer is the best estimate of the "
+                     f"{len(selection.survivors)} splits still in")
+    else:
+        lines.append(f"no guarantee: {risk.label} is not a mean, so no selection procedure with a guarantee "
+                     f"applies; the answer is the best estimate of the {len(cands)} splits compared at "
+                     f"{selection.first_stage} replications each")
+    for key, ok in neighbours.items():
+        what = f"neighbours ±1 FTE of {key.partition('.')[2]}" if key.startswith("fte.") else \
+            f"channel mix: moves of {channel_step:.0%} of marketing budget between two channels"
+        lines.append(f"{what}: {'compared' if ok else 'not compared'}")
+    lines.append(f"screened {found.evaluations} splits with the fast approximation (expected values); its search "
+                 + ("ended at a local optimum of the approximation" if found.converged else
+                    "stopped at its evaluation limit before a local optimum")
+                 + "; splits it did not shortlist were not simulated, so the answer is the best of those compared, "
+                   "not proven the best of all")
+    return Guarantee(procedure=procedure, delta=float(delta), level=level, compared=len(cands), holds=holds,
+                     neighbours=neighbours, screened=found.evaluations, screen_converged=found.converged,
+                     statements=lines)
 
 
 def budget_search_problems(*, probability, budget_range=None, budget_tolerance=0.05) -> list[tuple[str, str]]:
@@ -379,66 +451,176 @@ def budget_search_problems(*, probability, budget_range=None, budget_tolerance=0
     return problems
 
 
+@dataclass
+class BudgetSearch:
+    """What :func:`smallest_budget` proved.
+
+    Attributes:
+        target, probability, level: the question: the objective to reach, with which
+            probability, and the confidence of the bounds.
+        reps: replications per split at every budget (the same indices everywhere).
+        low, high: the bracket: ``high`` was shown to reach the target, ``low`` was
+            not (see ``low_proof``).
+        high_proof, low_proof: what was shown at each end, in words.
+        label: the split that reaches the target at ``high``; ``estimate``,
+            ``ci_low``, ``ci_high``: its share of replications reaching it and a
+            two-sided Clopper-Pearson interval.
+        tried: one row per budget and split compared: ``budget``, ``split``,
+            ``reached`` (replications), ``share``, ``lower`` and ``upper`` (one-sided
+            Clopper-Pearson bounds), ``verdict`` of the budget.
+        replications_used, seconds: the cost.
+    """
+
+    target: float
+    probability: float
+    level: float
+    reps: int
+    low: float
+    high: float
+    high_proof: str
+    low_proof: str
+    label: str
+    estimate: float
+    ci_low: float
+    ci_high: float
+    tried: pd.DataFrame = field(repr=False)
+    replications_used: int = 0
+    seconds: float = 0.0
+
+
+def clopper_pearson(reached: int, n: int, level: float) -> tuple[float, float]:
+    """One-sided Clopper-Pearson bounds at ``level``: ``(lower, upper)``, for ``reached`` successes in ``n``."""
+    lower = 0.0 if reached == 0 else float(stats.beta.ppf(1 - level, reached, n - reached + 1))
+    upper = 1.0 if reached == n else float(stats.beta.ppf(level, reached + 1, n - reached))
+    return lower, upper
+
+
 def smallest_budget(scenario, *, target: float, probability: float, objective: Objective | None = None,
                     budget_range: tuple[float, float] | None = None, budget_tolerance: float = 0.05,
-                    seed=0, workers: int = 1, backend: str = "local", scheduler: str | None = None,
-                    out=None, progress=None, **search) -> tuple[dict, Diagnostics]:
-    """The smallest budget whose best split reaches ``target`` with probability ``probability``.
+                    reps: int = 60, level: float = 0.95, seed=0, fixed=(), min_fte=None, max_fte=None, bounds=None,
+                    channel_step: float = 0.05, approximate=None, workers: int = 1, backend: str = "local",
+                    scheduler: str | None = None, out=None, progress=None) -> tuple[dict, BudgetSearch]:
+    """The smallest budget at which a split reaches ``target`` with probability at least ``probability``.
 
-    Bisection on the budget over ``budget_range`` (default from 0 to twice today's
-    budget, the top doubled up to three times if the target is not reached there). At
-    each budget the split is optimised for the probability of reaching the target
-    (:func:`optimize` with ``search`` options); a budget counts as reaching it when
-    that probability's estimate is at least ``probability``. It stops when the
-    bracket is narrower than ``budget_tolerance`` of its top, and returns the best
-    split at the top, with ``diagnostics.budget_search`` listing each budget tried.
+    At each budget tried, two splits are compared on the same ``reps`` replications
+    (the same indices at every budget, so the bisection follows the budget, not new
+    luck): today's split scaled to the budget, and the best split for the expected
+    objective that the fast approximation finds there (:mod:`sim.decide.screen`).
+    A budget **reaches** the target when one of them has a one-sided Clopper-Pearson
+    lower bound at ``level`` (Bonferroni over the two) of at least ``probability``; it
+    is shown **not** to when both upper bounds are below it. Bisection over
+    ``budget_range`` (default from 0 to twice today's budget, the top doubled up to
+    three times if needed) keeps a reached top and an unreached bottom, until the
+    bracket is narrower than ``budget_tolerance`` of its top.
+
+    Returns:
+        ``allocation`` (the reaching split's settings at the top, as :func:`optimize`'s,
+        with ``budget_low`` and ``budget_high``) and a :class:`BudgetSearch`.
     """
+    import time
+
+    began = time.perf_counter()
     problems = budget_search_problems(probability=probability, budget_range=budget_range,
                                       budget_tolerance=budget_tolerance)
+    problems += [p for p in race_problems(fresh_reps=reps, level=level, channel_step=channel_step)]
+    problems = [("reps", m) if name == "fresh_reps" else (name, m) for name, m in problems]
     if problems:
         raise OptimizeError(*problems[0], problems=problems)
-    lo, hi = (None, None) if budget_range is None else tuple(budget_range)
     objective = objective or Objective("revenue")
-    risk = probability_of_target(target)
+    probability_of_target(target)  # checks the target
+    if approximate is None:
+        from sim.model import approximate
     fixed_top = budget_range is not None
-    lo = 0.0 if lo is None else float(lo)
-    hi = 2 * current_split(scenario).total if hi is None else float(hi)
-    tried = []
+    lo, hi = (0.0, 2 * current_split(scenario).total) if budget_range is None else map(float, budget_range)
+    each = 1 - (1 - level) / 2  # Bonferroni over the two splits compared at a budget
+    tried: list[dict] = []
     root = root_seed(seed)
+
+    def attempt(evaluator: Evaluator, budget: float):
+        """``(verdict, best row, allocation)`` at ``budget``: verdict ``reached``, ``not reached`` or ``not shown``."""
+        try:
+            space = search_space(scenario, budget=budget, fixed=fixed, min_fte=min_fte, max_fte=max_fte,
+                                 bounds=bounds)
+        except BudgetTooSmall as exc:
+            tried.append({"budget": budget, "split": "", "reached": 0, "share": 0.0, "lower": 0.0, "upper": 0.0,
+                          "verdict": "not reached", "note": exc.message})
+            return "not reached", None, None
+        except SplitError as exc:
+            raise OptimizeError("scenario", exc.message) from None
+        score = score_of(scenario, space, objective, approximate)
+        today = today_candidate(scenario, space)
+        starts = starts_for(space, today, 2, root)
+        found = screen(scenario, space, score, starts=starts, channel_step=channel_step)
+        scaled = with_split(scenario, dataclasses.replace(current_split(scenario), total=budget))
+        options = [("best of the approximation: " + space.label(found.best), space.scenario(scenario, found.best),
+                    found.best, space), ("today's split scaled", scaled, None, space)]
+        evaluator.run([sc for _, sc, _, _ in options], reps)
+        rows = []
+        for label, sc, cand, _ in options:
+            frame = evaluator.replications(sc, reps)
+            x = objective.values(frame, sc) if len(frame) else np.array([])
+            k, n = int((x >= target).sum()), len(x)
+            lower, upper = clopper_pearson(k, n, each) if n else (0.0, 1.0)
+            rows.append({"budget": budget, "split": label, "reached": k, "share": k / n if n else float("nan"),
+                         "lower": lower, "upper": upper, "cand": cand, "n": n})
+        best = max(rows, key=lambda r: (r["lower"], r["share"]))
+        verdict = ("reached" if best["lower"] >= probability else
+                   "not reached" if all(r["upper"] < probability for r in rows) else "not shown")
+        for r in rows:
+            tried.append({k: v for k, v in r.items() if k not in ("cand", "n")} | {"verdict": verdict, "note": ""})
+        allocation = None
+        if verdict == "reached":
+            if best["cand"] is not None:
+                cand = best["cand"]
+                spend = space.spend(dict(cand.fte), dict(cand.mix))
+                allocation = {**space.settings(cand), **{f"spend_month.{c}": v / scenario.horizon_months
+                                                          for c, v in spend.items()},
+                              "total": budget, "unspent": budget - space.salaries(dict(cand.fte)) - sum(spend.values())}
+            else:
+                split = dataclasses.replace(current_split(scenario), total=budget)
+                allocation = {**{k: v for k, v in split.shares().items()}, "total": budget}
+            allocation["label"] = best["split"]
+        return verdict, best, allocation
+
     with Evaluator(root, workers=workers, backend=backend, scheduler=scheduler, out=out,
                    progress=progress) as evaluator:
-
-        def attempt(budget: float):
-            try:
-                allocation, diag = optimize(scenario, objective=objective, risk=risk, budget=budget,
-                                            evaluator=evaluator, **search)
-            except BudgetTooSmall as exc:
-                tried.append({"budget": budget, "probability": 0.0, "ci_low": 0.0, "ci_high": 0.0,
-                              "reached": False, "note": exc.message})
-                return None
-            reached = diag.estimate >= probability
-            tried.append({"budget": budget, "probability": diag.estimate, "ci_low": diag.ci_low,
-                          "ci_high": diag.ci_high, "reached": reached, "note": allocation["label"]})
-            return (allocation, diag) if reached else None
-
-        found = attempt(hi)
+        verdict, best, allocation = attempt(evaluator, hi)
         doublings = 0
-        while found is None and not fixed_top and doublings < 3:
+        while verdict != "reached" and not fixed_top and doublings < 3:
             lo, hi = hi, 2 * hi
             doublings += 1
-            found = attempt(hi)
-        if found is None:
-            raise OptimizeError("target", f"not reached with probability {probability:g} even with a budget of "
-                                          f"{hi:,.0f}; raise {{budget_range}} or lower the target")
+            verdict, best, allocation = attempt(evaluator, hi)
+        if verdict != "reached":
+            raise OptimizeError("target", f"not shown to be reached with probability {probability:g} even with a "
+                                          f"budget of {hi:,.0f}; raise {{budget_range}} or lower the target")
+        found = (best, allocation)
         while (hi - lo) > budget_tolerance * hi:
             mid = (lo + hi) / 2
-            result = attempt(mid)
-            if result is None:
-                lo = mid
+            verdict, best_mid, allocation_mid = attempt(evaluator, mid)
+            if verdict == "reached":
+                hi, found = mid, (best_mid, allocation_mid)
             else:
-                hi, found = mid, result
+                lo = mid
         evaluator.finish()
-    allocation, diagnostics = found
+        used = evaluator.replications_requested
+    best, allocation = found
+    reached_n = best["reached"]
+    ci = (float(stats.beta.ppf((1 - level) / 2, reached_n, reps - reached_n + 1)) if reached_n else 0.0,
+          float(stats.beta.ppf(1 - (1 - level) / 2, reached_n + 1, reps - reached_n)) if reached_n < reps else 1.0)
+    high_proof = (f"reached: {best['split']} reaches {target:,.0f} in {reached_n} of {reps} replications; "
+                  f"one-sided {each:.1%} Clopper-Pearson lower bound {best['lower']:.1%} >= {probability:.0%}")
+    low_verdict = next((r["verdict"] for r in tried if r["budget"] == lo), None)
+    if low_verdict is None:
+        low_proof = f"not tested at {lo:,.0f} (the low end of the range)"
+    elif low_verdict == "not reached":
+        low_proof = (f"not reached at {lo:,.0f}: every split compared there has a one-sided {each:.1%} upper bound "
+                     f"below {probability:.0%} (splits not compared there were not checked)")
+    else:
+        low_proof = (f"not shown either way at {lo:,.0f}: the best split compared has a lower bound below "
+                     f"{probability:.0%} and an upper bound above it; more replications (reps) could decide")
     allocation = {**allocation, "budget_low": lo, "budget_high": hi}
-    diagnostics.budget_search = pd.DataFrame(tried)
-    return allocation, diagnostics
+    search = BudgetSearch(target=float(target), probability=float(probability), level=level, reps=reps, low=lo,
+                          high=hi, high_proof=high_proof, low_proof=low_proof, label=best["split"],
+                          estimate=best["share"], ci_low=ci[0], ci_high=ci[1], tried=pd.DataFrame(tried),
+                          replications_used=used, seconds=time.perf_counter() - began)
+    return allocation, search

@@ -12,12 +12,14 @@ resample whole rows, so the pairing is kept.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy import stats
 
 from sim.seeds import keyed
 
-__all__ = ["best_share_intervals", "best_shares", "bootstrap_rows", "estimate", "paired_difference",
+__all__ = ["best_share_intervals", "best_shares", "bootstrap_rows", "estimate", "paired_difference", "risk_samples",
            "selection_probability", "variance_reduction"]
 
 BOOTSTRAP_SAMPLES = 2000
@@ -94,22 +96,43 @@ def variance_reduction(a, b) -> float:
     return float(independent / paired)
 
 
-def best_shares(values: np.ndarray) -> np.ndarray:
-    """For each alternative (column), the share of replications (rows) in which it is best.
+def risk_samples(values, risk=None) -> np.ndarray:
+    """The per-replication values a risk measure ranks by, replications on the second-to-last axis.
 
-    Ties share the replication equally, so the shares sum to 1.
+    For the mean, the objective values themselves; for a probability of reaching a
+    target, the indicators ``value >= target`` (so alternatives that always reach it
+    tie); for VaR and CVaR at tail share ``t``, the tail samples: each alternative's
+    worst ``ceil(t * n)`` replications in order, so that row ``j`` compares the
+    alternatives' ``j``-th worst outcomes (CVaR is those rows' mean; VaR the last of them).
     """
-    values = np.asarray(values, dtype=float)
-    top = values == values.max(axis=-1, keepdims=True)
-    return (top / top.sum(axis=-1, keepdims=True)).mean(axis=-2)
+    x = np.asarray(values, dtype=float)
+    if risk is None or risk.name == "mean":
+        return x
+    if risk.name == "probability":
+        return (x >= risk.target).astype(float)
+    k = max(1, math.ceil(risk.tail * x.shape[-2]))
+    return np.sort(x, axis=-2)[..., :k, :]
 
 
-def best_share_intervals(values: np.ndarray, level: float, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _best_per_row(x: np.ndarray) -> np.ndarray:
+    top = x == x.max(axis=-1, keepdims=True)
+    return top / top.sum(axis=-1, keepdims=True)
+
+
+def best_shares(values: np.ndarray, risk=None) -> np.ndarray:
+    """For each alternative (column), the share of rows of :func:`risk_samples` in which it is best.
+
+    Rows are replications (or, for VaR and CVaR, tail ranks). Ties share the row
+    equally, so the shares sum to 1.
+    """
+    return _best_per_row(risk_samples(values, risk)).mean(axis=-2)
+
+
+def best_share_intervals(values: np.ndarray, level: float, rows: np.ndarray,
+                         risk=None) -> tuple[np.ndarray, np.ndarray]:
     """Bootstrap intervals of :func:`best_shares`: ``(low, high)``, one value per alternative."""
     values = np.asarray(values, dtype=float)
-    top = values == values.max(axis=-1, keepdims=True)
-    per_row = top / top.sum(axis=-1, keepdims=True)  # replications x alternatives
-    shares = np.concatenate([per_row[block].mean(axis=1) for block in _blocks(rows)])  # resamples x alternatives
+    shares = np.concatenate([best_shares(values[block], risk) for block in _blocks(rows)])  # resamples x alternatives
     low, high = np.quantile(shares, [0.5 - level / 2, 0.5 + level / 2], axis=0)
     return low, high
 

@@ -116,7 +116,7 @@ def run_chunk(model, scenario, root: np.random.SeedSequence, indices, trace_belo
     """
     result = ChunkResult(indices=[int(i) for i in indices])
     label = seed_label(root)
-    monthly = []
+    monthly, done = [], []
     for i in result.indices:
         try:
             traced = i < trace_below
@@ -127,10 +127,13 @@ def run_chunk(model, scenario, root: np.random.SeedSequence, indices, trace_belo
             continue
         metrics, frame = out[0], out[1]
         result.rows.append({"replication": i, "seed": label, **flatten_metrics(metrics)})
-        monthly.append(frame.assign(replication=i))
+        monthly.append(frame)
+        done.append(i)
         if traced:
             result.traces[i] = out[2]
     if monthly:
+        # One concatenation, the replication column added once (not a copy per replication).
         frame = pd.concat(monthly, ignore_index=True)
-        result.monthly = frame[["replication", *[c for c in frame.columns if c != "replication"]]]
+        frame.insert(0, "replication", np.repeat(np.asarray(done, dtype=np.int64), [len(m) for m in monthly]))
+        result.monthly = frame
     return result

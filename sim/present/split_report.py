@@ -50,6 +50,8 @@ def comparison_report(comparison, console: Console | None = None, currency: str 
             _interval(row["p_best"], row["p_best_ci_low"], row["p_best_ci_high"], pct=True),
             _pct(row["p_selected"]), _vr(gains.get(label)))
     console.print(table)
+    for kept, same in c.merged.items():
+        console.print(f"{', '.join(same)}: the same scenario as {kept}, run and reported once")
     best = c.alternatives.loc[c.best]
     console.print(f"best: [bold]{c.best}[/bold]; against {c.baseline}: "
                   f"{_interval(best['vs_baseline'], best['vs_baseline_ci_low'], best['vs_baseline_ci_high'])}; "
@@ -79,7 +81,7 @@ def comparison_report(comparison, console: Console | None = None, currency: str 
 
 
 def optimization_report(allocation: dict, diagnostics, console: Console | None = None, currency: str = "") -> None:
-    """Print the best split found, how sure we are, and how the search spent its replications."""
+    """Print the best split found, what was guaranteed and what was not, and what it cost."""
     console = console or wide_console(180)
     d = diagnostics
     what = f"{d.risk.label} of {d.objective.label}" + (f" ({currency})" if currency else "")
@@ -87,7 +89,7 @@ def optimization_report(allocation: dict, diagnostics, console: Console | None =
     table = Table(title="Allocation", title_justify="left")
     table.add_column("setting")
     table.add_column("value", justify="right")
-    table.add_column("tolerance (±)", justify="right")
+    table.add_column("neighbours compared (±)", justify="right")
     for key, value in allocation.items():
         if key in ("label",):
             continue
@@ -97,22 +99,40 @@ def optimization_report(allocation: dict, diagnostics, console: Console | None =
         table.add_row(key, show(value), "" if tol is None else show(tol))
     console.print(table)
     level = f"{d.comparison.level:.0%}"
-    console.print(f"objective: {_interval(d.estimate, d.ci_low, d.ci_high)} ({level} CI)")
+    console.print("[bold]what was checked[/bold]:")
+    for line in d.guarantee.statements:
+        console.print(f"  - {line}")
+    fresh = f"on {d.comparison.n} fresh replications the selection did not use"
+    console.print(f"objective: {_interval(d.estimate, d.ci_low, d.ci_high)} ({level} CI, {fresh})")
     console.print(f"against today's split: {_interval(*d.vs_today)}")
     if d.vs_today[2] < 0:
-        console.print("[yellow]today's split is better than every split searched: it lies outside the "
-                      "bounds, FTE limits or fixed parts given[/yellow]")
+        console.print("[yellow]today's split is better than the split chosen: it lies outside the "
+                      "bounds, FTE limits or fixed parts given, or the approximation did not shortlist it[/yellow]")
     if d.runner_up is not None:
         console.print(f"runner-up: {d.runner_up}, behind by {_interval(*d.runner_up_difference)}")
-    console.print(f"probability of correct selection (among the finalists): {_pct(d.p_correct_selection)}")
-    console.print(f"replications used: {d.replications_used:,}; splits evaluated: {d.candidates_evaluated}")
-    if d.budget_search is not None:
-        search = Table(title="Budgets tried", title_justify="left")
-        for col in ("budget", "P(target)", "CI", "reached"):
-            search.add_column(col, justify="right")
-        for row in d.budget_search.itertuples():
-            search.add_row(_fmt(row.budget), _pct(row.probability), f"[{_pct(row.ci_low)}, {_pct(row.ci_high)}]",
-                           "yes" if row.reached else "no")
-        console.print(search)
-        console.print(f"smallest budget reaching the target: between {_fmt(allocation['budget_low'])} and "
-                      f"{_fmt(allocation['budget_high'])}")
+    for kept, same in d.comparison.merged.items():
+        console.print(f"{', '.join(same)}: the same split as {kept}, compared once")
+    console.print(f"replications: {d.replications_used:,} ({d.selection_replications:,} selecting, "
+                  f"{d.fresh_replications:,} fresh); splits simulated: {d.candidates_evaluated}; "
+                  f"wall time {d.seconds:.1f} s")
+
+
+def budget_search_report(allocation: dict, search, console: Console | None = None, currency: str = "") -> None:
+    """Print the smallest-budget bracket, what was proven at each end, and the budgets tried."""
+    console = console or wide_console(180)
+    money = f" {currency}" if currency else ""
+    console.print(f"[bold]smallest budget[/bold] reaching {_fmt(search.target)}{money} with probability "
+                  f"{_pct(search.probability)}: between {_fmt(search.low)} and {_fmt(search.high)}{money}")
+    console.print(f"  - at {_fmt(search.high)}: {search.high_proof}")
+    console.print(f"  - at {_fmt(search.low)}: {search.low_proof}")
+    table = Table(title="Budgets tried", title_justify="left")
+    for col in ("budget", "split", "reached", "share", "lower", "upper", "verdict"):
+        table.add_column(col, justify="left" if col in ("split", "verdict") else "right")
+    for row in search.tried.itertuples():
+        table.add_row(_fmt(row.budget), str(row.split), f"{row.reached}/{search.reps}" if row.split else "",
+                      _pct(row.share), _pct(row.lower), _pct(row.upper), row.verdict)
+    console.print(table)
+    console.print(f"split at the top: {search.label}; reached in {_pct(search.estimate)} of {search.reps} "
+                  f"replications ({search.level:.0%} CI [{_pct(search.ci_low)}, {_pct(search.ci_high)}], "
+                  f"Clopper-Pearson)")
+    console.print(f"replications: {search.replications_used:,}; wall time {search.seconds:.1f} s")

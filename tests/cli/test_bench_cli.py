@@ -130,3 +130,30 @@ def test_bench_prints_positive_ratios():
     assert number["ratio (2 workers / 1)"] == pytest.approx(two / one, abs=0.02)  # from 2-decimal prints
     leads, bare = number["funnel leads per second"], number["bare SimPy M/M/c customers per s"]
     assert number["ratio (leads / bare customers)"] == pytest.approx(leads / bare, rel=1e-3, abs=0.01)
+
+
+# -- funnel bench --optimize ----------------------------------------------------------------------------------------
+
+
+def test_optimize_bench_options_are_checked_before_anything_runs():
+    code, out, err = in_process("bench", "--scenario", TEACHING, "--check-reps", 1, "--scale", 2, "--optimize")
+    assert_one_line_per_option(code, out, err, ["--optimize", "--check-reps"])
+    code, out, err = in_process("bench", "--scenario", TEACHING, "--check-reps", 5)
+    assert_one_line_per_option(code, out, err, ["--check-reps"])
+
+
+def test_the_grid_around_an_answer_is_its_neighbours_one_and_two_fte_away_and_channel_moves():
+    from sim.decide.benchmark import grid_around
+    from sim.decide.search_space import search_space
+
+    sc = load_scenario(TEACHING)
+    space = search_space(sc)
+    allocation = {"total": space.total, "fte.ae": 2, **{f"channel_share.{c}": 1.0 for c in space.free_channels}}
+    alternatives = grid_around(sc, allocation)
+    assert alternatives[0].label == "answer" and alternatives[0].settings["fte.ae"] == 2
+    teams = sorted(a.settings["fte.ae"] for a in alternatives[1:])
+    lo, hi = space.fte_bounds["ae"]
+    assert teams == [n for n in (0, 1, 3, 4) if lo <= n <= hi]  # 1 and 2 FTE either side, within the bounds
+    for a in alternatives:  # every split of the grid spends the budget it was given
+        account = a.scenario.plan.budget
+        assert account.marketing + account.sales + account.unspent == pytest.approx(space.total, rel=1e-12)

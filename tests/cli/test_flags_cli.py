@@ -60,11 +60,13 @@ PASSED_BY = {
     "min_fte": ("optimize",),
     "max_fte": ("optimize",),
     "bounds": ("optimize",),
-    "initial_candidates": ("optimize",),
+    "contenders": ("optimize",),
     "initial_reps": ("optimize",),
     "race_batch": ("optimize",),
     "max_reps": ("optimize",),
-    "max_replications": ("optimize",),
+    "fresh_reps": ("optimize",),
+    "delta": ("optimize",),
+    "channel_step": ("optimize",),
     "probability": ("optimize",),
     "budget_range": ("optimize",),
     # the scenario files themselves (FLAGS: "FILE")
@@ -148,8 +150,8 @@ def _asked_names() -> set[str]:
     from sim.decide.search_space import search_space
     from sim.montecarlo.experiment import check_settings
 
-    found = race_problems(initial_candidates=0, initial_reps=0, race_batch=0, max_reps=0, max_replications=0,
-                          level=2)
+    found = race_problems(contenders=0, initial_reps=0, race_batch=0, max_reps=0, fresh_reps=0, level=2, delta=-1,
+                          channel_step=2)
     found += check_settings(reps=0, workers=0, backend="nosuch", scheduler="x", precision=-1, metric=None,
                             precision_batch=0, chunk_size=0, trace=-1)
     found += budget_search_problems(probability=2, budget_range=(5, 1), budget_tolerance=2)
@@ -268,7 +270,7 @@ WRONG = [
     pytest.param(["run", T, "--replication", -1], id="run-replication"),
     pytest.param(["run", T, "--seed", -2], id="run-seed"),
     pytest.param(["optimize", S, "--candidates", 0, "--initial-reps", 1, "--batch", 0, "--max-reps", 1,
-                  "--max-replications", 1, "--confidence", 2], id="optimize-race"),
+                  "--fresh-reps", 1, "--delta", -5, "--channel-step", 0.9, "--confidence", 2], id="optimize-race"),
     pytest.param(["optimize", S, "--initial-reps", 5, "--max-reps", 3], id="optimize-max-reps"),
     pytest.param(["optimize", S, "--bounds", "marketing_share=0.2:1.5", "--fixed", "nosuch", "--min-fte", "nosuch=1",
                   "--max-fte", "ae=-1"], id="optimize-limits"),

@@ -62,7 +62,9 @@ def test_impossible_searches_are_refused_with_the_parameter_named(firm):
         ({"initial_reps": 1}, ["initial_reps"], "expected an integer of at least 2, got 1"),
         ({"max_reps": 5}, ["max_reps"], "must be at least initial_reps (10), got 5"),
         ({"initial_reps": 1, "race_batch": 0, "level": 2}, ["initial_reps", "race_batch", "level"]),
-        ({"initial_candidates": 0, "max_replications": 1}, ["initial_candidates", "max_replications"]),
+        ({"contenders": 1, "fresh_reps": 1}, ["contenders", "fresh_reps"]),
+        ({"delta": -1.0, "channel_step": 0.9}, ["delta", "channel_step"], "expected a positive amount"),
+        ({"max_reps": 2_000_000}, ["max_reps"], "must be below 1,000,000"),
         ({"budget": -5.0}, ["budget"], "expected a positive amount, got -5.0"),
     ]
     for kwargs, parameters, *messages in cases:

@@ -28,6 +28,7 @@ from sim.decide.paired import (
     bootstrap_rows,
     estimate,
     paired_difference,
+    risk_samples,
     selection_probability,
     variance_reduction,
 )
@@ -275,6 +276,30 @@ def test_best_shares_count_the_replications_each_alternative_wins_ties_shared():
     assert list(best_shares(values)) == [(0 + 0.5 + 0 + 1) / 4, (1 + 0.5 + 0 + 0) / 4, 1 / 4]
     low, high = best_share_intervals(values, 0.95, bootstrap_rows(4, 0))
     assert np.all(low <= best_shares(values) + 1e-12) and np.all(best_shares(values) <= high + 1e-12)
+
+
+def test_best_shares_under_a_probability_count_reaching_the_target_not_the_raw_values():
+    # Three alternatives that all reach the target in every replication are tied in every one,
+    # whatever their raw values: P(best) is a third each, not the raw winner's.
+    values = np.array([[10.0, 12.0, 11.0], [13.0, 11.0, 12.0], [14.0, 12.5, 12.0], [11.0, 12.0, 15.0]])
+    assert list(best_shares(values, probability_of_target(5.0))) == pytest.approx([1 / 3] * 3)
+    # With a target only some reach, it is the share of replications each is among those reaching it.
+    shares = best_shares(values, probability_of_target(12.0))
+    reach = values >= 12.0
+    by_hand = np.mean([row / row.sum() if row.any() else np.full(3, 1 / 3) for row in reach], axis=0)
+    assert shares == pytest.approx(by_hand)
+
+
+def test_best_shares_under_cvar_compare_the_alternatives_tail_samples_rank_by_rank():
+    rng = np.random.default_rng(4)
+    values = rng.normal(size=(40, 3)) + np.array([0.0, 0.3, -0.2])
+    risk = conditional_value_at_risk(0.25)
+    tails = np.sort(values, axis=0)[:10]  # each alternative's 10 worst replications, in order
+    assert risk_samples(values, risk) == pytest.approx(tails)
+    by_hand = np.mean([row == row.max() for row in tails], axis=0)
+    assert best_shares(values, risk) == pytest.approx(by_hand)
+    # The tail samples' mean is the CVaR itself.
+    assert tails.mean(axis=0) == pytest.approx(risk(values.T))
 
 
 def test_selection_probability_is_the_share_of_resamples_each_is_best():
