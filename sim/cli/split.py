@@ -412,7 +412,7 @@ def add_split_commands(sub) -> None:
     d = OPTIMIZE_DEFAULTS
     opt.add_argument("--delta", type=number, default=d["delta"], metavar="X",
                      help="the difference that matters, in the objective's unit (default: 1%% of today's split's "
-                          "approximate objective, at least 0.1%% of the budget; 0.05 for --risk probability)")
+                          "approximate objective, at least 0.5%% of the budget; 0.05 for --risk probability)")
     opt.add_argument("--candidates", type=integer, default=d["candidates"], metavar="N",
                      help=f"splits the selection compares on the simulation (default {d['candidates']})")
     opt.add_argument("--initial-reps", type=integer, default=d["initial_reps"], metavar="N",

@@ -61,7 +61,7 @@ __all__ = ["FRESH_START", "BudgetSearch", "Diagnostics", "Guarantee", "OptimizeE
 # The first index of the fresh replications: above any the selection may use (max_reps is below it).
 FRESH_START = 1_000_000
 DEFAULT_DELTA_SHARE = 0.01  # of today's approximate objective, for the mean
-DEFAULT_DELTA_BUDGET_SHARE = 0.001  # of the budget at least, for an objective in money
+DEFAULT_DELTA_BUDGET_SHARE = 0.005  # of the budget at least, for an objective in money
 DEFAULT_DELTA_PROBABILITY = 0.05  # for the probability of reaching a target
 
 
@@ -166,7 +166,7 @@ def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None 
         delta: the indifference zone: differences smaller than this do not matter, in
             the objective's unit (the risk measure's: a probability for
             ``probability``). Default: 1% of today's split's approximate objective
-            for the mean (for money, at least 0.1% of the budget, so that an objective
+            for the mean (for money, at least 0.5% of the budget, so that an objective
             near zero does not ask for differences no one would act on), 0.05 for a
             probability.
         contenders: splits the selection compares (today's is always one).
@@ -345,8 +345,8 @@ def _report(scenario, space, evaluator, seed, cands, scenarios, found, selection
         diff = tuple(float(v) for v in paired_difference(values[best].to_numpy(), values[labels[runner]].to_numpy(),
                                                          risk, level, rows))
     vs_today = tuple(float(table.loc[best, k]) for k in ("vs_baseline", "vs_baseline_ci_low", "vs_baseline_ci_high"))
-    guarantee = _guarantee(space, cands, chosen, selection, procedure, found, delta, level, channel_step, risk,
-                           objective)
+    guarantee = _guarantee(scenario, space, cands, chosen, selection, procedure, found, delta, level, channel_step,
+                           risk, objective)
     tolerance = {}
     for key, compared in guarantee.neighbours.items():
         if compared:
@@ -390,8 +390,9 @@ def _amount(x: float, risk: Risk) -> str:
     return f"{x:.3g}" if risk.name == "probability" else f"{x:,.0f}"
 
 
-def _guarantee(space: SearchSpace, cands: list[Candidate], chosen: Candidate, selection: Selection, procedure: str,
-               found, delta: float, level: float, channel_step: float, risk: Risk, objective: Objective) -> Guarantee:
+def _guarantee(scenario, space: SearchSpace, cands: list[Candidate], chosen: Candidate, selection: Selection,
+               procedure: str, found, delta: float, level: float, channel_step: float, risk: Risk,
+               objective: Objective) -> Guarantee:
     compared = set(cands)
     neighbours = {}
     fte = dict(chosen.fte)
@@ -406,7 +407,8 @@ def _guarantee(space: SearchSpace, cands: list[Candidate], chosen: Candidate, se
                  if c.fte == chosen.fte and c != chosen]
         neighbours["channel_mix"] = all(c in compared for c in moves)
     holds = procedure == "KN" and selection.finished
-    unit = "" if risk.name == "probability" else f" of {objective.label}"
+    currency = f" {scenario.currency}" if objective.name != "new_customers" and scenario.currency else ""
+    unit = "" if risk.name == "probability" else f"{currency} of {objective.label}"
     lines = []
     if holds:
         lines.append(f"best of the {len(cands)} splits compared, within {_amount(delta, risk)}{unit} "

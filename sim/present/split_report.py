@@ -109,7 +109,7 @@ def optimization_report(allocation: dict, diagnostics, console: Console | None =
         console.print("[yellow]today's split is better than the split chosen: it lies outside the "
                       "bounds, FTE limits or fixed parts given, or the approximation did not shortlist it[/yellow]")
     if d.runner_up is not None:
-        console.print(f"runner-up: {d.runner_up}, behind by {_interval(*d.runner_up_difference)}")
+        console.print(f"runner-up: {d.runner_up}; chosen minus runner-up: {_interval(*d.runner_up_difference)}")
     for kept, same in d.comparison.merged.items():
         console.print(f"{', '.join(same)}: the same split as {kept}, compared once")
     console.print(f"replications: {d.replications_used:,} ({d.selection_replications:,} selecting, "
