@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -192,8 +193,6 @@ def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None 
         (``spend_month.<c>``), ``total``, ``unspent`` and ``label``;
         ``diagnostics``: a :class:`Diagnostics`.
     """
-    import time
-
     began = time.perf_counter()
     objective = objective or Objective()
     risk = risk or mean()
@@ -519,8 +518,6 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
         ``allocation`` (the reaching split's settings at the top, as :func:`optimize`'s,
         with ``budget_low`` and ``budget_high``) and a :class:`BudgetSearch`.
     """
-    import time
-
     began = time.perf_counter()
     problems = budget_search_problems(probability=probability, budget_range=budget_range,
                                       budget_tolerance=budget_tolerance)
@@ -555,10 +552,10 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
         found = screen(scenario, space, score, starts=starts, channel_step=channel_step)
         scaled = with_split(scenario, dataclasses.replace(current_split(scenario), total=budget))
         options = [("best of the approximation: " + space.label(found.best), space.scenario(scenario, found.best),
-                    found.best, space), ("today's split scaled", scaled, None, space)]
-        evaluator.run([sc for _, sc, _, _ in options], reps)
+                    found.best), ("today's split scaled", scaled, None)]
+        evaluator.run([sc for _, sc, _ in options], reps)
         rows = []
-        for label, sc, cand, _ in options:
+        for label, sc, cand in options:
             frame = evaluator.replications(sc, reps)
             x = objective.values(frame, sc) if len(frame) else np.array([])
             k, n = int((x >= target).sum()), len(x)

@@ -100,66 +100,40 @@ def kn(values: Callable[[list[int], int], np.ndarray], systems: int, *, delta: f
     alive = list(range(k))
     eliminated: list[int | None] = [None] * k
     used = [first_stage] * k
-    sums = x.sum(axis=0)
-    r = first_stage
     data = {i: x[:, i] for i in range(k)}
+    sums = x.sum(axis=0)
 
-    def screen(r: int, means: np.ndarray) -> list[int]:
-        keep = []
-        for i in alive:
-            ok = True
-            for j in alive:
-                if j == i:
-                    continue
-                w = max(0.0, delta / (2 * r) * (h2 * s2[i, j] / delta**2 - r))
-                if means[i] < means[j] - w:
-                    ok = False
-                    break
-            if ok:
-                keep.append(i)
-        return keep
+    def closes() -> float:
+        """The replication after which every surviving pair's continuation region has closed."""
+        return max(last[i, j] for i in alive for j in alive if j != i)
 
-    finished = False
+    def stays(i: int, r: int) -> bool:
+        means = sums / r
+        return all(means[i] >= means[j] - max(0.0, delta / (2 * r) * (h2 * s2[i, j] / delta**2 - r))
+                   for j in alive if j != i)
+
+    r, have, finished = first_stage, first_stage, False
     while True:
-        # The rule at r, for every r the batch covers.
-        n_max = max(last[i, j] for i in alive for j in alive if j != i)
-        if r > n_max:  # every pair's region has closed: the largest mean wins
+        if r > closes():  # no pair's region is open: the largest mean wins
             finished = True
             break
-        means = sums / r
-        keep = screen(r, means)
-        for i in alive:
-            if i not in keep:
-                eliminated[i] = r
-                used[i] = r
-        alive = keep
+        out = [i for i in alive if not stays(i, r)]  # the rule at r, against every survivor at r
+        for i in out:
+            eliminated[i] = used[i] = r
+        alive = [i for i in alive if i not in out]
         if len(alive) == 1:
             finished = True
             break
         if r >= max_reps:
             break
-        # Replications r .. top - 1 of the survivors, then the rule at each of them in turn.
-        top = min(max_reps, r + batch, int(n_max) + 1)
-        fresh = np.asarray(values(alive, top), dtype=float)
-        for col, i in enumerate(alive):
-            data[i] = fresh[:, col]
-        while r < top:
-            for i in alive:
-                sums[i] += data[i][r]
-            r += 1
-            if r > max(last[i, j] for i in alive for j in alive if j != i):
-                break
-            keep = screen(r, sums / r)
-            for i in alive:
-                if i not in keep:
-                    eliminated[i] = r
-                    used[i] = r
-            alive = keep
-            if len(alive) == 1:
-                break
-        if len(alive) == 1:
-            finished = True
-            break
+        if r == have:  # the next batch of the survivors; the rule still reads one replication at a time
+            have = min(max_reps, r + batch, int(closes()) + 1)
+            fresh = np.asarray(values(alive, have), dtype=float)
+            for col, i in enumerate(alive):
+                data[i] = fresh[:, col]
+        for i in alive:
+            sums[i] += data[i][r]
+        r += 1
     for i in alive:
         used[i] = r
     means = [float(data[i][:used[i]].mean()) for i in range(k)]

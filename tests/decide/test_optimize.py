@@ -417,6 +417,10 @@ def test_the_smallest_budget_bracket_is_right_against_the_closed_form(inverse):
     assert reach_probability(hi, m, s, INVERSE["target"]) >= INVERSE["probability"]
     assert hi >= truth
     assert "lower bound" in found.high_proof and found.estimate >= INVERSE["probability"]
+    # The split's interval at the top is the two-sided exact (Clopper-Pearson) one, as scipy computes it.
+    top = found.tried[(found.tried["budget"] == hi)].sort_values("lower").iloc[-1]
+    exact_ci = stats.binomtest(int(top["reached"]), INVERSE["reps"]).proportion_ci(0.95, method="exact")
+    assert (found.ci_low, found.ci_high) == pytest.approx((exact_ci.low, exact_ci.high))
     assert found.tried["budget"].nunique() == len(found.tried) // 2  # two splits at every budget
 
 
