@@ -610,12 +610,12 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
                   f"one-sided {each:.1%} Clopper-Pearson lower bound {best['lower']:.1%} >= {probability:.0%}")
     low_verdict = next((r["verdict"] for r in tried if r["budget"] == lo), None)
     if low_verdict is None:
-        low_proof = f"not tested at {lo:,.0f} (the low end of the range)"
+        low_proof = "not tested (the low end of the range)"
     elif low_verdict == "not reached":
-        low_proof = (f"not reached at {lo:,.0f}: every split compared there has a one-sided {each:.1%} upper bound "
+        low_proof = (f"not reached: every split compared there has a one-sided {each:.1%} upper bound "
                      f"below {probability:.0%} (splits not compared there were not checked)")
     else:
-        low_proof = (f"not shown either way at {lo:,.0f}: the best split compared has a lower bound below "
+        low_proof = (f"not shown either way: the best split compared has a lower bound below "
                      f"{probability:.0%} and an upper bound above it; more replications (reps) could decide")
     allocation = {**allocation, "budget_low": lo, "budget_high": hi}
     search = BudgetSearch(target=float(target), probability=float(probability), level=level, reps=reps, low=lo,
