@@ -306,8 +306,10 @@ def _cmd_optimize(args) -> int:
         else:
             budget_search_report(allocation, diagnostics, currency=scenario.currency)
         return 0
+    summary = {k: v for k, v in _diagnostics(diagnostics).items() if k != "statements"}  # a table has no lists
     extra = {"allocation": pd.DataFrame([allocation]), "search": diagnostics.history,
-             "diagnostics": pd.DataFrame([_diagnostics(diagnostics)])}
+             "diagnostics": pd.DataFrame([summary]),
+             "guarantee": pd.DataFrame({"checked": diagnostics.guarantee.statements})}
     if problems := _write_outputs(args, diagnostics.comparison, extra):
         return fail(problems)
     if args.json:

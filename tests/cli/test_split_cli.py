@@ -360,6 +360,17 @@ def _chosen_objectives(out_dir, label: str) -> np.ndarray:
     return tidy.loc[tidy["alternative"] == label, "objective"].to_numpy()
 
 
+def test_optimize_writes_tables_and_a_workbook_that_read_back(tmp_path, small):
+    doc = _ok(*OPTIMIZE, "--out", tmp_path / "out", "--excel", tmp_path / "optimize.xlsx")
+    checked = pd.read_csv(tmp_path / "out" / "guarantee.csv")["checked"].tolist()
+    assert checked == doc["diagnostics"]["statements"]
+    diagnostics = pd.read_csv(tmp_path / "out" / "diagnostics.csv")
+    assert diagnostics.loc[0, "estimate"] == pytest.approx(doc["diagnostics"]["estimate"])
+    book = openpyxl.load_workbook(tmp_path / "optimize.xlsx", read_only=True)
+    assert {"allocation", "search", "diagnostics", "guarantee"} <= set(book.sheetnames)
+    book.close()
+
+
 def test_optimize_for_cvar(tmp_path, small):
     doc = _ok("optimize", SMALL, *RISK_RACE, "--seed", 1, "--risk", "cvar", "--risk-level", 0.2, "--out", tmp_path)
     _assert_consistent(doc, small)
