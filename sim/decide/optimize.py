@@ -52,6 +52,7 @@ from sim.decide.search_space import (
     search_space,
     today_candidate,
 )
+from sim.decide.search_space import neighbours as neighbours_of
 from sim.decide.selection import Selection, kn
 from sim.decide.split import SplitError, current_split, with_split
 from sim.montecarlo.replication import root_seed
@@ -365,12 +366,15 @@ def _report(scenario, space, evaluator, seed, cands, scenarios, found, selection
         candidates_evaluated=len(cands), runner_up=labels[runner] if runner is not None else None,
         runner_up_difference=diff, p_selected=float(table.loc[best, "p_selected"]), tolerance=tolerance,
         vs_today=vs_today, guarantee=guarantee, comparison=comparison, history=history)
-    spend = space.spend(dict(chosen.fte), dict(chosen.mix))
-    months = scenario.horizon_months
-    allocation = {**space.settings(chosen), **{f"spend_month.{c}": s / months for c, s in spend.items()},
-                  "total": space.total, "unspent": space.total - space.salaries(dict(chosen.fte)) - sum(spend.values()),
-                  "label": best}
-    return allocation, diagnostics
+    return _allocation(space, chosen, scenario.horizon_months, best), diagnostics
+
+
+def _allocation(space: SearchSpace, cand: Candidate, months: int, label: str) -> dict:
+    """A candidate's settings, monthly spend per channel, the budget, what is left unspent, and its label."""
+    spend = space.spend(dict(cand.fte), dict(cand.mix))
+    return {**space.settings(cand), **{f"spend_month.{c}": s / months for c, s in spend.items()},
+            "total": space.total, "unspent": space.total - space.salaries(dict(cand.fte)) - sum(spend.values()),
+            "label": label}
 
 
 def _same_plan(a, b) -> bool:
@@ -400,9 +404,7 @@ def _guarantee(scenario, space: SearchSpace, cands: list[Candidate], chosen: Can
         near = [c for c in near if space.feasible(dict(c.fte), dict(c.mix))]
         neighbours[f"fte.{r}"] = all(c in compared for c in near)
     if len(space.free_channels) > 1:
-        from sim.decide.search_space import neighbours as near_of
-
-        moves = [c for c in near_of(chosen, space, dict.fromkeys(space.fte_bounds, 0), channel_step)
+        moves = [c for c in neighbours_of(chosen, space, dict.fromkeys(space.fte_bounds, 0), channel_step)
                  if c.fte == chosen.fte and c != chosen]
         neighbours["channel_mix"] = all(c in compared for c in moves)
     holds = procedure == "KN" and selection.finished
@@ -570,15 +572,10 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
         allocation = None
         if verdict == "reached":
             if best["cand"] is not None:
-                cand = best["cand"]
-                spend = space.spend(dict(cand.fte), dict(cand.mix))
-                allocation = {**space.settings(cand), **{f"spend_month.{c}": v / scenario.horizon_months
-                                                          for c, v in spend.items()},
-                              "total": budget, "unspent": budget - space.salaries(dict(cand.fte)) - sum(spend.values())}
+                allocation = _allocation(space, best["cand"], scenario.horizon_months, best["split"])
             else:
                 split = dataclasses.replace(current_split(scenario), total=budget)
-                allocation = {**{k: v for k, v in split.shares().items()}, "total": budget}
-            allocation["label"] = best["split"]
+                allocation = {**split.shares(), "total": budget, "label": best["split"]}
         return verdict, best, allocation
 
     with Evaluator(root, workers=workers, backend=backend, scheduler=scheduler, out=out,

@@ -19,7 +19,7 @@ from sim.model.record import Record
 from sim.model.team import fte_by_month
 from sim.scenario.plan import MONEY_ROUND_OFF
 
-__all__ = ["Costs", "budget_measures", "costs"]
+__all__ = ["Costs", "budget_measures", "cost_measures", "costs", "npv"]
 
 
 @dataclass
@@ -81,9 +81,25 @@ def costs(record: Record, bookings: np.ndarray, sql_time: np.ndarray) -> Costs:
     return Costs(spend, lead_costs, nurture, salaries, commissions, bonuses)
 
 
-def budget_measures(record: Record, paid: Costs) -> dict[str, float]:
-    """The budget's accounting (see the module docstring); empty without a budget."""
-    account = record.plan.budget
+def cost_measures(paid: Costs) -> dict[str, float]:
+    """The ``cost.*`` measures: each category over the horizon, and the total."""
+    m = {"cost.marketing_spend": float(paid.spend.sum()), "cost.lead_costs": float(paid.lead_costs.sum()),
+         "cost.nurture": float(paid.nurture.sum())}
+    m.update({f"cost.salaries_{name}": float(s.sum()) for name, s in paid.salaries.items()})
+    m.update({"cost.commissions": float(paid.commissions.sum()), "cost.sdr_bonuses": float(paid.sdr_bonuses.sum()),
+              "cost.total": float(paid.total.sum())})
+    return m
+
+
+def npv(scenario, monthly: np.ndarray) -> float:
+    """The net present value of a monthly series, each month discounted from its end at ``discount_rate_year``."""
+    discount = (1.0 + scenario.discount_rate_year) ** (-(np.arange(len(monthly)) + 1) / 12.0)
+    return float((monthly * discount).sum())
+
+
+def budget_measures(plan, paid: Costs) -> dict[str, float]:
+    """The budget's accounting of ``plan`` (see the module docstring); empty without a budget."""
+    account = plan.budget
     if account is None:
         return {}
     out = {f"budget_fte_{name}": float(n) for name, n in account.fte.items()}

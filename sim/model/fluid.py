@@ -31,13 +31,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.model.costs import Costs, budget_measures, cost_measures, npv
 from sim.model.fluid_leads import INTENT, hand_over, lead_months, month_shift
 from sim.model.fluid_pipeline import SUB, pipeline, subscription_kernels
 from sim.model.fluid_queue import queue_months
 from sim.model.fluid_team import team_curve
 from sim.model.qualification import qualifier_role
 from sim.model.response import wait_decay
-from sim.scenario.plan import MONEY_ROUND_OFF, ROLE_NAMES
+from sim.scenario.plan import ROLE_NAMES
 from sim.scenario.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
 
 __all__ = ["APPROXIMATED", "ERROR_NOTE", "approximate", "approximate_monthly"]
@@ -179,11 +180,10 @@ def _expected(scenario):
         nurture = sc.nurture.cost_per_lead_month * (ho.nurture_lead_months + qual["recycled"] * back)
     salaries = {n: t.fte_months * getattr(roles, n).cost_per_fte_year / 12.0 for n, t in teams.items()}
     sqls_m = qual["sqls"].sum(axis=1)
-    commissions = roles.ae.commission_rate * bookings
-    bonuses = (roles.sdr.bonus_per_sql if roles.sdr else 0.0) * sqls_m
-    costs_m = spend + lead_costs + nurture + sum(salaries.values()) + commissions + bonuses
+    paid = Costs(spend, lead_costs, nurture, salaries, roles.ae.commission_rate * bookings,
+                 (roles.sdr.bonus_per_sql if roles.sdr else 0.0) * sqls_m)
+    costs_m = paid.total
     contribution_m = revenue * sc.gross_margin - costs_m
-    discount = (1.0 + sc.discount_rate_year) ** (-(j + 1) / 12.0)
     contacted_m = qual["contacted"].sum(axis=1)
 
     m = {"leads": float(leads.sum())}
@@ -196,20 +196,16 @@ def _expected(scenario):
         "bookings": float(bookings.sum()), "revenue": float(revenue.sum()),
         "revenue_from_new_customers": float(new_rev.sum()), "ending_mrr": float(mrr_end[-1]),
         "ending_arr": 12.0 * float(mrr_end[-1]), "ending_customers": float(customers_end[-1]),
-        "cost.marketing_spend": float(spend.sum()), "cost.lead_costs": float(lead_costs.sum()),
-        "cost.nurture": float(nurture.sum()),
     })
-    m.update({f"cost.salaries_{n}": float(s.sum()) for n, s in salaries.items()})
-    m.update({"cost.commissions": float(commissions.sum()), "cost.sdr_bonuses": float(bonuses.sum()),
-              "cost.total": float(costs_m.sum()), "gross_margin": float((revenue * sc.gross_margin).sum()),
-              "contribution": float(contribution_m.sum()),
-              "npv_contribution": float((contribution_m * discount).sum()),
+    m.update(cost_measures(paid))
+    m.update({"gross_margin": float((revenue * sc.gross_margin).sum()),
+              "contribution": float(contribution_m.sum()), "npv_contribution": npv(sc, contribution_m),
               "open_pipeline_expected_wins": pipe.open_wins,
               "open_pipeline_weighted_value": pipe.open_value * (12.0 if deal.kind == "subscription" else 1.0)})
     for n, t in teams.items():
         m[f"fte_end.{n}"] = t.fte_end
         m[f"fte_months.{n}"] = float(t.fte_months.sum())
-    m.update(_budget(plan, salaries))
+    m.update(budget_measures(plan, paid))
     monthly = pd.DataFrame({
         "month": j, "marketing_spend": spend, "leads": leads.sum(axis=0), "mqls": fresh.sum(axis=1),
         "sqls": sqls_m, "opportunities": pipe.starts.reshape(H, SUB).sum(axis=1), "wins": wins_m,
@@ -218,20 +214,6 @@ def _expected(scenario):
         **{f"fte_{n}": t.fte_months for n, t in teams.items()},
     })
     return m, monthly
-
-
-def _budget(plan, salaries) -> dict[str, float]:
-    account = plan.budget
-    if account is None:
-        return {}
-    out = {f"budget_fte_{name}": float(n) for name, n in account.fte.items()}
-    paid = sum(float(salaries[name].sum()) for name in account.salaries)
-    vacancies = account.sales - paid
-    if vacancies <= MONEY_ROUND_OFF * max(account.total, 1.0):
-        vacancies = 0.0
-    out.update(budget_total=account.total, budget_marketing=account.marketing, budget_sales=account.sales,
-               budget_unspent=account.unspent, budget_vacancies=vacancies)
-    return out
 
 
 def approximate(scenario) -> dict[str, float]:

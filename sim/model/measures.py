@@ -16,7 +16,7 @@ import pandas as pd
 
 from sim.errors import FunnelError
 from sim.model import states as S
-from sim.model.costs import budget_measures, costs
+from sim.model.costs import budget_measures, cost_measures, costs, npv
 from sim.model.leads import Columns
 from sim.model.months import month_counts
 from sim.model.paths import advance_probabilities, open_win_probability
@@ -83,7 +83,7 @@ def measure(record: Record) -> tuple[dict, pd.DataFrame]:
     for name, f in fte_m.items():
         m[f"fte_end.{name}"] = float(f[-1])
         m[f"fte_months.{name}"] = float(f.sum())
-    m.update(budget_measures(record, series["paid"]))
+    m.update(budget_measures(record.plan, series["paid"]))
     book = record.book
     monthly = pd.DataFrame(
         {
@@ -190,14 +190,7 @@ def _money(v: _View) -> tuple[dict, dict]:
 
     paid = costs(r, earned.bookings, r.book.sql_time)
     marketing_m, costs_m = paid.marketing, paid.total
-    m["cost.marketing_spend"] = float(paid.spend.sum())
-    m["cost.lead_costs"] = float(paid.lead_costs.sum())
-    m["cost.nurture"] = float(paid.nurture.sum())
-    for name, s in paid.salaries.items():
-        m[f"cost.salaries_{name}"] = float(s.sum())
-    m["cost.commissions"] = float(paid.commissions.sum())
-    m["cost.sdr_bonuses"] = float(paid.sdr_bonuses.sum())
-    m["cost.total"] = float(costs_m.sum())
+    m.update(cost_measures(paid))
     marketing_cost = float(marketing_m.sum())
     m["cost_per_lead"] = _ratio(marketing_cost, r.leads)
     m["cost_per_mql"] = _ratio(marketing_cost, len(r.mqls))
@@ -209,8 +202,7 @@ def _money(v: _View) -> tuple[dict, dict]:
     m["gross_margin"] = float(gross_m.sum())
     m["contribution"] = float(contribution_m.sum())
     m["roi"] = _ratio(m["contribution"], m["cost.total"])
-    discount = (1.0 + sc.discount_rate_year) ** (-(np.arange(H) + 1) / 12.0)
-    m["npv_contribution"] = float((contribution_m * discount).sum())
+    m["npv_contribution"] = npv(sc, contribution_m)
     avg = m["average_deal_value"]
     if deal.kind == "subscription":
         net_churn = cust.churn_month - cust.expansion_month
