@@ -2,17 +2,29 @@
 
 Bad input (a broken scenario, a wrong flag, an unwritable output) is reported one
 line per problem on stderr with exit code 2, never a traceback: the library's errors
-name Python parameters, and :mod:`sim.cli.flags` words them with the flags.
+name Python parameters, and :mod:`sim.cli.flags` words them with the flags. A run
+stopped by Ctrl-C exits with 130, by SIGTERM with 143 (both say how to resume with
+``--out``); standard output that cannot be written (full, closed) is one line on
+stderr and exit code 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 
 from sim.cli.flags import error_lines
-from sim.cli.options import Parser, fail
+from sim.cli.options import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    Parser,
+    Terminated,
+    fail,
+    sigterm_interrupts,
+)
 from sim.cli.run import add_run_commands
 from sim.cli.split import add_split_commands
 from sim.errors import FunnelError
@@ -31,17 +43,88 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StdoutError(Exception):
+    """Standard output could not be written (not an OSError, so that no file-writing code catches it)."""
+
+    def __init__(self, cause: OSError):
+        super().__init__(cause.strerror or str(cause))
+        self.cause = cause
+
+
+class _Stdout:
+    """Standard output, whose write errors are told apart from every other file's."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _StdoutError(exc) from None
+
+    def writelines(self, lines):
+        for line in lines:
+            self.write(line)
+
+    def flush(self):
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _StdoutError(exc) from None
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _stdout_failed(stream, exc: _StdoutError) -> int:
+    if exc.cause.errno != errno.EPIPE:  # the reader went away (`funnel schema | head`): stop quietly, as cat does
+        try:
+            print(f"cannot write to standard output: {exc}", file=sys.stderr)
+        except OSError:
+            pass
+    try:
+        # What is still buffered goes nowhere, so Python's flush at exit does not fail ("Exception ignored").
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass  # not a file (a test's StringIO): nothing buffered to lose
+    return EXIT_FAILED
+
+
 def main(argv=None) -> int:
     """Entry point of the ``funnel`` console script."""
-    args = build_parser().parse_args(argv)
+    stream = sys.stdout
+    sys.stdout = _Stdout(stream)
     try:
-        return args.func(args)
+        return _main(argv)
+    except _StdoutError as exc:
+        return _stdout_failed(stream, exc)
+    finally:
+        sys.stdout = stream
+
+
+def _main(argv) -> int:
+    try:
+        with sigterm_interrupts():
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit:  # --help, --version, a usage error: what they printed must reach stdout too
+                sys.stdout.flush()
+                raise
+            code = args.func(args)
+            sys.stdout.flush()  # here, where a failure can be reported, not at exit
+            return code
     except FunnelError as exc:
         return fail(error_lines(exc))
+    except Terminated:
+        print("terminated", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
-        return fail(["interrupted"])
-    except BrokenPipeError:
-        # The reader went away (e.g. `funnel schema | head`): stop quietly, as cat does.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 1
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:  # a file the command reads or writes, not named by an option's own check
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"{where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED

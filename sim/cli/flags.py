@@ -18,6 +18,7 @@ FLAGS = {
     "workers": "--workers",
     "backend": "--backend",
     "scheduler": "--scheduler",
+    "connect_timeout": "--connect-timeout",
     "out": "--out",
     "chunk_size": "--chunk-size",
     "trace": "--trace",
@@ -54,6 +55,7 @@ FLAGS = {
     "channel_step": "--channel-step",
     "probability": "--probability",
     "budget_range": "--budget-range",
+    "limits": "--limit",
     # what a scenario message may point to
     "schema": "`funnel schema`",
 }
@@ -61,6 +63,8 @@ FLAGS = {
 
 def flag(parameter: str) -> str:
     """The command line's name for a library parameter (or split setting); unknown names are kept."""
+    if parameter.startswith("limit_"):  # one of `limits`, as sim.model.size names it
+        return f"--limit {parameter.removeprefix('limit_')}=N"
     kind, _, name = parameter.partition(".")
     if parameter == "role_share.sdr":
         return "--sdr-share (or --role-share sdr)"

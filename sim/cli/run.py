@@ -4,16 +4,30 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from sim.cli.flags import error_lines
-from sim.cli.options import attempt, fail, integer, jsonable, number, run_with_progress
+from sim.cli.options import (
+    EXIT_FAILED,
+    add_limit,
+    attempt,
+    directory_problems,
+    fail,
+    file_problems,
+    integer,
+    jsonable,
+    limits_of,
+    number,
+    run_with_progress,
+    size_lines,
+    warn_workers,
+)
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
 __all__ = ["add_run_commands"]
 
 # Options that only mean something for many replications.
-_MANY_OPTIONS = ("workers", "backend", "scheduler", "out", "precision", "metric", "batch", "chunk_size", "trace")
+_MANY_OPTIONS = ("workers", "backend", "scheduler", "connect_timeout", "out", "precision", "metric", "batch",
+                 "chunk_size", "trace")
 
 
 def _option(name: str) -> str:
@@ -37,21 +51,28 @@ def _run_problems(args) -> list[str]:
         problems.append("--trace: needs --out DIR to write the lead records to")
     if args.batch is not None and args.precision is None and args.reps is not None and not args.fast:
         problems.append("--batch: only used with --precision")
-    if args.monthly is not None and not (parent := Path(args.monthly).resolve().parent).is_dir():
-        problems.append(f"--monthly: folder {parent} does not exist")
+    if args.connect_timeout is not None and args.scheduler is None and args.reps is not None and not args.fast:
+        problems.append("--connect-timeout: only used with --scheduler (the Dask scheduler to connect to)")
+    # Where the results go, checked before anything runs: a long run is never lost to a typo.
+    problems += file_problems(args.monthly, "--monthly")
+    if args.reps is not None and args.replication is None and not args.fast:
+        problems += directory_problems(args.out, "--out")
     # The library's own checks, before anything runs.
     from sim.montecarlo.replication import replication_seed
     from sim.seeds import as_seed_sequence
 
     seed_ok = attempt(problems, lambda: as_seed_sequence(args.seed)) is not None
+    limits_of(args, problems)
     if args.fast:
         return problems
     if args.replication is not None:  # its index on its own (a bad seed is reported once, above)
         attempt(problems, lambda: replication_seed(args.seed if seed_ok else 0, args.replication))
     elif args.reps is not None:
+        from sim.montecarlo.backends import connect_timeout_problems
         from sim.montecarlo.experiment import ExperimentError, check_settings
 
-        if found := check_settings(**_settings(args)):
+        found = check_settings(**_settings(args)) + connect_timeout_problems(args.connect_timeout)
+        if found:
             problems += error_lines(ExperimentError(*found[0], problems=found))
     return problems
 
@@ -78,6 +99,9 @@ def _cmd_run(args) -> int:
     if problems:
         return fail(problems)
     scenario = load_scenario(args.scenario)
+    # Too big to run is said before anything starts (the library would refuse it too, later).
+    if problems := size_lines(scenario, limits_of(args)):
+        return fail(problems)
     if args.fast:
         return _run_fast(args, scenario)
     if args.reps is not None:
@@ -88,7 +112,7 @@ def _cmd_run(args) -> int:
     from sim.present.report import funnel_report
 
     seed = args.seed if args.replication is None else replication_seed(args.seed, args.replication)
-    result = simulate(scenario, seed=seed, lead_records=False)
+    result = simulate(scenario, seed=seed, lead_records=False, limits=limits_of(args))
     if args.monthly is not None and (problems := _write_monthly(result.monthly, args.monthly)):
         return fail(problems)
     if args.json:
@@ -114,8 +138,9 @@ _FAST_ROWS = [("leads", "leads", 0), ("MQLs", "mqls", 0), ("contacted", "contact
 def _run_fast(args, scenario) -> int:
     from sim.model.fluid import ERROR_NOTE, approximate, approximate_monthly
 
-    measures = approximate(scenario)
-    if args.monthly is not None and (problems := _write_monthly(approximate_monthly(scenario), args.monthly)):
+    measures = approximate(scenario, limits=limits_of(args))
+    if args.monthly is not None and (problems := _write_monthly(approximate_monthly(scenario, limits_of(args)),
+                                                                args.monthly)):
         return fail(problems)
     if args.json:
         print(json.dumps(jsonable(measures), indent=2))
@@ -132,11 +157,18 @@ def _run_fast(args, scenario) -> int:
 
 def _run_many(args, scenario) -> int:
     from sim.model import replicate
+    from sim.montecarlo.backends import CONNECT_TIMEOUT, default_connect_timeout
     from sim.montecarlo.experiment import run_many
     from sim.present.report import experiment_report
 
-    experiment, code = run_with_progress(args, lambda progress: run_many(
-        scenario, seed=args.seed, model=replicate, out=args.out, progress=progress, **_settings(args)))
+    settings = _settings(args)
+    warn_workers(settings["workers"], local=args.scheduler is None)
+
+    def work(progress):
+        with default_connect_timeout(args.connect_timeout or CONNECT_TIMEOUT):
+            return run_many(scenario, seed=args.seed, model=replicate, out=args.out, progress=progress, **settings)
+
+    experiment, code = run_with_progress(args, work)
     if experiment is None:
         return code
     for failure in experiment.failures.itertuples():
@@ -160,19 +192,42 @@ def _run_many(args, scenario) -> int:
         print(json.dumps(jsonable(document), indent=1))
     else:
         experiment_report(experiment)
+    if experiment.replications.empty and not experiment.failures.empty:
+        listed = f"in {args.out}/chunks/*/failures.json, " if args.out is not None else ""
+        listed += "in the JSON's \"failures\"" if args.json else "above"
+        print(f"all {len(experiment.failures)} replications failed: no result (each failure is listed {listed})",
+              file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
 def _cmd_validate(args) -> int:
+    from sim.model.size import estimate_size
+
     problems = []
+    limits = limits_of(args, problems)
+    if problems:
+        return fail(problems)
     for path in args.scenarios:
         try:
-            load_scenario(path)
+            scenario = load_scenario(path)
         except ScenarioError as exc:
             problems += error_lines(exc)
+            continue
+        if too_big := size_lines(scenario, limits, source=path):
+            problems += too_big
         else:
-            print(f"{path}: ok")
+            print(f"{path}: ok; {_size_note(estimate_size(scenario))}")
     return fail(problems) if problems else 0
+
+
+def _size_note(size) -> str:
+    """What one replication needs, as `validate` says it (the counts, then the rough memory and time)."""
+    seconds = f"{size.seconds:.2g} s" if size.seconds < 120 else f"{size.seconds / 60:,.0f} minutes"
+    return (f"one replication: about {size.leads:,.0f} leads expected ({size.draws:,.0f} drawn at most), "
+            f"{size.tenures:,.0f} reps in {size.seats:,.0f} seats, {size.ae_slots:,.0f} AE deal slots, "
+            f"{size.customers:,.0f} starting customers; roughly {size.memory_bytes / 1e6:,.0f} MB and {seconds} "
+            "(estimated)")
 
 
 def _cmd_schema(_args) -> int:
@@ -260,6 +315,8 @@ def add_run_commands(sub) -> None:
     many.add_argument("--workers", type=integer, metavar="W", help="processes to run on (default 1)")
     many.add_argument("--backend", choices=("local", "dask"), help="local processes (default) or Dask distributed")
     many.add_argument("--scheduler", metavar="ADDRESS", help="with --backend dask: an existing scheduler")
+    many.add_argument("--connect-timeout", type=number, metavar="SECONDS",
+                      help="with --scheduler: how long to wait for it to answer (default 10)")
     many.add_argument("--out", metavar="DIR", help="experiment directory: results saved as they finish; "
                       "running again on it resumes")
     many.add_argument("--precision", type=number, metavar="P",
@@ -273,10 +330,12 @@ def add_run_commands(sub) -> None:
     many.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument("--replication", type=integer, metavar="I",
                      help="run replication I of an experiment with root --seed alone (to look at one)")
+    add_limit(run)
     run.set_defaults(func=_cmd_run)
 
     val = sub.add_parser("validate", help="check scenario files; one line per problem")
     val.add_argument("scenarios", metavar="FILE", nargs="+")
+    add_limit(val)
     val.set_defaults(func=_cmd_validate)
 
     sch = sub.add_parser("schema", help="print the scenario JSON Schema (for editors)")

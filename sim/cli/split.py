@@ -13,8 +13,23 @@ import json
 import sys
 from pathlib import Path
 
-from sim.cli.flags import error_lines
-from sim.cli.options import attempt, fail, integer, jsonable, number, pairs, run_with_progress, value_list
+from sim.cli.flags import error_lines, flag
+from sim.cli.options import (
+    add_limit,
+    attempt,
+    directory_problems,
+    fail,
+    file_problems,
+    grid_problems,
+    integer,
+    jsonable,
+    limits_of,
+    number,
+    pairs,
+    run_with_progress,
+    value_list,
+    warn_workers,
+)
 from sim.errors import FunnelError
 from sim.scenario import load_scenario
 
@@ -39,7 +54,11 @@ def _grid(args, problems: list[str]) -> dict[str, list[float]]:
     channels = pairs(args.channel_share, "--channel-share", problems)
     texts.update({f"role_share.{r}": (f"--role-share {r}", v) for r, v in roles.items()})
     texts.update({f"channel_share.{c}": (f"--channel-share {c}", v) for c, v in channels.items()})
-    return {setting: value_list(text, option, problems) for setting, (option, text) in texts.items()}
+    grid = {setting: value_list(text, option, problems) for setting, (option, text) in texts.items()}
+    if too_many := grid_problems(grid, [option for option, _ in texts.values()]):
+        problems += too_many
+        return {}  # not handed to the library's checks, which would build every alternative
+    return grid
 
 
 def _judgement(args, problems: list[str]):
@@ -58,23 +77,35 @@ def _judgement(args, problems: list[str]):
 
 
 def _output_problems(args) -> list[str]:
+    """Where the results go, checked before anything runs: a long run is never lost to a typo."""
     problems = []
     excel = getattr(args, "excel", None)
     if excel is not None:
-        path = Path(excel)
-        if path.suffix.lower() != ".xlsx":
+        if Path(excel).suffix.lower() != ".xlsx":
             problems.append(f"--excel: expected a file name ending in .xlsx, got {excel!r}")
-        elif not path.resolve().parent.is_dir():
-            problems.append(f"--excel: folder {path.resolve().parent} does not exist")
+        else:
+            problems += file_problems(excel, "--excel")
     for option in ("out", "plots"):
-        value = getattr(args, option, None)
-        if value is not None and Path(value).exists() and not Path(value).is_dir():
-            problems.append(f"--{option}: {value} exists and is not a directory")
+        problems += directory_problems(getattr(args, option, None), f"--{option}")
     return problems
 
 
 def _running(args) -> dict:
-    return {"workers": args.workers, "backend": args.backend, "scheduler": args.scheduler, "out": args.out}
+    return {"workers": args.workers, "backend": args.backend, "scheduler": args.scheduler, "out": args.out,
+            "limits": limits_of(args)}
+
+
+def _run(args, work):
+    """``run_with_progress(args, work)`` with the --connect-timeout in force, after the --workers warning."""
+    from sim.montecarlo.backends import CONNECT_TIMEOUT, default_connect_timeout
+
+    warn_workers(args.workers, local=args.scheduler is None)
+
+    def timed(progress):
+        with default_connect_timeout(args.connect_timeout or CONNECT_TIMEOUT):
+            return work(progress)
+
+    return run_with_progress(args, timed)
 
 
 def _common_problems(args) -> list[str]:
@@ -86,7 +117,10 @@ def _common_problems(args) -> list[str]:
     problems = _output_problems(args)
     reps = getattr(args, "reps", None)
     attempt(problems, lambda: as_seed_sequence(args.seed))
-    _library(problems, check_backend(args.backend, args.workers, args.scheduler),
+    limits_of(args, problems)
+    if args.connect_timeout is not None and args.scheduler is None:
+        problems.append("--connect-timeout: only used with --scheduler (the Dask scheduler to connect to)")
+    _library(problems, check_backend(args.backend, args.workers, args.scheduler, args.connect_timeout),
              comparison_problems(reps=2 if reps is None else reps, level=args.confidence))
     return problems
 
@@ -95,18 +129,23 @@ def _write_outputs(args, comparison, extra: dict | None = None) -> list[str]:
     """Write --out tables, --excel and --plots; return problems (one line each)."""
     from sim.present.export import write_excel, write_tables
 
-    problems = []
-    try:
-        if args.out is not None:
-            write_tables(comparison, args.out, extra)
-        if args.excel is not None:
-            write_excel(comparison, args.excel, extra)
-        if args.plots is not None:
-            from sim.present.plots import write_plots
+    def write_plots(comparison, directory):
+        from sim.present.plots import write_plots  # matplotlib, only when asked for
 
-            write_plots(comparison, args.plots)
-    except OSError as exc:
-        problems.append(f"cannot write the results: {exc}")
+        write_plots(comparison, directory)
+
+    problems = []
+    for option, value, write in (("--out", args.out, lambda: write_tables(comparison, args.out, extra)),
+                                 ("--excel", args.excel, lambda: write_excel(comparison, args.excel, extra)),
+                                 ("--plots", args.plots, lambda: write_plots(comparison, args.plots))):
+        if value is None:
+            continue
+        try:
+            write()
+        except OSError as exc:  # checked before the run; the disk may still fill up, or the folder change
+            problems.append(f"{option}: cannot write {value}: {exc.strerror or exc}")
+        except FunnelError as exc:  # the writer's own refusal names the path it was given: this option
+            problems += exc.lines(lambda name, option=option: option if name == "directory" else flag(name))
     return problems
 
 
@@ -154,7 +193,7 @@ def _cmd_compare(args) -> int:
         alternatives = [Alternative(label, sc) for label, sc in zip(labels, scenarios, strict=True)]
     if problems:
         return fail(problems)
-    comparison, code = run_with_progress(args, lambda progress: compare(
+    comparison, code = _run(args, lambda progress: compare(
         alternatives, args.reps, args.seed, objective=objective, risk=risk, baseline=args.baseline,
         level=args.confidence, progress=progress, **_running(args)))
     return code if comparison is None else _finish(args, comparison, scenarios[0].currency)
@@ -176,7 +215,7 @@ def _cmd_sweep(args) -> int:
         attempt(problems, lambda: split_alternatives_of(scenario, grid, args.budget))  # the grid's own checks
     if problems:
         return fail(problems)
-    comparison, code = run_with_progress(args, lambda progress: sweep(
+    comparison, code = _run(args, lambda progress: sweep(
         scenario, grid, args.reps, args.seed, budget=args.budget, objective=objective, risk=risk,
         baseline=args.baseline or "today", level=args.confidence, progress=progress, **_running(args)))
     return code if comparison is None else _finish(args, comparison, scenario.currency)
@@ -276,12 +315,12 @@ def _cmd_optimize(args) -> int:
     search = dict(fixed=fixed, min_fte=min_fte, max_fte=max_fte, bounds=bounds, level=args.confidence,
                   channel_step=args.channel_step)
     if args.smallest_budget:
-        result, code = run_with_progress(args, lambda progress: smallest_budget(
+        result, code = _run(args, lambda progress: smallest_budget(
             scenario, target=args.target, probability=args.probability, objective=objective,
             budget_range=budget_range, seed=args.seed, reps=args.fresh_reps, progress=progress, **_running(args),
             **search))
     else:
-        result, code = run_with_progress(args, lambda progress: optimize(
+        result, code = _run(args, lambda progress: optimize(
             scenario, objective=objective, risk=risk, budget=args.budget, seed=args.seed, progress=progress,
             **_running(args), **search, **race))
     if result is None:
@@ -373,7 +412,10 @@ def _common(p, reps_default: int | None) -> None:
     p.add_argument("--workers", type=integer, default=1, metavar="W", help="processes to run on (default 1)")
     p.add_argument("--backend", choices=("local", "dask"), default="local", help="local processes or Dask")
     p.add_argument("--scheduler", metavar="ADDRESS", help="with --backend dask: an existing scheduler")
+    p.add_argument("--connect-timeout", type=number, metavar="SECONDS",
+                   help="with --scheduler: how long to wait for it to answer (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_limit(p)
 
 
 def _split_values(p, ranges: bool) -> None:

@@ -36,6 +36,8 @@ PASSED_BY = {
     "workers": RUNNING,
     "backend": RUNNING,
     "scheduler": RUNNING,
+    "connect_timeout": RUNNING,
+    "limits": RUNNING,
     "out": RUNNING,
     "precision": ("run",),
     "metric": ("run",),
