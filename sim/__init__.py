@@ -36,6 +36,8 @@ _WHERE = {
     "Result": "sim.model",
     "simulate": "sim.model",
     "approximate": "sim.model",
+    "SizeError": "sim.model.size",
+    "estimate_size": "sim.model.size",
     # many replications
     "Experiment": "sim.montecarlo.experiment",
     "ExperimentError": "sim.montecarlo.experiment",
@@ -88,16 +90,20 @@ _WHERE = {
 __all__ = ["__version__", "run_many", *_WHERE]
 
 
-def run_many(scenario, reps: int = 100, seed=0, **options):
+def run_many(scenario, reps: int = 100, seed=0, *, limits=None, **options):
     """Run ``reps`` replications of ``scenario`` with the funnel model; see :func:`sim.montecarlo.run_many`.
 
     Options are those of :func:`sim.montecarlo.run_many` (``workers``, ``backend``,
     ``scheduler``, ``out``, ``precision``, ``metric``, ``precision_batch``,
     ``chunk_size``, ``trace``, ``progress``); returns an :class:`Experiment`.
+    ``limits`` bounds one replication's size, as in :func:`simulate`: a scenario past
+    them is refused (:class:`sim.model.size.SizeError`) before anything runs.
     """
     from sim.model import replicate
+    from sim.model.size import check_size
     from sim.montecarlo.experiment import run_many as _run_many
 
+    check_size(scenario, limits)
     return _run_many(scenario, reps=reps, seed=seed, model=replicate, **options)
 
 
@@ -138,6 +144,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
     from sim.errors import FunnelError  # noqa: F401
     from sim.model import Result, approximate, simulate  # noqa: F401
+    from sim.model.size import SizeError, estimate_size  # noqa: F401
     from sim.montecarlo.backends import BackendError  # noqa: F401
     from sim.montecarlo.experiment import Experiment, ExperimentError  # noqa: F401
     from sim.montecarlo.replication import replication_seed  # noqa: F401

@@ -30,6 +30,7 @@ from sim.decide.paired import (
 )
 from sim.decide.split import SplitError, current_split, split_alternatives, team_of, with_split
 from sim.errors import FunnelError
+from sim.model.size import SizeError, size_problems
 from sim.montecarlo.replication import root_seed
 from sim.montecarlo.store import scenario_fingerprint
 from sim.montecarlo.summary import summarise
@@ -251,7 +252,7 @@ def comparison_problems(*, reps=100, level=0.95) -> list[tuple[str, str]]:
 def compare(alternatives, reps: int = 100, seed=0, *, objective: Objective | None = None,
             risk: Risk | None = None, baseline: str | None = None, level: float = 0.95, workers: int = 1,
             backend: str = "local", scheduler: str | None = None, out=None, chunk_size: int | None = None,
-            progress=None, dimensions=None) -> Comparison:
+            progress=None, dimensions=None, limits=None) -> Comparison:
     """Run ``alternatives`` with common random numbers and compare them.
 
     Args:
@@ -269,6 +270,12 @@ def compare(alternatives, reps: int = 100, seed=0, *, objective: Objective | Non
         out: a directory to keep the replications in; running again resumes.
         progress: called as ``progress(done, total)``.
         dimensions: the grid settings, for a sweep.
+        limits: how big one replication may be (:func:`sim.simulate`'s); every
+            alternative is checked before anything runs.
+
+    Raises:
+        CompareError: a setting that cannot work (every one at once).
+        sim.model.size.SizeError: an alternative too big to run, one line each.
     """
     if isinstance(alternatives, dict):
         alternatives = [Alternative(label, sc) for label, sc in alternatives.items()]
@@ -280,6 +287,8 @@ def compare(alternatives, reps: int = 100, seed=0, *, objective: Objective | Non
         problems.insert(0, ("baseline", f"{baseline!r} is not an alternative (have: {', '.join(labels)})"))
     if problems:
         raise CompareError(*problems[0], problems=problems)
+    if too_big := [p for a in alternatives for p in size_problems(a.scenario, limits, label=a.label)]:
+        raise SizeError(*too_big[0], problems=too_big)
     objective = objective or Objective()
     risk = risk or mean()
     seed = root_seed(seed)

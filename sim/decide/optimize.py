@@ -30,6 +30,7 @@ split reaches a target with a given probability, by bisection on the budget.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import time
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ from sim.decide.search_space import (
 from sim.decide.search_space import neighbours as neighbours_of
 from sim.decide.selection import Selection, kn
 from sim.decide.split import SplitError, current_split, with_split
+from sim.model.size import check_size
 from sim.montecarlo.replication import root_seed
 
 __all__ = ["FRESH_START", "BudgetSearch", "Diagnostics", "Guarantee", "OptimizeError", "budget_search_problems",
@@ -149,7 +151,7 @@ def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None 
              delta: float | None = None, contenders: int = 6, initial_reps: int = 10, race_batch: int = 10,
              max_reps: int = 200, fresh_reps: int = 20, channel_step: float = 0.05, approximate=None,
              workers: int = 1, backend: str = "local", scheduler: str | None = None, out=None,
-             progress=None, evaluator: Evaluator | None = None) -> tuple[dict, Diagnostics]:
+             progress=None, evaluator: Evaluator | None = None, limits=None) -> tuple[dict, Diagnostics]:
     """The best split of ``scenario``'s budget: ``(allocation, diagnostics)``.
 
     Args:
@@ -187,6 +189,8 @@ def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None 
         progress: called as ``progress(done, total)`` while replications run.
         evaluator: an open :class:`sim.decide.evaluator.Evaluator` to run on (then the
             running options are ignored); :func:`smallest_budget` shares one.
+        limits: how big one replication may be (:func:`sim.simulate`'s): the default
+            approximation checks every split it screens, so none past them is simulated.
 
     Returns:
         ``allocation``: the settings of the best split (``marketing_share``,
@@ -207,7 +211,9 @@ def optimize(scenario, *, objective: Objective | None = None, risk: Risk | None 
     except SplitError as exc:
         raise OptimizeError("scenario", exc.message) from None
     if approximate is None:
-        from sim.model import approximate
+        from sim.model import approximate as _approximate
+
+        approximate = functools.partial(_approximate, limits=limits)
     settings = dict(objective=objective, risk=risk, level=level, delta=delta, contenders=contenders,
                     initial_reps=initial_reps, race_batch=race_batch, max_reps=max_reps, fresh_reps=fresh_reps,
                     channel_step=channel_step, approximate=approximate)
@@ -502,7 +508,8 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
                     budget_range: tuple[float, float] | None = None, budget_tolerance: float = 0.05,
                     reps: int = 60, level: float = 0.95, seed=0, fixed=(), min_fte=None, max_fte=None, bounds=None,
                     channel_step: float = 0.05, approximate=None, workers: int = 1, backend: str = "local",
-                    scheduler: str | None = None, out=None, progress=None) -> tuple[dict, BudgetSearch]:
+                    scheduler: str | None = None, out=None, progress=None,
+                    limits=None) -> tuple[dict, BudgetSearch]:
     """The smallest budget at which a split reaches ``target`` with probability at least ``probability``.
 
     At each budget tried, two splits are compared on the same ``reps`` replications
@@ -515,6 +522,9 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
     ``budget_range`` (default from 0 to twice today's budget, the top doubled up to
     three times if needed) keeps a reached top and an unreached bottom, until the
     bracket is narrower than ``budget_tolerance`` of its top.
+
+    ``limits`` bounds one replication's size as in :func:`optimize`; a budget whose
+    splits would be bigger stops the search with a :class:`sim.model.size.SizeError`.
 
     Returns:
         ``allocation`` (the reaching split's settings at the top, as :func:`optimize`'s,
@@ -530,7 +540,9 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
     objective = objective or Objective("revenue")
     probability_of_target(target)  # checks the target
     if approximate is None:
-        from sim.model import approximate
+        from sim.model import approximate as _approximate
+
+        approximate = functools.partial(_approximate, limits=limits)
     fixed_top = budget_range is not None
     lo, hi = (0.0, 2 * current_split(scenario).total) if budget_range is None else map(float, budget_range)
     each = 1 - (1 - level) / 2  # Bonferroni over the two splits compared at a budget
@@ -555,6 +567,7 @@ def smallest_budget(scenario, *, target: float, probability: float, objective: O
         scaled = with_split(scenario, dataclasses.replace(current_split(scenario), total=budget))
         options = [("best of the approximation: " + space.label(found.best), space.scenario(scenario, found.best),
                     found.best), ("today's split scaled", scaled, None)]
+        check_size(scaled, limits, label=f"today's split scaled to {budget:,.0f}")
         evaluator.run([sc for _, sc, _ in options], reps)
         rows = []
         for label, sc, cand in options:

@@ -38,6 +38,7 @@ from sim.model.fluid_queue import queue_months
 from sim.model.fluid_team import team_curve
 from sim.model.qualification import qualifier_role
 from sim.model.response import wait_decay
+from sim.model.size import check_size
 from sim.scenario.plan import ROLE_NAMES
 from sim.scenario.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
 
@@ -216,7 +217,7 @@ def _expected(scenario):
     return m, monthly
 
 
-def approximate(scenario) -> dict[str, float]:
+def approximate(scenario, limits=None) -> dict[str, float]:
     """Approximate expected measures of one replication of ``scenario``, with no random numbers.
 
     The names are those of :func:`sim.model.simulate`'s measures; only the measures the
@@ -225,10 +226,17 @@ def approximate(scenario) -> dict[str, float]:
 
     Args:
         scenario: a validated scenario; its ``plan`` says what is bought and staffed.
+        limits: as :func:`sim.model.simulate`'s: a scenario too big to simulate is refused
+            here too (the approximation's queue grows with the team).
+
+    Raises:
+        sim.model.size.SizeError: the scenario is bigger than ``limits``.
     """
+    check_size(scenario, limits)
     return _expected(scenario)[0]
 
 
-def approximate_monthly(scenario) -> pd.DataFrame:
+def approximate_monthly(scenario, limits=None) -> pd.DataFrame:
     """The monthly series of :func:`approximate`: the DES's monthly columns, in expectation."""
+    check_size(scenario, limits)
     return _expected(scenario)[1]

@@ -21,6 +21,7 @@ from sim.model.months import IntervalMonths, month_counts
 from sim.model.nurture import hand_over, observed_score
 from sim.model.record import LeadDetail, Record
 from sim.model.revenue import draw_installed_base
+from sim.model.size import check_size
 from sim.model.streams import Streams
 from sim.model.team import draw_seats
 from sim.scenario.plan import ROLE_NAMES
@@ -130,7 +131,7 @@ def _in_order(pieces: list, order: np.ndarray) -> np.ndarray:
     return joined[order]
 
 
-def simulate(scenario: Scenario, seed=0, lead_records: bool = True) -> Result:
+def simulate(scenario: Scenario, seed=0, lead_records: bool = True, limits=None) -> Result:
     """Simulate one horizon of ``scenario`` and measure it.
 
     Args:
@@ -139,7 +140,13 @@ def simulate(scenario: Scenario, seed=0, lead_records: bool = True) -> Result:
             gives the same numbers, bit for bit.
         lead_records: also return one row per lead (``Result.leads``); off, the
             replication is a few percent faster and its numbers are unchanged.
+        limits: how big the replication may be, by name (:data:`sim.model.size.LIMITS`;
+            the defaults for the rest).
+
+    Raises:
+        sim.model.size.SizeError: the replication would be bigger than ``limits`` (nothing runs).
     """
+    check_size(scenario, limits)
     record = run(scenario, seed, lead_detail=lead_records)
     metrics, monthly = measure(record)
     return Result(metrics=metrics, monthly=monthly, scenario=scenario,
