@@ -9,12 +9,17 @@ backend at once, so they run in parallel.
 With ``out``, each alternative's replications go to an experiment directory
 (:mod:`sim.montecarlo.store`) named by the scenario's fingerprint under ``out/runs/``: an
 interrupted comparison or optimisation resumes from what finished, and an
-alternative met again (the same scenario) is not run twice.
+alternative met again (the same scenario) is not run twice. ``out`` must be absent,
+empty, or the output of an earlier run (it has ``runs/``, or the ``about.json`` that
+:func:`sim.present.export.write_tables` writes): a folder of the user's own files is
+refused before anything runs, so none of them is overwritten.
 """
 
 from __future__ import annotations
 
+import json
 import math
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -22,9 +27,48 @@ import pandas as pd
 from sim.model import replicate
 from sim.montecarlo.backends import make_backend
 from sim.montecarlo.replication import chunked, root_seed, seed_label
-from sim.montecarlo.store import ExperimentStore, scenario_fingerprint
+from sim.montecarlo.store import PACKAGE, ExperimentStore, StoreError, scenario_fingerprint
 
-__all__ = ["Evaluator"]
+__all__ = ["Evaluator", "check_out"]
+
+_KEY = re.compile(r"[0-9a-f]{16}")
+
+
+def _ours(about: Path) -> bool:
+    """Whether ``about`` is the ``about.json`` of an earlier run's tables."""
+    try:
+        return json.loads(about.read_text(encoding="utf-8")).get("package") == PACKAGE
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def check_out(out) -> None:
+    """Refuse ``out`` unless it is absent, empty, or what an earlier comparison or optimisation wrote there.
+
+    An earlier run's output has ``runs/`` (holding only its experiment directories) or
+    its tables' ``about.json``; anything else in a folder is the user's, and nothing
+    is written into such a folder.
+
+    Raises:
+        StoreError: naming ``out`` and what is in the way.
+    """
+    out = Path(out)
+    try:
+        if out.exists() and not out.is_dir():
+            raise StoreError(f"{out}: exists and is not a directory")
+        if not out.is_dir():
+            return
+        entries = [p for p in out.iterdir() if not p.name.startswith(".tmp-")]
+        runs = out / "runs"
+        earlier = (runs.is_dir() and all(_KEY.fullmatch(p.name) and p.is_dir() for p in runs.iterdir())) \
+            or _ours(out / "about.json")
+    except OSError as exc:
+        raise StoreError(f"{out}: cannot be read: {exc.strerror or exc}") from None
+    if entries and not earlier:
+        names = ", ".join(sorted(p.name for p in entries)[:3]) + (", ..." if len(entries) > 3 else "")
+        raise StoreError(f"{out}: not empty ({names}) and not the output of an earlier run (no runs/ or "
+                         "about.json of funnel-sim); use a new or empty directory")
+
 
 class Evaluator:
     """Replications of many scenarios under one root seed (use as a context manager).
@@ -56,6 +100,8 @@ class Evaluator:
         self._requested: dict[tuple[str, int], int] = {}
 
     def __enter__(self) -> Evaluator:
+        if self.out is not None:
+            check_out(self.out)  # before any process starts or anything is written
         self._runner = self._backend.__enter__()
         return self
 
@@ -77,11 +123,17 @@ class Evaluator:
         self._rows[key], self._monthly[key], self._failures[key] = {}, [], {}
         if self.out is None:
             return
-        (self.out / "runs").mkdir(parents=True, exist_ok=True)
+        try:
+            (self.out / "runs").mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            if not (self.out / "runs").is_dir():  # an existing runs/ may still be read
+                raise StoreError(f"{self.out}: cannot create the folder of runs: {exc.strerror or exc}") from None
         store = ExperimentStore(self.out / "runs" / key, scenario, seed_label(self.seed))
         store.__enter__()
         self._stores[key] = store
-        store.start_run(backend=self._runner.name, workers=self.workers)
+        if store.writable:  # one opened for reading only is left as it is
+            store.start_run(backend=self._runner.name, workers=self.workers)
+        store.retry_failures(store.failed_indices())  # a failure may have been the machine's: try again
         rows, monthly, failures = store.load()
         self._rows[key] = {int(r["replication"]): r for r in rows.to_dict(orient="records")}
         if not monthly.empty:
@@ -117,6 +169,9 @@ class Evaluator:
                 total += len(missing)
         if not total:
             return
+        for key, (_, missing) in wanted.items():
+            if key in self._stores and not self._stores[key].writable:
+                raise self._stores[key].cannot_write(f"{len(missing)} of the replications asked for are not in it")
         for key, (scenario, missing) in wanted.items():
             tasks += [(key, scenario, chunk) for chunk in chunked(missing, total, self.workers, self.chunk_size)]
         done = 0
@@ -159,4 +214,5 @@ class Evaluator:
     def finish(self) -> None:
         """Record in each experiment directory that this run ended."""
         for key, store in self._stores.items():
+            # Nothing is written to a store opened for reading only.
             store.finish_run(completed=len(self._rows[key]), failed=len(self._failures[key]))

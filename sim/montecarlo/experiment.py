@@ -50,6 +50,9 @@ class Experiment:
         traces: per-lead records of the first ``trace`` replications, by index.
         precision: with ``precision``, what the stopping rule saw (see :func:`run_many`).
         out: the experiment directory, if any.
+        notes: what the experiment directory reported and stopped nothing (a damaged chunk
+            set aside and run again, a dead run's lock taken over); each was also emitted as
+            a :class:`sim.montecarlo.store.StoreWarning`.
     """
 
     scenario: object
@@ -61,6 +64,12 @@ class Experiment:
     traces: dict[int, pd.DataFrame] = field(default_factory=dict, repr=False)
     precision: dict | None = None
     out: Path | None = None
+    notes: list[str] = field(default_factory=list, repr=False)
+
+    @property
+    def all_failed(self) -> bool:
+        """Whether every replication failed: nothing to summarise (``failures`` says why)."""
+        return self.replications.empty and not self.failures.empty
 
     def summary(self, measures=None, level: float = 0.95) -> pd.DataFrame:
         """Per measure: n, mean, CI of the mean, sd, P10, P50, P90 (see :func:`sim.montecarlo.summary.summarise`)."""
@@ -124,7 +133,10 @@ def run_many(scenario, reps: int = 100, seed=0, *, model, workers: int = 1, back
         scheduler: with ``backend="dask"``, the address of an existing scheduler;
             without it a local Dask cluster is started and stopped here.
         out: an experiment directory (:mod:`sim.montecarlo.store`); finished replications are
-            written to it as they come, and running again on it resumes.
+            written to it as they come, and running again on it resumes (running again the
+            replications that failed, and those of any chunk that no longer matches its
+            record). A directory this process cannot write to is only read: it must hold
+            every replication asked for.
         precision: stop adding replications, in batches of ``precision_batch``, once the
             95% CI half-width of ``metric`` is below ``precision`` times its mean.
         metric: the measure that ``precision`` watches.
@@ -152,8 +164,10 @@ def run_many(scenario, reps: int = 100, seed=0, *, model, workers: int = 1, back
 
     store = ExperimentStore(out, scenario, label) if out is not None else MemoryStore()
     with store, make_backend(backend, workers, scheduler, preload=(model.__module__,)) as runner:
-        store.start_run(reps=reps, backend=runner.name, workers=workers, precision=precision, metric=metric,
-                        precision_batch=batch if precision is not None else None, trace=trace)
+        if store.writable:  # a directory opened for reading only is left exactly as it is
+            store.start_run(reps=reps, backend=runner.name, workers=workers, precision=precision, metric=metric,
+                            precision_batch=batch if precision is not None else None, trace=trace)
+        store.retry_failures(range(reps))  # a failure may have been the machine's (MemoryError): try again
         done = store.done_indices()
         watched: dict[int, float] = {}
 
@@ -163,6 +177,8 @@ def run_many(scenario, reps: int = 100, seed=0, *, model, workers: int = 1, back
 
         def run(indices) -> None:
             missing = [i for i in indices if i not in done]
+            if missing and not store.writable:
+                raise store.cannot_write(f"{len(missing)} of the replications asked for are not in it")
             tasks = [(None, scenario, chunk) for chunk in chunked(missing, len(missing), workers, chunk_size)]
             for _, result in runner.map(model, tasks, root, trace):
                 store.write_chunk(result)
@@ -195,6 +211,8 @@ def run_many(scenario, reps: int = 100, seed=0, *, model, workers: int = 1, back
         for i in range(min(trace, stop)):
             # A resumed run asked for more traces than the first: rebuild the missing ones.
             if not store.has_trace(i):
+                if not store.writable:
+                    raise store.cannot_write(f"the per-lead records of replication {i} are not in it")
                 store.write_traces(run_chunk(model, scenario, root, [i], trace_below=i + 1).traces)
         replications, monthly, failures = store.load()
         replications = replications[replications["replication"] < stop].reset_index(drop=True)
@@ -206,7 +224,7 @@ def run_many(scenario, reps: int = 100, seed=0, *, model, workers: int = 1, back
         traces = {i: store.trace(i) for i in range(min(trace, stop)) if store.has_trace(i)}
     return Experiment(scenario=scenario, seed=root, reps=reps, replications=replications, monthly=monthly,
                       failures=failures.sort_values("replication", ignore_index=True), traces=traces,
-                      precision=rule, out=Path(out) if out is not None else None)
+                      precision=rule, out=Path(out) if out is not None else None, notes=list(store.notes))
 
 
 def _check_metric(store, run, metric: str, watched: dict) -> None:

@@ -2,8 +2,10 @@
 
 :func:`write_tables` is for programs (pandas, R, a BI tool) and :func:`write_excel` for
 people (finance opening one workbook). Every file is written to a temporary name beside
-its destination and moved into place with :func:`os.replace`, so an interrupted or
-failed write leaves the previous file (or none), never a truncated one.
+its destination, flushed to the disk and moved into place with :func:`os.replace`, so an
+interrupted or failed write (even a power cut) leaves the previous file (or none), never a
+truncated one. :func:`write_tables` writes only into a folder that is empty or its own
+earlier output, and replaces only files it wrote: nothing of the user's is overwritten.
 """
 
 from __future__ import annotations
@@ -23,10 +25,11 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 
 from sim.montecarlo.replication import seed_label
+from sim.montecarlo.store import PACKAGE, replace_durably, sync_file
 from sim.present.errors import PresentError
 from sim.version import __version__
 
-__all__ = ["write_excel", "write_experiment_excel", "write_tables"]
+__all__ = ["write_csv", "write_excel", "write_experiment_excel", "write_tables"]
 
 TABLES = ["alternatives", "paired", "measures", "replications", "monthly", "failures"]
 SHEETS = ["summary", "paired", "measures", "replications"]
@@ -43,11 +46,21 @@ def _atomic(path: Path, write: Callable[[Path], object]) -> Path:
     tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
     try:
         write(tmp)
-        os.replace(tmp, path)
+        sync_file(tmp)  # on the disk before it takes the old file's place: a power cut leaves one or the other
+        replace_durably(tmp, path)
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     return path
+
+
+def write_csv(frame: pd.DataFrame, path) -> Path:
+    """One table as UTF-8 CSV without its index, as :func:`write_tables` writes them: atomically, flushed to disk.
+
+    Raises:
+        OSError: it cannot be written; an older file of that name is left whole.
+    """
+    return _atomic(Path(path), lambda p: _flat(frame).to_csv(p, index=False, encoding="utf-8"))
 
 
 def _flat(frame: pd.DataFrame) -> pd.DataFrame:
@@ -97,8 +110,44 @@ def _about(comparison) -> dict:
         "reps": comparison.reps,
         "n": comparison.n,
         "dimensions": list(comparison.dimensions),
+        "package": PACKAGE,
         "version": __version__,
     })
+
+
+def _earlier_files(directory: Path) -> set[str]:
+    """The files an earlier :func:`write_tables` wrote in ``directory`` (none if its ``about.json`` is not ours)."""
+    try:
+        about = json.loads((directory / "about.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(about, dict) or about.get("package") != PACKAGE or not isinstance(about.get("files"), list):
+        return set()
+    return {name for name in about["files"] if isinstance(name, str)} | {"about.json"}
+
+
+def _check_directory(directory: Path, names: list[str]) -> set[str]:
+    """What :func:`write_tables` may replace in ``directory``: the files an earlier call wrote there.
+
+    A folder holding anything else (but ``runs/``, the comparison's own experiment
+    directories, and temporary files) is refused unless it is an earlier call's
+    output, and even then no file of the user's is replaced.
+    """
+    if not directory.is_dir():
+        return set()
+    earlier = _earlier_files(directory)
+    present = {p.name for p in directory.iterdir() if not p.name.startswith(".tmp-")}
+    if earlier:
+        clash = sorted(n for n in names if n in present and n not in earlier)
+        what = "holds files of the same names that it did not write ({})"
+    else:
+        clash = sorted(present - {"runs"})
+        what = "holds files that are not an earlier comparison's tables ({}; no about.json of funnel-sim)"
+    if clash:
+        shown = ", ".join(clash[:3]) + (", ..." if len(clash) > 3 else "")
+        raise PresentError("directory", f"{directory}: {what.format(shown)}; nothing was written: use a new or "
+                                        "empty directory")
+    return earlier & present
 
 
 def write_tables(comparison, directory, extra: dict[str, pd.DataFrame] | None = None) -> list[Path]:
@@ -110,13 +159,17 @@ def write_tables(comparison, directory, extra: dict[str, pd.DataFrame] | None = 
     from "not written"), then each ``extra`` table under its name. CSV is UTF-8 without
     an index; floats are written exactly, NaN as an empty field and infinities as ``inf``.
     Parquet keeps dtypes, NaN and infinities as they are. ``about.json`` says what the
-    tables are about (objective, risk, level, best, baseline, reps, n, dimensions and
-    the package version), with NaN and infinities as ``null``.
+    tables are about (objective, risk, level, best, baseline, reps, n, dimensions, the
+    package and its version), with NaN and infinities as ``null``, and lists in
+    ``files`` every file written there by this function, so that a later call knows
+    them as its own. Each file is flushed to the disk before it replaces the old one.
 
     Args:
         comparison: a :class:`sim.decide.compare.Comparison`.
-        directory: where to write; created with its parents if missing. Other files
-            already there are left alone; files of the same names are replaced.
+        directory: where to write; created with its parents if missing. It must be
+            empty, hold only ``runs/`` (the comparison's experiment directories), or be
+            an earlier call's output; there, files of the same names that an earlier
+            call wrote are replaced, and every other file is left alone.
         extra: more tables to write, by name (letters, digits, ``_ - .`` and spaces, at
             most 31 characters, not the name of a standard table).
 
@@ -126,22 +179,29 @@ def write_tables(comparison, directory, extra: dict[str, pd.DataFrame] | None = 
     Raises:
         OSError: the directory cannot be created or written to. Files written before
             the failure stay; none is left half-written.
-        PresentError: an ``extra`` name is unusable.
+        PresentError: an ``extra`` name is unusable (``extra``), or ``directory`` holds
+            files this function did not write (``directory``); nothing is written then.
     """
     extra = _check_extra(extra, TABLES)
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     tables = {name: getattr(comparison, name) for name in TABLES}
     if tables["monthly"].empty:
         del tables["monthly"]
     tables.update(extra)
+    names = [f"{name}.{kind}" for name in tables for kind in ("csv", "parquet")]
+    earlier = _check_directory(directory, [*names, "about.json"])
+    directory.mkdir(parents=True, exist_ok=True)
+    about = {**_about(comparison), "files": sorted((earlier - {"about.json"}) | set(names))}
+    text = json.dumps(about, indent=2, allow_nan=False) + "\n"
+    if not set(names) <= earlier:
+        # The new names are claimed first: a write interrupted after them still leaves them known as ours.
+        _atomic(directory / "about.json", lambda p: p.write_text(text, encoding="utf-8"))
     written = []
     for name, frame in tables.items():
         frame = _flat(frame)
         written.append(_atomic(directory / f"{name}.csv",
                                lambda p, f=frame: f.to_csv(p, index=False, encoding="utf-8")))
         written.append(_atomic(directory / f"{name}.parquet", lambda p, f=frame: f.to_parquet(p, index=False)))
-    text = json.dumps(_about(comparison), indent=2, allow_nan=False) + "\n"
     written.append(_atomic(directory / "about.json", lambda p: p.write_text(text, encoding="utf-8")))
     return written
 

@@ -151,9 +151,13 @@ def test_failures_round_trip(comparison, tmp_path):
 def test_existing_directory_and_its_other_contents_are_kept(comparison, tmp_path):
     (tmp_path / "runs").mkdir()
     (tmp_path / "runs" / "keep.txt").write_text("mine")
+    write_tables(comparison, tmp_path)
+    # An earlier call's output: its own files are replaced, what the user added beside them stays.
     (tmp_path / "paired.csv").write_text("old")
+    (tmp_path / "notes.txt").write_text("mine too")
     write_tables(comparison, tmp_path)
     assert (tmp_path / "runs" / "keep.txt").read_text() == "mine"
+    assert (tmp_path / "notes.txt").read_text() == "mine too"
     assert (tmp_path / "paired.csv").read_text().startswith("alternative,")
 
 
