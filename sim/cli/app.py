@@ -11,11 +11,13 @@ stderr and exit code 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import sys
+import warnings
 
-from sim.cli.flags import error_lines
+from sim.cli.flags import error_lines, flag
 from sim.cli.options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -105,9 +107,30 @@ def main(argv=None) -> int:
         sys.stdout = stream
 
 
+@contextlib.contextmanager
+def _store_notes():
+    """Print the library's notes about experiment directories as one line each, in the command line's words.
+
+    The library warns (:class:`sim.montecarlo.store.StoreWarning`: a damaged chunk set
+    aside and rerun, a dead run's directory taken over) and never prints; the category
+    is told by name so that `funnel schema` does not import the Monte Carlo layer.
+    """
+    with warnings.catch_warnings():
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if category.__name__ == "StoreWarning" and hasattr(message, "line"):
+                print(message.line(flag), file=sys.stderr)
+            else:
+                shown(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        yield
+
+
 def _main(argv) -> int:
     try:
-        with sigterm_interrupts():
+        with sigterm_interrupts(), _store_notes():
             try:
                 args = build_parser().parse_args(argv)
             except SystemExit:  # --help, --version, a usage error: what they printed must reach stdout too

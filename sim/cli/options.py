@@ -202,11 +202,13 @@ def _writable_folder(folder: Path, option: str, target) -> list[str]:
     return []
 
 
-def directory_problems(value, option: str) -> list[str]:
+def directory_problems(value, option: str, experiment: bool = False) -> list[str]:
     """What stops ``value`` from being an output directory (made with its parents if missing), one line each.
 
     Asked before anything runs, so that a long run is never lost to a typo (the
     folder may still change, or the disk fill up, before the results are written).
+    With ``experiment``, an experiment directory that cannot be written is left to the
+    library: a finished one is read without writing (and an unfinished one refused there).
     """
     if value is None:
         return []
@@ -214,6 +216,8 @@ def directory_problems(value, option: str) -> list[str]:
     if path.exists():
         if not path.is_dir():
             return [f"{option}: {value} exists and is not a directory"]
+        if experiment and (path / "manifest.json").is_file():
+            return []
         if not os.access(path, os.W_OK | os.X_OK):
             return [f"{option}: {value}: folder is not writable"]
         return []

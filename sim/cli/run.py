@@ -56,7 +56,7 @@ def _run_problems(args) -> list[str]:
     # Where the results go, checked before anything runs: a long run is never lost to a typo.
     problems += file_problems(args.monthly, "--monthly")
     if args.reps is not None and args.replication is None and not args.fast:
-        problems += directory_problems(args.out, "--out")
+        problems += directory_problems(args.out, "--out", experiment=True)
     # The library's own checks, before anything runs.
     from sim.montecarlo.replication import replication_seed
     from sim.seeds import as_seed_sequence
@@ -192,7 +192,7 @@ def _run_many(args, scenario) -> int:
         print(json.dumps(jsonable(document), indent=1))
     else:
         experiment_report(experiment)
-    if experiment.replications.empty and not experiment.failures.empty:
+    if experiment.all_failed:
         listed = f"in {args.out}/chunks/*/failures.json, " if args.out is not None else ""
         listed += "in the JSON's \"failures\"" if args.json else "above"
         print(f"all {len(experiment.failures)} replications failed: no result (each failure is listed {listed})",

@@ -333,10 +333,12 @@ def _cmd_optimize(args) -> int:
 
         summary = _budget_search(diagnostics)
         if args.out is not None:
+            from sim.present.export import write_csv
+
             try:
                 for name, table in (("allocation", pd.DataFrame([allocation])), ("budgets", diagnostics.tried),
                                     ("budget_search", pd.DataFrame([summary]))):
-                    table.to_csv(Path(args.out) / f"{name}.csv", index=False)
+                    write_csv(table, Path(args.out) / f"{name}.csv")
             except OSError as exc:
                 return fail([f"--out: cannot write the results: {exc}"])
         if args.json:

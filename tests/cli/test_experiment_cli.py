@@ -471,12 +471,18 @@ def _stop_half_way(out_dir: Path, reps: int, workers: int, sig: int, at_least: i
     return proc.returncode, out, err
 
 
-def _resume(out_dir: Path, reps: int, *extra) -> dict:
+def _resume(out_dir: Path, reps: int, *extra, killed: bool = False) -> dict:
     """Run the same command again (with ``extra`` options), in this process: the resume reads the
-    directory, any process would do."""
+    directory, any process would do. A run that was ``killed`` could not release the directory:
+    the resume says, in one line, that it takes it over."""
     code, out, err = in_process(*_kill_args(out_dir, reps, "--workers", 1), *extra)
     assert code == 0, err
-    assert err == ""
+    if killed:
+        [line] = nonblank_lines(err)
+        assert re.fullmatch(rf"--out: {re.escape(str(out_dir))}: taking over the directory from process \d+ "
+                            r"\(started .+\), which is no longer running: .+", line), line
+    else:
+        assert err == ""
     return strict_json(out)
 
 
@@ -496,7 +502,7 @@ def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, referen
     before = stamps(kept)
 
     # The rest in chunks of 10 this time (a later option wins): the chunking changes no number.
-    resumed = _resume(out_dir, KILL_REPS, "--chunk-size", 10)
+    resumed = _resume(out_dir, KILL_REPS, "--chunk-size", 10, killed=True)
     assert resumed["experiment"]["completed"] == KILL_REPS
     # The kept chunks were read back, not run again and rewritten.
     assert stamps(kept) == before

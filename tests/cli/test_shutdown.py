@@ -33,13 +33,17 @@ from sim.cli import main
 from sim.montecarlo import backends
 
 SEED = 5
-REPS = 20  # one replication per chunk: after the first chunk there is still a second or more of work to stop
+REPS = 20  # what is compared, after a resume
+# What the signalled runs ask for, one replication per chunk: after the first chunk there are seconds of work
+# left to stop even on a fast machine (with 20, a loaded machine once saw a run finish before its signal).
+# Their resumes ask for the first REPS only: a directory resumes for any number of replications.
+SIGNALLED_REPS = 400
 WORKERS = 2
 GONE_WITHIN = 5.0  # seconds for every process a run started to end after it did (a hang detector)
 
 
-def _args(out_dir: Path, *extra) -> tuple:
-    return ("run", TEACHING, "--reps", REPS, "--seed", SEED, "--chunk-size", 1, "--out", out_dir, "--quiet",
+def _args(out_dir: Path, *extra, reps: int = REPS) -> tuple:
+    return ("run", TEACHING, "--reps", reps, "--seed", SEED, "--chunk-size", 1, "--out", out_dir, "--quiet",
             "--json", *extra)
 
 
@@ -116,7 +120,7 @@ def stopped(tmp_path_factory) -> dict[str, Stopped]:
     for name in signals:
         out_dir = tmp_path_factory.mktemp(name.lower()) / "exp"
         with (out_dir.parent / "stderr.txt").open("w") as stderr:
-            proc = subprocess.Popen(command(*_args(out_dir, "--workers", WORKERS)), cwd=ROOT,
+            proc = subprocess.Popen(command(*_args(out_dir, "--workers", WORKERS, reps=SIGNALLED_REPS)), cwd=ROOT,
                                     stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
         runs[name] = (proc, out_dir)
     families, commands = {}, {}
@@ -154,11 +158,11 @@ def test_sigterm_stops_the_run_and_every_worker_and_the_same_command_resumes(sto
     assert nonblank_lines(run.stderr) == [f"terminated; finished replications are saved in {run.out_dir}: run the "
                                           "same command again to resume"]
     assert run.left_running == []
-    assert 1 <= run.chunks < REPS, f"the run was not stopped half-way: {run.chunks} chunks"  # else vacuous
+    assert 1 <= run.chunks < SIGNALLED_REPS, f"the run was not stopped half-way: {run.chunks} chunks"  # else vacuous
 
-    # The same command again: the directory was let go (closed, not taken over from a run that died holding
-    # it, which warns), the kept chunks are read back, the rest is run; the numbers are those of the run made at
-    # once. (In this process, on one worker: the directory is what matters.)
+    # The same command again (for its first REPS replications): the directory was let go (closed, not taken
+    # over from a run that died holding it, which warns), the kept chunks are read back, the rest is run; the
+    # numbers are those of the run made at once. (In this process, on one worker: the directory is what matters.)
     with shown_warnings() as shown:
         code, out, err = in_process(*_args(run.out_dir))
     assert (code, err, shown) == (0, "", [])
@@ -171,7 +175,7 @@ def test_sigkill_to_funnel_alone_leaves_no_worker_or_fork_server_running(stopped
     run = stopped["SIGKILL"]
     assert run.code == -signal.SIGKILL
     assert run.left_running == []  # no handler ran: the workers and the fork server noticed by themselves
-    assert run.chunks < REPS  # it was killed mid-run
+    assert run.chunks < SIGNALLED_REPS  # it was killed mid-run
 
 
 def test_both_runs_had_workers_and_a_fork_server_to_stop(stopped):
