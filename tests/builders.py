@@ -1,14 +1,17 @@
 """Scenario builders and the wrong-scenario corpus, shared by the tests."""
 
+import contextlib
 import copy
+import faulthandler
 import math
+import signal
 from pathlib import Path
 
 from paths import BAD_DIR
 
 from sim import parse_scenario
 
-__all__ = ["BAD_DIR", "BAD_FILES", "BASE", "edited", "expected_paths", "make"]
+__all__ = ["BAD_DIR", "BAD_FILES", "BASE", "Hang", "deadline", "edited", "expected_paths", "make"]
 
 # A small complete scenario used as the base of the model tests; tests copy and change it.
 BASE = {
@@ -73,3 +76,33 @@ def assert_same_metrics(a: dict, b: dict) -> None:
             assert isinstance(b[k], float) and math.isnan(b[k]), k
         else:
             assert a[k] == b[k], k
+
+
+class Hang(BaseException):
+    """Raised by :func:`deadline`; a BaseException, so that no ``except Exception`` (or OSError) swallows it."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: float):
+    """Raise :class:`Hang` if the block runs longer than ``seconds``: a hang fails the test, not the suite.
+
+    SIGALRM, so the main thread only (where pytest, and each xdist worker, runs tests); it
+    interrupts Python code and a blocking system call (opening a FIFO) alike. Code stuck
+    in a native library (pydantic-core validating billions of values) never lets the
+    signal's handler run: for that, faulthandler's watchdog thread prints every thread's
+    stack and ends the process a minute later, which fails the run instead of hanging it.
+    """
+
+    def expired(signum, frame):
+        # Without the exception it interrupted: printing that one may be what never ends.
+        raise Hang(f"still running after {seconds} s") from None
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    faulthandler.dump_traceback_later(seconds + 60, exit=True)
+    try:
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -1,18 +1,34 @@
-"""Checks that need more than one field of a scenario: schedules, references, the budget.
+"""Checks that need more than one field of a scenario: schedules, references, the budget, names.
 
 They read the raw mapping, defensively, so that they run (and report) even when some
 field is wrong on its own, next to pydantic's problems; a value of the wrong type is
 left to the schema. :class:`sim.scenario.Scenario` runs them on every construction,
 so a scenario built in code or edited with ``replace`` is held to them too.
+:func:`stream_problems` checks what only the resolved plan tells: whether each channel's
+random stream is its own (:func:`stream_names`).
+
+Names the user gives that become part of other names (a channel's in its random
+stream ``arrivals/<channel>`` and its measures ``leads.<channel>``, a stage's in
+``stage_advance.<stage>``) are held to :data:`NAME`, so that no name can reach into
+another (``outbound/ae/0``, ``a.b``).
 """
 
 from __future__ import annotations
 
 import math
+import re
+import zlib
 
-__all__ = ["cross_field_problems"]
+from sim.scenario.messages import key_path, shown
+
+__all__ = ["NAME", "SEATS_CHECKED", "cross_field_problems", "stream_names", "stream_problems"]
 
 ROLES = ("sdr", "ae", "customer_success")
+# Letters (any alphabet), digits, _, - and spaces; not starting with a space or -, nor
+# ending with a space; at most 64 characters.
+NAME = re.compile(r"\w(?:[\w -]{0,62}[\w-])?")
+NAME_RULE = ("letters, digits, _, - and spaces (starting with a letter, a digit or _, not ending with a space), "
+             "at most 64 characters")
 
 
 def _mapping(value) -> dict:
@@ -20,8 +36,12 @@ def _mapping(value) -> dict:
 
 
 def _number(value):
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return value if ok else None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    try:
+        return value if math.isfinite(value) else None
+    except OverflowError:  # an int too big for a float: the schema's to say
+        return None
 
 
 def _horizon(data: dict) -> int | None:
@@ -43,6 +63,10 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
     roles = _mapping(data.get("roles"))
     if "outbound" in channels:
         out.append(("channels.outbound", "the name 'outbound' is reserved for the leads reps prospect themselves"))
+    for name in channels:
+        if isinstance(name, str) and not NAME.fullmatch(name):
+            out.append((key_path("channels", name), f"a channel's name may hold {NAME_RULE}; got {shown(name)}"))
+    out += _stage_name_problems(data)
     for name, ch in channels.items():
         ch = _mapping(ch)
         spend = ch.get("spend")
@@ -56,7 +80,7 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
             month = _number(_mapping(hire).get("month"))
             if H is not None and month is not None and month >= H:
                 out.append((f"roles.{role_name}.hires[{i}].month",
-                            f"{month} is not inside the horizon (0 to {H - 1})"))
+                            f"{shown(month, 20)} is not inside the horizon (0 to {H - 1})"))
     ae = _mapping(roles.get("ae"))
     busy = (_number(ae.get("prospecting_share")) or 0) + (_number(ae.get("account_care_share")) or 0)
     if busy >= 1:
@@ -64,6 +88,109 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
     budget = data.get("budget")
     if isinstance(budget, dict):
         out += _budget_problems(budget, channels, roles)
+    return out
+
+
+def _stage_name_problems(data: dict) -> list[tuple[str, str]]:
+    """Each stage has a name of its own (its measure is ``stage_advance.<name>``), held to :data:`NAME`."""
+    out = []
+    stages = _mapping(data.get("opportunities")).get("stages")
+    first = {}
+    for i, stage in enumerate(stages if isinstance(stages, list) else []):
+        name = _mapping(stage).get("name")
+        if not isinstance(name, str) or not name:
+            continue  # the schema's to say
+        where = f"opportunities.stages[{i}].name"
+        if not NAME.fullmatch(name):
+            out.append((where, f"a stage's name may hold {NAME_RULE}; got {shown(name)}"))
+        elif name in first:
+            out.append((where, f"{name!r} is also the name of stages[{first[name]}]; each stage needs a name of its "
+                               "own (it names the measure stage_advance.<name>)"))
+        else:
+            first[name] = i
+    return out
+
+
+def _seat_streams(scenario) -> list[tuple[str, int]]:
+    """The model's per-seat stream families a valid ``scenario`` uses: ``(prefix, seats)``, names ``prefix + k``.
+
+    A role's seats are those of its plan: its day-one FTE, then its hires.
+    """
+    teams = scenario.plan.roles
+    families = []
+    for role_name in ("sdr", "ae"):  # the roles that prospect
+        role = getattr(scenario.roles, role_name)
+        if role is not None and role.outbound_leads_per_month > 0:
+            families.append((f"arrivals/outbound/{role_name}/", teams[role_name].planned_fte))
+    families += [(f"headcount/{role_name}/", team.planned_fte) for role_name, team in teams.items()]
+    return families
+
+
+_FIXED_STREAMS = ("arrivals/outbound/months", "customers/installed_base")
+
+
+def stream_names(scenario) -> list[str]:
+    """The names of the random streams one replication of a valid ``scenario`` draws from, as ``sim.model`` names them.
+
+    A stream's generator is seeded by the crc32 of its name (``sim.model.streams``):
+    one per channel (``arrivals/<channel>``), the month-to-month variation of
+    prospecting (``arrivals/outbound/months``), one per seat of each role that
+    prospects (``arrivals/outbound/<role>/<seat>``), one per seat of every role
+    (``headcount/<role>/<seat>``) and the installed base (``customers/installed_base``).
+    """
+    names = [f"arrivals/{name}" for name in scenario.channels]
+    for prefix, seats in _seat_streams(scenario):
+        names += [f"{prefix}{k}" for k in range(seats)]
+    return [*names, *_FIXED_STREAMS]
+
+
+# The model's own stream names, by their crc32, for seats up to this many per role:
+# they are distinct from one another (checked up to 20,000), and a run with more seats
+# is refused by the model's size limits unless they are raised.
+SEATS_CHECKED = 10_000
+_MODEL_STREAMS: dict[int, tuple[str, int]] = {}
+
+
+def _model_stream(crc: int) -> tuple[str, int] | None:
+    """The model's stream (a seat family's prefix and the seat, or a fixed name and -1) whose name has ``crc``."""
+    if not _MODEL_STREAMS:  # made once, in about 30 ms, so that each check costs a look-up per channel
+        prefixes = [*(f"arrivals/outbound/{r}/" for r in ("sdr", "ae")), *(f"headcount/{r}/" for r in ROLES)]
+        for prefix in prefixes:
+            for k in range(SEATS_CHECKED):
+                _MODEL_STREAMS[zlib.crc32(f"{prefix}{k}".encode())] = (prefix, k)
+        for name in _FIXED_STREAMS:
+            _MODEL_STREAMS[zlib.crc32(name.encode("utf-8"))] = (name, -1)
+    return _MODEL_STREAMS.get(crc)
+
+
+def stream_problems(scenario) -> list[tuple[str, str]]:
+    """A channel of a valid ``scenario`` whose random stream would be another's: the crc32 of their names is equal.
+
+    Two names with one crc32 would give two parts of the model the same random
+    numbers. A channel is checked against every other channel and against the
+    model's streams this scenario uses (:func:`stream_names`), seats up to
+    :data:`SEATS_CHECKED` per role.
+    """
+    out = []
+    used = dict(_seat_streams(scenario))
+    channels = {}
+    for channel in scenario.channels:
+        own = f"arrivals/{channel}"
+        crc = zlib.crc32(own.encode("utf-8"))
+        model = _model_stream(crc)
+        if crc in channels:
+            other, what = f"arrivals/{channels[crc]}", f"channel {channels[crc]!r}"
+        elif model is not None and (model[1] < 0 or model[1] < used.get(model[0], 0)):
+            other = model[0] if model[1] < 0 else f"{model[0]}{model[1]}"
+            what = f"the model's stream {other!r}"
+        else:
+            other = None
+        channels.setdefault(crc, channel)
+        if other is None:
+            continue
+        out.append((key_path("channels", channel), f"would share its random stream with {what} (the crc32 of "
+                                                   f"{own!r} and of {other!r} are equal); rename the channel (any "
+                                                   "other name will do)"))
     return out
 
 

@@ -6,8 +6,9 @@ optionally a budget. Optional parts are off unless written. Unknown keys are err
 
 Constructing a :class:`Scenario` in any way (from a file, from a mapping, with
 ``Scenario(...)`` or :meth:`Scenario.replace`) runs every check: pydantic's per field,
-the cross-field checks of :mod:`sim.scenario.checks`, and the resolution of its plan
-(:mod:`sim.scenario.plan`). All problems are reported at once, one line each, as a
+the cross-field checks of :mod:`sim.scenario.checks`, the resolution of its plan
+(:mod:`sim.scenario.plan`) and the check that each channel has a random stream of its
+own. All problems are reported at once, one line each, as a
 :class:`~sim.scenario.messages.ScenarioError`.
 """
 
@@ -29,7 +30,10 @@ Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=Tru
 Share = Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False, strict=True)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
-WholeFTE = Annotated[int, Field(ge=0, strict=True)]
+# Above 2**53 a count is no longer exactly a float (and no funnel has that many of
+# anything): past it, the sums and rates the model takes of it would be wrong or overflow.
+MAX_COUNT = 2**53
+WholeFTE = Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)]
 
 
 def _schedule(value):
@@ -202,8 +206,9 @@ class Opportunities(_Strict):
 class Hire(_Strict):
     """A planned hire: decided at the start of ``month`` (0-based), starts after the lead time."""
 
-    month: Annotated[int, Field(ge=0, strict=True)] = Field(description="Month of the hiring decision, from 0.")
-    fte: Annotated[int, Field(ge=1, strict=True)] = 1
+    month: Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)] = Field(
+        description="Month of the hiring decision, from 0.")
+    fte: Annotated[int, Field(ge=1, le=MAX_COUNT, strict=True)] = 1
 
 
 class Role(_Strict):
@@ -232,7 +237,7 @@ class SDRRole(Role):
 class AERole(Role):
     """Account executives: carry opportunities; qualify MQLs when there are no SDRs."""
 
-    max_open_opportunities: Annotated[int, Field(ge=1, strict=True)] = Field(
+    max_open_opportunities: Annotated[int, Field(ge=1, le=MAX_COUNT, strict=True)] = Field(
         20, description="Deals one fully ramped AE can carry at once."
     )
     commission_rate: Probability = Field(0.0, description="Commission as a share of bookings.")
@@ -250,7 +255,8 @@ class Roles(_Strict):
 class Customers(_Strict):
     """Installed base and what customers do each month."""
 
-    installed_base: Annotated[int, Field(ge=0, strict=True)] = Field(0, description="Customers at the start.")
+    installed_base: Annotated[int, Field(ge=0, le=MAX_COUNT, strict=True)] = Field(
+        0, description="Customers at the start.")
     installed_mrr: Distribution = Field(0.0, description="MRR of each starting customer.")
     churn_month: Probability = Field(0.0, description="Chance a customer leaves in a month.")
     expansion_month: NonNegative = Field(0.0, description="Monthly growth of a kept customer's MRR.")
@@ -317,8 +323,8 @@ class Scenario(_Strict):
     @model_validator(mode="wrap")
     @classmethod
     def _validate_whole(cls, data: Any, handler):
-        """Field checks, cross-field checks and the plan, every problem reported at once."""
-        from sim.scenario.checks import cross_field_problems
+        """Field checks, cross-field checks, the plan and the random streams, every problem reported at once."""
+        from sim.scenario.checks import cross_field_problems, stream_problems
         from sim.scenario.messages import ScenarioError, field_problems
         from sim.scenario.plan import resolve_plan
 
@@ -331,13 +337,16 @@ class Scenario(_Strict):
         except ValidationError as exc:
             problems = field_problems(data, exc)
         if isinstance(data, dict):
-            problems += [p for p in cross_field_problems(data) if p not in problems]
+            found = set(problems)  # not `in problems`: a file of many problems would take quadratic time
+            problems += [p for p in cross_field_problems(data) if p not in found]
         if not problems:
             try:
                 # Stored beside the fields (not one of them): a valid scenario always has a plan.
                 scenario.__dict__["_plan"] = resolve_plan(scenario)
             except ScenarioError as exc:
                 problems = exc.problems
+            else:
+                problems = stream_problems(scenario)
         if problems:
             raise ScenarioError("<scenario>", problems)
         return scenario
