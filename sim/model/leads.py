@@ -118,7 +118,7 @@ def _rate_cap(channel: Channel) -> float:
 
 
 def _month_multipliers(rng, cv: float, horizon_months: int) -> np.ndarray:
-    if cv <= 0:
+    if cv**2 == 0:  # zero, or so small that its square is (the multipliers would all be 1 to the last digit)
         return np.ones(horizon_months)
     shape = 1.0 / cv**2
     return rng.gamma(shape, 1.0 / shape, size=horizon_months)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from collections import deque
 
 import numpy as np
@@ -94,7 +95,9 @@ class Qualification:
         self.p_qualify = memoryview(self._p_qualify)
         self.u_qualify = memoryview(self._u_qualify)
         self.score = memoryview(self._score) if self._score is not None else None
-        self.decay_half_life_days = q.decay.half_life_hours / HOURS_PER_DAY if q.decay else None
+        # A half-life too small for days (below 1e-307 hours) is the smallest one that divides: decay at once.
+        self.decay_half_life_days = max(q.decay.half_life_hours / HOURS_PER_DAY, sys.float_info.min) \
+            if q.decay else None
         self.decay_shape = q.decay.shape if q.decay else 0.0
         self.max_wait = q.max_wait_days
 

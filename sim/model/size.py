@@ -53,6 +53,8 @@ _SECONDS_PER_LEAD = 1e-5  # 5 to 13 microseconds measured, growing with the size
 _SECONDS_PER_TENURE = 1e-4  # a rep's streams, tenure and prospecting
 _SECONDS_PER_CUSTOMER_MONTH = 8e-8
 _SECONDS_PER_SLOT = 1.7e-6
+# Each SQL looks through the AEs' seats for free slots: about a tenth of the leads, 100 ns a seat.
+_SECONDS_PER_LEAD_AE_SEAT = 1e-8
 
 
 class SizeError(FunnelError):
@@ -160,7 +162,8 @@ def estimate_size(scenario) -> Size:
               + _BYTES_PER_CUSTOMER * customers + _BYTES_PER_SLOT * total["ae_slots"]
               + _BYTES_PER_TENURE * total["tenures"])
     seconds = (_SECONDS_PER_LEAD * total["leads"] + _SECONDS_PER_TENURE * total["tenures"]
-               + _SECONDS_PER_SLOT * total["ae_slots"] + _SECONDS_PER_CUSTOMER_MONTH * customers * H)
+               + _SECONDS_PER_SLOT * total["ae_slots"] + _SECONDS_PER_CUSTOMER_MONTH * customers * H
+               + _SECONDS_PER_LEAD_AE_SEAT * total["leads"] * seats.get("roles.ae.fte", 0.0))
     drivers = {"leads": _largest(draws), "seats": _largest(seats), "tenures": _largest(tenures),
                "ae_slots": "roles.ae.max_open_opportunities", "customers": "customers.installed_base"}
     return Size(draws=total["draws"], leads=total["leads"], seats=total["seats"], tenures=total["tenures"],

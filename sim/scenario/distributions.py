@@ -34,6 +34,9 @@ __all__ = [
 ]
 
 PositiveFinite = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
+# A coefficient of variation a distribution can be drawn from: beyond these, the gamma's shape and the
+# log-normal's sigma leave floating point (1 / cv^2 is 0 or infinite) and no real quantity varies so.
+CV = Annotated[float, Field(ge=1e-6, le=100, allow_inf_nan=False, strict=True)]
 NonNegativeFinite = Annotated[float, Field(ge=0, allow_inf_nan=False, strict=True)]
 
 
@@ -103,7 +106,7 @@ class Exponential(_Dist):
 
     @property
     def variance(self):
-        return self.mean_**2
+        return self.mean_ * self.mean_  # not **: a huge mean gives inf, not OverflowError
 
     def __repr__(self):
         return f"Exponential(mean={self.mean_!r})"
@@ -113,7 +116,7 @@ class _ByMeanAndCV(_Dist):
     """A distribution given by its ``mean`` and coefficient of variation ``cv``."""
 
     mean_: PositiveFinite = Field(alias="mean")
-    cv: PositiveFinite
+    cv: CV
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -123,7 +126,8 @@ class _ByMeanAndCV(_Dist):
 
     @property
     def variance(self):
-        return (self.cv * self.mean_) ** 2
+        sd = self.cv * self.mean_
+        return sd * sd  # not **: a huge mean gives inf, not OverflowError
 
     def __repr__(self):
         return f"{type(self).__name__}(mean={self.mean_!r}, cv={self.cv!r})"
@@ -225,7 +229,7 @@ class Beta(_Dist):
     @property
     def variance(self):
         a, b = self.a, self.b
-        return self.scale**2 * a * b / ((a + b) ** 2 * (a + b + 1))
+        return self.scale * self.scale * a * b / ((a + b) * (a + b) * (a + b + 1))
 
 
 class Empirical(_Dist):

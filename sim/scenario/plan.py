@@ -185,7 +185,12 @@ def _split_plan(scenario, roles: dict) -> Plan:
             continue
         per_fte = role.cost_per_fte_year * years
         part = sales * b.role_mix[name] / rw if rw > 0 else 0.0
-        n = whole(part / per_fte) if per_fte > 0 else 0
+        n = part / per_fte if per_fte > 0 else 0
+        if n >= 2**53:  # no whole number of FTE to give (and far past what any run can take)
+            raise ScenarioError("<scenario>", [(f"roles.{name}.cost_per_fte_year", f"at {role.cost_per_fte_year:g} a "
+                                                "year the budget would buy more than 2**53 FTE; expected a "
+                                                "yearly cost per FTE")])
+        n = whole(n)
         teams[name] = RolePlan(n, ())
         salaries[name], fte[name] = n * per_fte, n
     return Plan(H, spend, teams, _account(b.total, spent_marketing, salaries, fte))
