@@ -19,11 +19,8 @@ import json
 import math
 import os
 import re
-import signal
 import statistics
 import subprocess
-import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -46,10 +43,7 @@ from sim.scenario import load_scenario
 
 SEED = 7  # root seed of the teaching experiments
 REPS = 5
-KILL_SEED = 3  # root seed of the kill / interrupt experiments
-# One replication per chunk, a few tens of milliseconds each: after the first chunks are seen
-# there is still about a second of work left to stop.
-KILL_REPS = 20
+# Stopping a run (Ctrl-C, SIGTERM, SIGKILL) and resuming it: tests/cli/test_shutdown.py.
 
 
 # ---------------------------------------------------------------------------------
@@ -83,26 +77,10 @@ def _assert_same_values_and_types(got: dict, expected: dict) -> None:
     assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in expected.items()}
 
 
-def _exact(rows) -> str:
-    """A text form that tells 1 from 1.0 and shows every float digit: equal text is equal bit for bit."""
-    return json.dumps(rows)
 
 
-def _chunk_dirs(out: Path) -> list[Path]:
-    chunks = out / "chunks"
-    return sorted(p for p in chunks.glob("[0-9]*") if p.is_dir()) if chunks.is_dir() else []
 
 
-def _wait_for_chunks(proc: subprocess.Popen, out: Path, at_least: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while len(_chunk_dirs(out)) < at_least:
-        if proc.poll() is not None:
-            pytest.fail(f"the run ended (exit {proc.returncode}) before {at_least} chunks were written: "
-                        f"{proc.stderr.read() if proc.stderr else ''}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"no {at_least} chunks in {out} after {timeout} s")
-        time.sleep(0.005)
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +104,6 @@ def teaching_text() -> str:
 def teaching_reps(teaching_text) -> dict:
     return strict_json(teaching_text)
 
-
-@pytest.fixture(scope="module")
-def reference() -> dict:
-    """The kill experiment run in this process, without --out and with the default chunking."""
-    code, out, err = in_process("run", TEACHING, "--reps", KILL_REPS, "--seed", KILL_SEED, "--json")
-    assert code == 0, err
-    return strict_json(out)
 
 
 # ---------------------------------------------------------------------------------
@@ -381,7 +352,7 @@ def test_trace_writes_the_lead_records_of_the_first_replications(tmp_path, teach
         assert len(expected) > 0
         pd.testing.assert_frame_equal(written, expected)
     # Keeping lead records changes no number.
-    assert _exact(strict_json(out)["replications"]) == _exact(teaching_reps["replications"])
+    assert json.dumps(strict_json(out)["replications"]) == json.dumps(teaching_reps["replications"])  # bit for bit
 
 
 # ---------------------------------------------------------------------------------
@@ -445,93 +416,3 @@ def test_a_run_in_a_real_process_on_a_pseudo_terminal(tmp_path, teaching_text):
     lines = {line.strip() for line in re.split(r"[\r\n]", text) if line.strip()}
     assert lines, terminal  # the bar was drawn ...
     assert all(line.startswith("replications") for line in lines), lines  # ... and nothing but the bar
-
-
-# ---------------------------------------------------------------------------------
-# 4. SIGKILL and resume; Ctrl-C and resume
-
-
-def _kill_args(out_dir: Path, reps: int, *extra) -> tuple:
-    return ("run", TEACHING, "--reps", reps, "--seed", KILL_SEED, "--chunk-size", 1, "--out", out_dir, "--quiet",
-            "--json", *extra)
-
-
-def _stop_half_way(out_dir: Path, reps: int, workers: int, sig: int, at_least: int) -> tuple[int, str, str]:
-    """Start the kill experiment, send ``sig`` once ``at_least`` chunks are saved; (exit code, stdout, stderr)."""
-    proc = subprocess.Popen(command(*_kill_args(out_dir, reps, "--workers", workers)), cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        _wait_for_chunks(proc, out_dir, at_least=at_least)
-        os.kill(proc.pid, sig)
-        out, err = proc.communicate(timeout=60)  # returns once every process holding the pipes is gone
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    return proc.returncode, out, err
-
-
-def _resume(out_dir: Path, reps: int, *extra, killed: bool = False) -> dict:
-    """Run the same command again (with ``extra`` options), in this process: the resume reads the
-    directory, any process would do. A run that was ``killed`` could not release the directory:
-    the resume says, in one line, that it takes it over."""
-    code, out, err = in_process(*_kill_args(out_dir, reps, "--workers", 1), *extra)
-    assert code == 0, err
-    if killed:
-        [line] = nonblank_lines(err)
-        assert re.fullmatch(rf"--out: {re.escape(str(out_dir))}: taking over the directory from process \d+ "
-                            r"\(started .+\), which is no longer running: .+", line), line
-    else:
-        assert err == ""
-    return strict_json(out)
-
-
-def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(tmp_path, reference):
-    out_dir = tmp_path / "killed"
-    code, _, _ = _stop_half_way(out_dir, KILL_REPS, 1, signal.SIGKILL, at_least=3)
-    assert code == -signal.SIGKILL
-    kept = _chunk_dirs(out_dir)
-    # A run that had already finished would make this test vacuous: fail loudly instead.
-    assert 3 <= len(kept) < KILL_REPS, f"the run was not stopped half-way: {len(kept)} chunks"
-    for chunk in kept:  # a chunk is complete or absent, never half-written
-        assert (chunk / "indices.json").is_file(), chunk
-        assert (chunk / "replications.parquet").is_file(), chunk
-        indices = json.loads((chunk / "indices.json").read_text(encoding="utf-8"))
-        assert indices == [int(chunk.name)]
-        assert pd.read_parquet(chunk / "replications.parquet")["replication"].tolist() == indices
-    before = stamps(kept)
-
-    # The rest in chunks of 10 this time (a later option wins): the chunking changes no number.
-    resumed = _resume(out_dir, KILL_REPS, "--chunk-size", 10, killed=True)
-    assert resumed["experiment"]["completed"] == KILL_REPS
-    # The kept chunks were read back, not run again and rewritten.
-    assert stamps(kept) == before
-    chunks = _chunk_dirs(out_dir)
-    assert len(chunks) < KILL_REPS  # the new ones hold several replications
-    indices = [i for chunk in chunks for i in json.loads((chunk / "indices.json").read_text(encoding="utf-8"))]
-    assert sorted(indices) == list(range(KILL_REPS))  # every replication once
-    assert not list((out_dir / "chunks").glob(".tmp-*"))  # what the kill left half-written was cleared
-
-    # The same numbers as the experiment run at once, without --out and in chunks of the default size.
-    assert len(reference["replications"]) == KILL_REPS
-    assert _exact(resumed["replications"]) == _exact(reference["replications"])
-    assert resumed["summary"] == reference["summary"]
-
-
-def test_ctrl_c_exits_130_saying_how_to_resume(tmp_path, reference):
-    out_dir = tmp_path / "interrupted"
-    # Two local worker processes: a Ctrl-C must stop the pool too, not only this process (else the
-    # workers would hold the pipes open and communicate() would wait for them).
-    code, out, err = _stop_half_way(out_dir, KILL_REPS, 2, signal.SIGINT, at_least=2)
-    assert code == 130, err
-    assert out == ""
-    assert "Traceback" not in err
-    lines = nonblank_lines(err)
-    assert len(lines) == 1, lines
-    assert lines[0] == (f"interrupted; finished replications are saved in {out_dir}: run the same command again "
-                        "to resume")
-    assert 2 <= len(_chunk_dirs(out_dir)) < KILL_REPS
-
-    resumed = _resume(out_dir, KILL_REPS)
-    assert _exact(resumed["replications"]) == _exact(reference["replications"])
-

@@ -13,6 +13,7 @@ import errno
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import psutil  # Dask distributed's own dependency (the test extra)
 import pytest
-from cli_run import command, in_process, nonblank_lines, shown_warnings, strict_json
+from cli_run import command, in_process, nonblank_lines, shown_warnings, stamps, strict_json
 from paths import ROOT, TEACHING
 
 import sim.model.simulation
@@ -109,13 +111,13 @@ class Stopped:
 
 @pytest.fixture(scope="module")
 def stopped(tmp_path_factory) -> dict[str, Stopped]:
-    """Two runs at once (a real process's start is paid once), one stopped with SIGTERM, one with SIGKILL.
+    """Three runs at once (a real process's start is paid once), stopped with SIGTERM, SIGKILL and SIGINT.
 
     Each is signalled as soon as its first chunk is saved, its descendants (workers, fork server) listed
     just before: after, their parent is gone and they are nobody's descendants. Each in its own session: the
     signal goes to funnel alone, not to a process group, and whatever is left can still be ended here.
     """
-    signals = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+    signals = {"SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL, "SIGINT": signal.SIGINT}
     runs = {}
     for name in signals:
         out_dir = tmp_path_factory.mktemp(name.lower()) / "exp"
@@ -176,6 +178,47 @@ def test_sigkill_to_funnel_alone_leaves_no_worker_or_fork_server_running(stopped
     assert run.code == -signal.SIGKILL
     assert run.left_running == []  # no handler ran: the workers and the fork server noticed by themselves
     assert run.chunks < SIGNALLED_REPS  # it was killed mid-run
+
+
+def test_a_run_killed_with_sigkill_resumes_to_the_same_numbers(stopped, reference):
+    run = stopped["SIGKILL"]
+    kept = _chunks(run.out_dir)
+    assert 1 <= len(kept) < SIGNALLED_REPS, f"the run was not stopped half-way: {len(kept)} chunks"
+    for chunk in kept:  # a chunk is complete or absent, never half-written
+        indices = json.loads((chunk / "indices.json").read_text(encoding="utf-8"))
+        assert indices == [int(chunk.name)]
+        assert pd.read_parquet(chunk / "replications.parquet")["replication"].tolist() == indices
+    before = stamps(kept)
+
+    # The first REPS in chunks of 10 this time (a later option wins): the chunking changes no number. The
+    # killed run could not let the directory go: the resume says, in one line, that it takes it over.
+    code, out, err = in_process(*_args(run.out_dir, "--chunk-size", 10))
+    assert code == 0, err
+    [line] = nonblank_lines(err)
+    assert re.fullmatch(rf"--out: {re.escape(str(run.out_dir))}: taking over the directory from process "
+                        rf"\d+ \(started .+\), which is no longer running: .+", line), line
+    resumed = strict_json(out)
+    assert stamps(kept) == before  # the kept chunks were read back, not run again and rewritten
+    chunks = _chunks(run.out_dir)
+    indices = sorted(i for c in chunks for i in json.loads((c / "indices.json").read_text(encoding="utf-8")))
+    assert [i for i in indices if i < REPS] == list(range(REPS))  # every replication asked for, once
+    assert not list((run.out_dir / "chunks").glob(".tmp-*"))  # what the kill left half-written was cleared
+    assert _exact(resumed["replications"]) == _exact(reference["replications"])
+    assert resumed["summary"] == reference["summary"]
+
+
+def test_ctrl_c_exits_130_saying_how_to_resume(stopped, reference):
+    # Two local worker processes: a Ctrl-C must stop the pool too, not only this process.
+    run = stopped["SIGINT"]
+    assert run.code == 130, run.stderr
+    assert "Traceback" not in run.stderr
+    assert nonblank_lines(run.stderr) == [f"interrupted; finished replications are saved in {run.out_dir}: run "
+                                          "the same command again to resume"]
+    assert run.left_running == []
+    assert 1 <= run.chunks < SIGNALLED_REPS
+    code, out, err = in_process(*_args(run.out_dir))
+    assert (code, err) == (0, "")
+    assert _exact(strict_json(out)["replications"]) == _exact(reference["replications"])
 
 
 def test_both_runs_had_workers_and_a_fork_server_to_stop(stopped):
