@@ -300,12 +300,9 @@ def limits_of(args, problems: list[str] | None = None) -> dict[str, float]:
     return out
 
 
-def size_lines(scenario, limits: dict, source: str = "", label: str = "") -> list[str]:
+def size_lines(scenario, limits: dict) -> list[str]:
     """The library's size check of ``scenario`` in the command line's words (one line per count past its limit)."""
     from sim.model.size import SizeError, size_problems
 
-    problems = size_problems(scenario, limits, label)
-    if not problems:
-        return []
-    prefix = f"{source}: " if source else ""
-    return [prefix + line for line in error_lines(SizeError(*problems[0], problems=problems))]
+    problems = size_problems(scenario, limits)
+    return error_lines(SizeError(*problems[0], problems=problems)) if problems else []

@@ -202,7 +202,7 @@ def _run_many(args, scenario) -> int:
 
 
 def _cmd_validate(args) -> int:
-    from sim.model.size import estimate_size
+    from sim.model.size import SizeError, check_size
 
     problems = []
     limits = limits_of(args, problems)
@@ -211,13 +211,13 @@ def _cmd_validate(args) -> int:
     for path in args.scenarios:
         try:
             scenario = load_scenario(path)
+            size = check_size(scenario, limits)  # the estimate once: refused, or printed
         except ScenarioError as exc:
             problems += error_lines(exc)
-            continue
-        if too_big := size_lines(scenario, limits, source=path):
-            problems += too_big
+        except SizeError as exc:
+            problems += [f"{path}: {line}" for line in error_lines(exc)]
         else:
-            print(f"{path}: ok; {_size_note(estimate_size(scenario))}")
+            print(f"{path}: ok; {_size_note(size)}")
     return fail(problems) if problems else 0
 
 
