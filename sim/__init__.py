@@ -60,6 +60,12 @@ _WHERE = {
     "analyse": "sim.decide.compare",
     "optimize": "sim.decide.optimize",
     "smallest_budget": "sim.decide.optimize",
+    "optimize_over_time": "sim.decide.over_time",
+    "horizon_bias": "sim.decide.horizon",
+    "PlanDiagnostics": "sim.decide.over_time",
+    "TimePlan": "sim.decide.timing",
+    "PlanSpace": "sim.decide.timing",
+    "plan_space": "sim.decide.timing",
     "Diagnostics": "sim.decide.optimize",
     "Guarantee": "sim.decide.optimize",
     "BudgetSearch": "sim.decide.optimize",
@@ -81,6 +87,8 @@ _WHERE = {
     "capacity_plot": "sim.present.plots",
     "distribution_plot": "sim.present.plots",
     "write_plots": "sim.present.plots",
+    "fan_chart": "sim.present.fan",
+    "cash_fan_plot": "sim.present.fan",
     "write_tables": "sim.present.export",
     "write_excel": "sim.present.export",
     "write_experiment_excel": "sim.present.export",
@@ -129,6 +137,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
         split_alternatives_of,
         sweep,
     )
+    from sim.decide.horizon import horizon_bias  # noqa: F401
     from sim.decide.objectives import (  # noqa: F401
         Objective,
         ObjectiveError,
@@ -140,8 +149,10 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
         value_at_risk,
     )
     from sim.decide.optimize import BudgetSearch, Diagnostics, Guarantee, optimize, smallest_budget  # noqa: F401
+    from sim.decide.over_time import PlanDiagnostics, optimize_over_time  # noqa: F401
     from sim.decide.search_space import BudgetTooSmall, OptimizeError  # noqa: F401
     from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
+    from sim.decide.timing import PlanSpace, TimePlan, plan_space  # noqa: F401
     from sim.errors import FunnelError  # noqa: F401
     from sim.model import Result, approximate, simulate  # noqa: F401
     from sim.model.size import SizeError, estimate_size  # noqa: F401
@@ -152,6 +163,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.montecarlo.summary import summarise  # noqa: F401
     from sim.present.errors import PresentError  # noqa: F401
     from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401
+    from sim.present.fan import cash_fan_plot, fan_chart  # noqa: F401
     from sim.present.plots import (  # noqa: F401
         capacity_plot,
         difference_plot,

@@ -88,3 +88,78 @@ def split_toy(scenario, seed, trace: bool = False):
     own = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, own_key)))
     value = closed_form_contribution(scenario) + shared + own.normal(0, 3_000)
     return {"contribution": value, "revenue": value}, _ONE_MONTH
+
+
+# -- a plan over time with known means: capacity that binds, value that arrives late --------------------------------
+
+PLAN_VALUE = 500.0  # what a lead worked by a seat brings, DELAY months after it is worked
+PLAN_SEAT_LEADS = 30.0  # leads a seat works a month
+PLAN_DELAY = 2  # months from working a lead to its money; later than the horizon is lost
+PLAN_SD = 1_000.0  # sd of a month's contribution; one normal per replication moves every month alike
+
+
+def plan_monthly_mean(scenario) -> np.ndarray:
+    """The expected monthly contribution of a plan-toy scenario (one channel ``a`` and the AEs).
+
+    Leads each month are the exponential response's mean (no carryover, no lag); the
+    AE seats work at most :data:`PLAN_SEAT_LEADS` each a month, counting a seat from the
+    first month that starts after it does; each lead worked brings :data:`PLAN_VALUE`
+    :data:`PLAN_DELAY` months later. Costs are the month's spend and each seat's salary
+    for the days of the month it is filled (as the budget accounts them).
+    """
+    plan, H = scenario.plan, scenario.horizon_months
+    days = 365.25 / 12
+    curve = scenario.channels["a"].response
+    spend = np.asarray(plan.spend["a"], dtype=float)
+    leads = curve.max_leads * (1 - np.exp(-spend / curve.spend_scale))
+    role, team = scenario.roles.ae, plan.roles["ae"]
+    starts = [0.0] * team.fte + [m * days + role.hiring_lead_days for m, n in team.hires for _ in range(n)]
+    month_start = np.arange(H) * days
+    seats = np.array([sum(s <= t for s in starts) for t in month_start], dtype=float)
+    worked = np.minimum(leads, PLAN_SEAT_LEADS * seats)
+    value = np.zeros(H)
+    value[PLAN_DELAY:] = PLAN_VALUE * worked[:H - PLAN_DELAY]
+    filled = np.array([sum(max(0.0, min((m + 1) * days, H * days) - max(m * days, s)) for s in starts)
+                       for m in range(H)])
+    salaries = role.cost_per_fte_year * filled / 365.25
+    return value - spend - salaries
+
+
+def plan_toy(scenario, seed, trace: bool = False):
+    """A replication of the plan toy: the exact monthly means plus one normal per replication, months alike.
+
+    The normal is a part every plan shares (the world of replication ``i``, as common
+    random numbers give) and a part of the plan's own (from the seed and the plan's hires
+    and spend), mixed to a standard normal ``z``; month ``m``'s contribution is its mean
+    plus ``z * PLAN_SD``. So the cash after month ``m`` is its expectation plus
+    ``z * PLAN_SD * (m + 1)``, and the chance it stays above ``-runway`` in every month
+    is :func:`plan_cash_probability` in closed form.
+    """
+    seq = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key) if hasattr(seed, "entropy") else \
+        np.random.SeedSequence(seed)
+    shared = np.random.default_rng(seq).normal()
+    plan = scenario.plan
+    own_key = (int(sum(round(float(np.sum(v)) * 100) for v in plan.spend.values()))
+               + 7919 * sum((m + 1) * n for m, n in plan.roles["ae"].hires)) % (2**32)
+    own = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, own_key))).normal()
+    z = 0.96 * shared + 0.28 * own  # a standard normal: 0.96**2 + 0.28**2 == 1
+    monthly = plan_monthly_mean(scenario) + z * PLAN_SD
+    measures = {"contribution": float(monthly.sum())}
+    return measures, pd.DataFrame({"month": np.arange(len(monthly)), "contribution": monthly})
+
+
+def plan_exact(scenario):
+    """The plan toy's expected measures and monthly series, as the fast approximation would give them."""
+    monthly = plan_monthly_mean(scenario)
+    return {"contribution": float(monthly.sum())}, pd.DataFrame({"month": np.arange(len(monthly)),
+                                                                 "contribution": monthly})
+
+
+def plan_cash_probability(scenario, runway: float) -> float:
+    """The exact chance that the plan toy's cash stays at or above ``-runway`` at the end of every month."""
+    from scipy import stats
+
+    cash = np.cumsum(plan_monthly_mean(scenario))
+    scale = PLAN_SD * (np.arange(len(cash)) + 1)
+    # cash_m + z * scale_m >= -runway for every m  <=>  z >= max_m (-runway - cash_m) / scale_m
+    return float(stats.norm.sf(np.max((-runway - cash) / scale)))

@@ -56,6 +56,14 @@ FLAGS = {
     "probability": "--probability",
     "budget_range": "--budget-range",
     "limits": "--limit",
+    # deciding over time
+    "terminal": "--terminal-value",
+    "period_months": "--period-months",
+    "runway": "--runway",
+    "cash_probability": "--cash-probability",
+    "max_hires_month": "--max-hires-month",
+    "max_change": "--max-change",
+    "spend_bounds": "--spend-bounds",
     # what a scenario message may point to
     "schema": "`funnel schema`",
 }

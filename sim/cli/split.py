@@ -30,6 +30,7 @@ from sim.cli.options import (
     value_list,
     warn_workers,
 )
+from sim.cli.over_time import add_over_time_options
 from sim.errors import FunnelError
 from sim.scenario import load_scenario
 
@@ -66,7 +67,18 @@ def _judgement(args, problems: list[str]):
     from sim.decide.objectives import Objective, make_risk
 
     smallest = getattr(args, "smallest_budget", False)
-    objective = Objective(args.objective or ("revenue" if smallest else "contribution"), args.with_pipeline)
+    terminal = None
+    if args.terminal_value is not None:
+        text = args.terminal_value.strip().lower()
+        try:
+            terminal = "npv" if text == "npv" else float(text)
+        except ValueError:
+            problems.append(f"--terminal-value: expected a multiple of the ending ARR (e.g. 5) or npv, "
+                            f"got {args.terminal_value!r}")
+    objective = attempt(problems, lambda: Objective(args.objective or ("revenue" if smallest else "contribution"),
+                                                    args.with_pipeline, terminal))
+    if objective is None:
+        objective = Objective(args.objective or ("revenue" if smallest else "contribution"), args.with_pipeline)
     if smallest:
         if args.risk not in (None, "probability"):
             problems.append("--risk: --smallest-budget always uses the probability of reaching --target")
@@ -269,9 +281,13 @@ OPTIMIZE_DEFAULTS = {"delta": None, "candidates": 6, "initial_reps": 10, "batch"
 
 
 def _cmd_optimize(args) -> int:
+    from sim.cli.over_time import cmd_over_time, over_time_flag_problems
     from sim.decide.optimize import budget_search_problems, optimize, race_problems, smallest_budget
 
-    problems = _common_problems(args)
+    if args.over_time:
+        return cmd_over_time(args, common_problems=_common_problems, judgement=_judgement, running=_running,
+                             run=_run, write_outputs=_write_outputs, comparison_document=_comparison_document)
+    problems = _common_problems(args) + over_time_flag_problems(args)
     objective, risk = _judgement(args, problems)
     fixed = [name.strip() for text in args.fixed or [] for name in text.split(",") if name.strip()]
     min_fte = _fte_limits(args.min_fte, "--min-fte", problems)
@@ -399,6 +415,9 @@ def _common(p, reps_default: int | None) -> None:
                    "(default contribution)")
     p.add_argument("--with-pipeline", action="store_true",
                    help="count the open pipeline's win-weighted value at the horizon in the objective")
+    p.add_argument("--terminal-value", metavar="K|npv",
+                   help="count the customers kept after the horizon: K times the ending ARR, or npv (the NPV of "
+                        "their margin after the horizon)")
     p.add_argument("--risk", choices=list(RISKS), help="mean (default), var or cvar (with --risk-level), "
                    "or probability (of reaching --target)")
     p.add_argument("--risk-level", type=number, metavar="Q", help="the worst share for var and cvar (e.g. 0.1)")
@@ -477,4 +496,5 @@ def add_split_commands(sub) -> None:
     opt.add_argument("--probability", type=number, metavar="Q", help="with --smallest-budget: e.g. 0.8")
     opt.add_argument("--budget-range", metavar="LOW:HIGH", help="with --smallest-budget: where to search "
                      "(default 0 to twice today's budget)")
+    add_over_time_options(opt)
     opt.set_defaults(func=_cmd_optimize)

@@ -196,14 +196,15 @@ class Evaluator:
         frame = pd.DataFrame([rows[i] for i in sorted(rows) if start <= i < end])
         return frame
 
-    def monthly(self, scenario, reps: int | None = None) -> pd.DataFrame:
-        """The monthly series of ``scenario``'s finished replications (below ``reps``)."""
+    def monthly(self, scenario, reps: int | None = None, start: int = 0) -> pd.DataFrame:
+        """The monthly series of ``scenario``'s finished replications from ``start`` (below ``start + reps``)."""
         parts = self._monthly.get(self.key(scenario), [])
         if not parts:
             return pd.DataFrame()
         frame = pd.concat(parts, ignore_index=True).drop_duplicates(["replication", "month"])
+        frame = frame[frame["replication"] >= start]
         if reps is not None:
-            frame = frame[frame["replication"] < reps]
+            frame = frame[frame["replication"] < start + reps]
         return frame.sort_values(["replication", "month"], ignore_index=True)
 
     def failures(self, scenario, reps: int | None = None) -> list[dict]:

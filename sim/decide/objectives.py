@@ -1,8 +1,10 @@
 """What a budget split is judged by: an objective per replication, and a risk measure over them.
 
 An :class:`Objective` turns each replication's measures into one number (contribution,
-revenue, ...), optionally counting the open pipeline's weighted value at the horizon,
-since a short horizon is biased against marketing (``docs/model.md``). A risk measure
+revenue, ...), optionally counting what lies beyond the horizon: the open pipeline's
+weighted value, and a terminal value of the customers kept (the ending ARR at a stated
+multiple, or the NPV of their margin after the horizon), since a short horizon is
+biased against marketing and against plans that invest late in it (``docs/model.md``). A risk measure
 (:func:`mean`, :func:`value_at_risk`, :func:`conditional_value_at_risk`,
 :func:`probability_of_target`) turns the replications' objective values into the one
 number alternatives are ranked by; all are larger-is-better. They are pure numpy
@@ -50,24 +52,87 @@ class Objective:
             bring: their win-probability-weighted value for revenue, bookings and ARR,
             that value times the gross margin for contribution (and, discounted from
             the horizon, for NPV), their expected wins for new customers.
+        terminal: add a terminal value of the customers at the horizon (money
+            objectives only): a number ``k`` for ``k`` times the ending ARR (a
+            valuation multiple), or ``"npv"`` for the NPV of their gross margin after
+            the horizon (:meth:`terminal_values`). Without it a plan that invests late
+            looks better than it is: its costs fall inside the horizon and its revenue
+            after it.
     """
 
     name: str = "contribution"
     with_pipeline: bool = False
+    terminal: float | str | None = None
 
     def __post_init__(self):
         if self.name not in OBJECTIVES:
             raise ObjectiveError("objective", f"expected one of {', '.join(OBJECTIVES)}, got {self.name!r}")
+        t = self.terminal
+        if t is None:
+            return
+        if self.name == "new_customers":
+            raise ObjectiveError("terminal", "a terminal value is money; new_customers counts customers")
+        if t == "npv":
+            return
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 <= t < math.inf:
+            raise ObjectiveError("terminal", f"expected a multiple of the ending ARR (a number of at least 0, "
+                                             f"e.g. 5) or 'npv', got {t!r}")
+        object.__setattr__(self, "terminal", float(t))
 
     @property
     def label(self) -> str:
         """How reports name it."""
-        return self.name + (" + open pipeline" if self.with_pipeline else "")
+        text = self.name + (" + open pipeline" if self.with_pipeline else "")
+        if self.terminal == "npv":
+            text += " + NPV of the customers after the horizon"
+        elif self.terminal is not None:
+            text += f" + {self.terminal:g}x ending ARR"
+        return text
+
+    def check(self, scenario) -> None:
+        """Refuse a terminal value ``scenario`` cannot give (one-off deals have no ARR; a base that never shrinks).
+
+        Raises:
+            ObjectiveError: naming ``terminal``.
+        """
+        if self.terminal is None:
+            return
+        if scenario.opportunities.deal.kind != "subscription" and scenario.customers.installed_base == 0:
+            raise ObjectiveError("terminal", "the scenario's deals are one-off and it has no installed base, so "
+                                             "there is no ARR to value after the horizon")
+        if self.terminal == "npv" and _kept_per_month(scenario) >= 1:
+            raise ObjectiveError("terminal", "customers' margin grows at least as fast as the discount rate "
+                                             "(expansion_month >= churn_month + discounting), so its NPV after the "
+                                             "horizon is infinite; give a multiple of the ending ARR instead")
+
+    def terminal_values(self, replications: pd.DataFrame, scenario) -> np.ndarray:
+        """Each replication's terminal value, as :meth:`values` adds it (zeros without one).
+
+        A multiple ``k`` values the ending ARR at ``k`` times; ``"npv"`` values the
+        ending MRR's gross margin for every month after the horizon, kept at
+        ``(1 - churn_month) * (1 + expansion_month)`` a month and discounted at
+        ``discount_rate_year``: ``mrr * margin * q / (1 - q)`` with ``q`` that monthly
+        factor over the month's discount. Both are at the horizon, and for the ``npv``
+        objective discounted from it to today.
+        """
+        if self.terminal is None:
+            return np.zeros(len(replications))
+        self.check(scenario)
+        if self.terminal == "npv":
+            q = _kept_per_month(scenario)
+            value = replications["ending_mrr"].to_numpy(dtype=float) * scenario.gross_margin * q / (1 - q)
+        else:
+            value = self.terminal * replications["ending_arr"].to_numpy(dtype=float)
+        if self.name == "npv":
+            value = value * (1 + scenario.discount_rate_year) ** (-scenario.horizon_months / 12)
+        return value
 
     def values(self, replications: pd.DataFrame, scenario) -> np.ndarray:
         """The objective of each replication (rows of :attr:`sim.montecarlo.experiment.Experiment.replications`)."""
         measure, pipeline = OBJECTIVES[self.name]
         x = replications[measure].to_numpy(dtype=float)
+        if self.terminal is not None:
+            x = x + self.terminal_values(replications, scenario)
         if not self.with_pipeline:
             return x
         if pipeline == "wins":
@@ -81,6 +146,12 @@ class Objective:
         if pipeline == "npv":
             value = value * (1 + scenario.discount_rate_year) ** (-scenario.horizon_months / 12)
         return x + value
+
+
+def _kept_per_month(scenario) -> float:
+    """A month's factor on the value of the ending MRR: kept, expanded, and discounted by a month."""
+    c = scenario.customers
+    return (1 - c.churn_month) * (1 + c.expansion_month) / (1 + scenario.discount_rate_year) ** (1 / 12)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ model function, ``(scenario, seed) -> (measures, monthly)``. :func:`approximate`
 fast deterministic approximation of a replication's expected measures (no event loop).
 """
 
-from sim.model.fluid import approximate, approximate_monthly
+from sim.model.fluid import approximate, approximate_monthly, approximate_with_monthly
 from sim.model.simulation import Result, replicate, run, simulate
 
-__all__ = ["Result", "approximate", "approximate_monthly", "replicate", "run", "simulate"]
+__all__ = ["Result", "approximate", "approximate_monthly", "approximate_with_monthly", "replicate", "run", "simulate"]

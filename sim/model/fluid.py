@@ -42,7 +42,7 @@ from sim.model.size import check_size
 from sim.scenario.plan import ROLE_NAMES
 from sim.scenario.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
 
-__all__ = ["APPROXIMATED", "ERROR_NOTE", "approximate", "approximate_monthly"]
+__all__ = ["APPROXIMATED", "ERROR_NOTE", "approximate", "approximate_monthly", "approximate_with_monthly"]
 
 ERROR_NOTE = ("measured against DES means on the shipped scenarios: revenue and contribution within 5%, wins "
               "within 13%, optimistic near capacity (docs/model.md, section 11)")
@@ -240,3 +240,15 @@ def approximate_monthly(scenario, limits=None) -> pd.DataFrame:
     """The monthly series of :func:`approximate`: the DES's monthly columns, in expectation."""
     check_size(scenario, limits)
     return _expected(scenario)[1]
+
+
+def approximate_with_monthly(scenario, limits=None, check: bool = True) -> tuple[dict[str, float], pd.DataFrame]:
+    """:func:`approximate` and :func:`approximate_monthly` at once, for the cost of one.
+
+    With ``check=False`` the size is not checked: for a caller that has checked a
+    scenario at least as big (a search that checked the largest plan it may try once,
+    rather than each of thousands).
+    """
+    if check:
+        check_size(scenario, limits)
+    return _expected(scenario)

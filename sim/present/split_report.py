@@ -136,3 +136,31 @@ def budget_search_report(allocation: dict, search, console: Console | None = Non
                   f"replications ({search.level:.0%} CI [{_pct(search.ci_low)}, {_pct(search.ci_high)}], "
                   f"Clopper-Pearson)")
     console.print(f"replications: {search.replications_used:,}; wall time {search.seconds:.1f} s")
+
+
+def over_time_report(calendar: dict, diagnostics, console: Console | None = None, currency: str = "") -> None:
+    """Print the calendar chosen over time, what was guaranteed and what was not, and its differences with CIs."""
+    console = console or wide_console(180)
+    d = diagnostics
+    what = f"mean of {d.objective.label}" + (f" ({currency})" if currency else "")
+    console.print(f"[bold]plan over time[/bold] for the {what}: {calendar['label']}")
+    console.print("[bold]calendar[/bold] (months from 0, as in the scenario's hires):")
+    for line in calendar["lines"]:
+        console.print(f"  - {line}")
+    money = f" {currency}" if currency else ""
+    console.print(f"cost over the horizon: {calendar['cost']:,.0f}{money} of a budget of {calendar['total']:,.0f}")
+    level = f"{d.level:.0%}"
+    console.print("[bold]what was checked[/bold]:")
+    for line in d.statements:
+        console.print(f"  - {line}")
+    fresh = f"on {d.comparison.n} fresh replications the selection did not use"
+    console.print(f"objective: {_interval(d.estimate, d.ci_low, d.ci_high)} ({level} CI, {fresh})")
+    if calendar["label"] != "today":
+        console.print(f"against today's plan: {_interval(*d.vs_today)}")
+    if d.vs_static is not None:
+        console.print(f"against the best static split screened ({calendar['static']}; constant spend, the whole "
+                      f"team from day one): {_interval(*d.vs_static)}")
+    if d.runner_up is not None:
+        console.print(f"runner-up: {d.runner_up}; chosen minus runner-up: {_interval(*d.runner_up_difference)}")
+    console.print(f"replications: {d.replications_used:,}; plans simulated: {d.compared}; "
+                  f"wall time {d.seconds:.1f} s")

@@ -3,7 +3,7 @@
 The names a library error can carry are found in the package's source (the first
 argument of the error classes, ``(name, message)`` problem tuples, ``{name}``
 references in messages) and by asking the check functions with every setting wrong;
-the list in API_CHANGES.md is the expectation. Each must be a flag of the commands
+the table below (PASSED_BY and the sets after it) is the expectation. Each must be a flag of the commands
 that pass it, as their ``--help`` shows, or one of the documented names that are not
 flags. Through the command line, no problem is ever shown with a Python name, and a
 command with several wrong options says so on one line each, before anything runs
@@ -29,7 +29,7 @@ RUNNING = ("run", "compare", "sweep", "optimize")
 JUDGING = ("compare", "sweep", "optimize")
 SPLITS = ("compare", "sweep")
 
-# The parameter names of the library's errors (API_CHANGES.md, "Errors"), with the commands that pass each.
+# The parameter names of the library's errors, with the commands that pass each.
 PASSED_BY = {
     "reps": ("run", *SPLITS),
     "seed": RUNNING,
@@ -71,16 +71,25 @@ PASSED_BY = {
     "channel_step": ("optimize",),
     "probability": ("optimize",),
     "budget_range": ("optimize",),
+    "terminal": JUDGING,
+    "period_months": ("optimize",),
+    "runway": ("optimize",),
+    "cash_probability": ("optimize",),
+    "max_hires_month": ("optimize",),
+    "max_change": ("optimize",),
+    "spend_bounds": ("optimize",),
     # the scenario files themselves (FLAGS: "FILE")
     "alternatives": ("compare",),
     "scenario": ("optimize",),
 }
-# smallest_budget's tolerance has no flag: the command line leaves it at its default, so it is never wrong there.
-NOT_PASSED = {"budget_tolerance"}
+# smallest_budget's tolerance and the plan screen's step and evaluation limit have no flag: the command line leaves
+# them at their defaults, so they are never wrong there.
+NOT_PASSED = {"budget_tolerance", "spend_step", "max_evaluations"}
 # Parameters no option of the command line reaches: the pure response curves' rate and lag_months (the scenario's
 # schema checks those fields first), the record of a lead table, and what plots and exports are given (the command
-# line gives them only what it made itself: a comparison, its own extra tables).
-NOT_FROM_OPTIONS = {"rate", "lag_months", "record", "comparison", "against", "extra"}
+# line gives them only what it made itself: a comparison, its own extra tables, the fan chart's monthly frames,
+# labels and bands).
+NOT_FROM_OPTIONS = {"rate", "lag_months", "record", "comparison", "against", "extra", "monthly", "label", "bands"}
 # Named by the writers of --out, --plots (and their folder checks) as `directory`: the command line words each
 # writer's refusal with the option that gave that writer its folder (sim/cli/split.py, _write_outputs).
 WORDED_BY_THE_WRITER = {"directory"}
