@@ -57,6 +57,7 @@ _WHERE = {
     "compare": "sim.decide.compare",
     "sweep": "sim.decide.compare",
     "split_alternatives_of": "sim.decide.compare",
+    "alternatives_of": "sim.decide.what_if",
     "analyse": "sim.decide.compare",
     "optimize": "sim.decide.optimize",
     "smallest_budget": "sim.decide.optimize",
@@ -153,6 +154,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.decide.search_space import BudgetTooSmall, OptimizeError  # noqa: F401
     from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
     from sim.decide.timing import PlanSpace, TimePlan, plan_space  # noqa: F401
+    from sim.decide.what_if import alternatives_of  # noqa: F401
     from sim.errors import FunnelError  # noqa: F401
     from sim.model import Result, approximate, simulate  # noqa: F401
     from sim.model.size import SizeError, estimate_size  # noqa: F401

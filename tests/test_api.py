@@ -26,6 +26,7 @@ def test_every_public_name_resolves_and_all_is_explicit():
                                   "Split", "vary", "current_split", "Objective", "mean", "value_at_risk",
                                   "conditional_value_at_risk", "probability_of_target", "objective_plot",
                                   "write_plots", "fan_chart", "cash_fan_plot", "write_excel", "write_tables",
+                                  "optimize_over_time", "horizon_bias", "alternatives_of",
                                   "Scenario", "load_scenario"])
 def test_a_notebook_needs_only_import_sim(name):
     assert name in sim.__all__

@@ -11,6 +11,7 @@ import argparse
 import contextlib
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -21,8 +22,8 @@ from sim.errors import FunnelError
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "LIMIT_HELP", "MAX_ALTERNATIVES",
            "MAX_VALUES", "Parser", "Terminated", "add_limit", "attempt", "directory_problems", "fail", "file_problems",
-           "grid_problems", "integer", "jsonable", "limits_of", "number", "pairs", "run_with_progress", "size_lines",
-           "sigterm_interrupts", "value_list", "warn_workers"]
+           "grid_problems", "integer", "jsonable", "limits_of", "number", "pairs", "run_with_progress",
+           "setting_values", "size_lines", "sigterm_interrupts", "value_list", "warn_workers"]
 
 EXIT_FAILED = 1  # it ran, and there is no result: every replication failed, or the output could not be written
 EXIT_BAD_INPUT = 2
@@ -165,6 +166,40 @@ def value_list(text: str, option: str, problems: list[str]) -> list[float]:
         problems.append(f"{option}: {len(parts):,} values; at most {MAX_VALUES:,}")
         return []
     return list(dict.fromkeys(round(v, 12) for v in parts))  # a value given twice is one alternative
+
+
+_INTEGER = re.compile(r"[+-]?\d+")
+
+
+def _typed(token: str):
+    """A --set value as the scenario would read it: true/false, a whole number, a number, or a word."""
+    low = token.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    if _INTEGER.fullmatch(token.replace(",", "").replace("_", "")):
+        return int(token.replace("_", ""))
+    value = _float(token)
+    return value if math.isfinite(value) else token
+
+
+def setting_values(text: str, option: str, problems: list[str]) -> list:
+    """The values of ``--set PATH=VALUES``: a range ``start:stop:step`` of numbers, or a comma list of any values.
+
+    Whole numbers stay whole (``roles.sdr.fte`` takes only those), ``true``/``false`` are
+    booleans, anything else that is not a number is a word (``fifo``).
+    """
+    text = text.strip()
+    if ":" in text:
+        return [int(v) if float(v).is_integer() else v for v in value_list(text, option, problems)]
+    tokens = [t.strip() for t in text.split(",")]
+    if not all(tokens):
+        problems.append(f"{option}: expected values such as 4,6,8 or fifo,lifo or a range such as 1:8:1, "
+                        f"got {text!r}")
+        return []
+    if len(tokens) > MAX_VALUES:
+        problems.append(f"{option}: {len(tokens):,} values; at most {MAX_VALUES:,}")
+        return []
+    return list(dict.fromkeys(_typed(t) for t in tokens))
 
 
 def _count(n: float) -> str:

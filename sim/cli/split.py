@@ -27,6 +27,7 @@ from sim.cli.options import (
     number,
     pairs,
     run_with_progress,
+    setting_values,
     value_list,
     warn_workers,
 )
@@ -56,10 +57,35 @@ def _grid(args, problems: list[str]) -> dict[str, list[float]]:
     texts.update({f"role_share.{r}": (f"--role-share {r}", v) for r, v in roles.items()})
     texts.update({f"channel_share.{c}": (f"--channel-share {c}", v) for c, v in channels.items()})
     grid = {setting: value_list(text, option, problems) for setting, (option, text) in texts.items()}
+    given = [text.partition("=")[0].strip() for text in getattr(args, "set", None) or []]
+    for path, text in pairs(getattr(args, "set", None), "--set", problems).items():
+        option = f"--set {path}"
+        if path in grid or given.count(path) > 1:
+            problems.append(f"{option}: given {given.count(path)} times (or also by a split option); give its "
+                            "values once, e.g. --set roles.sdr.fte=4,6")
+            continue
+        texts[path] = (option, text)
+        if values := setting_values(text, option, problems):
+            grid[path] = values
     if too_many := grid_problems(grid, [option for option, _ in texts.values()]):
         problems += too_many
         return {}  # not handed to the library's checks, which would build every alternative
     return grid
+
+
+def _alternatives(scenario, grid: dict, budget, problems: list[str]):
+    """The alternatives of a grid of split settings and --set paths, or None with its problems added."""
+    from sim.decide.compare import split_alternatives_of
+    from sim.decide.what_if import alternatives_of, is_split_setting
+
+    if all(is_split_setting(name) for name in grid):
+        return attempt(problems, lambda: split_alternatives_of(scenario, grid, budget))
+    try:
+        return alternatives_of(scenario, grid, budget=budget)
+    except FunnelError as exc:
+        problems += [f"--set {line}" if not is_split_setting(name) and name in grid else line
+                     for (name, _), line in zip(exc.problems, error_lines(exc), strict=True)]
+        return None
 
 
 def _judgement(args, problems: list[str]):
@@ -178,19 +204,19 @@ def _comparison_document(comparison, **header) -> dict:
 
 
 def _cmd_compare(args) -> int:
-    from sim.decide.compare import Alternative, compare, split_alternatives_of
+    from sim.decide.compare import Alternative, compare
 
     problems = _common_problems(args)
     grid = _grid(args, problems)
     objective, risk = _judgement(args, problems)
     if len(args.scenarios) > 1 and grid:
-        problems.append("--marketing-share and the other split options vary one scenario; "
+        problems.append("--marketing-share, --set and the other split options vary one scenario; "
                         "give one FILE with them, or several FILEs without them")
     split_options = any(v is not None for v in (args.marketing_share, args.sdr_share, args.role_share,
-                                                args.channel_share))
+                                                args.channel_share, args.set))
     if len(args.scenarios) == 1 and not split_options:
-        problems.append("compare: give two or more scenario FILEs, or one FILE and split values "
-                        "(e.g. --marketing-share 0.3,0.5)")
+        problems.append("compare: give two or more scenario FILEs, or one FILE and split values or settings "
+                        "(e.g. --marketing-share 0.3,0.5 or --set roles.sdr.fte=6,8)")
     twice = sorted({p for p in args.scenarios if args.scenarios.count(p) > 1})
     problems += [f"FILE: {p} is given more than once (compare a file with itself by copying it)" for p in twice]
     if args.budget is not None and len(args.scenarios) > 1:
@@ -198,7 +224,7 @@ def _cmd_compare(args) -> int:
     scenarios = [attempt(problems, lambda path=path: load_scenario(path)) for path in args.scenarios]
     alternatives = None
     if grid and scenarios[0] is not None and len(scenarios) == 1:
-        alternatives = attempt(problems, lambda: split_alternatives_of(scenarios[0], grid, args.budget))
+        alternatives = _alternatives(scenarios[0], grid, args.budget, problems)
     elif not grid and None not in scenarios:
         stems = [Path(p).stem for p in args.scenarios]
         labels = stems if len(set(stems)) == len(stems) else list(args.scenarios)
@@ -218,13 +244,15 @@ def _cmd_sweep(args) -> int:
     grid = _grid(args, problems)
     objective, risk = _judgement(args, problems)
     if not 1 <= len(grid) <= 2 and not problems:
-        problems.append(f"sweep: give one or two split settings to vary (e.g. --marketing-share 0:1:0.05), "
-                        f"got {len(grid)}")
+        problems.append(f"sweep: give one or two settings to vary (e.g. --marketing-share 0:1:0.05 or "
+                        f"--set roles.sdr.fte=4:10:2), got {len(grid)}")
+    words = [name for name, values in grid.items()
+             if any(isinstance(v, (bool, str)) for v in values)]
+    problems += [f"--set {name}: a sweep varies numbers; compare other values with funnel compare FILE --set"
+                 for name in words]
     scenario = attempt(problems, lambda: load_scenario(args.scenario))
-    if scenario is not None and 1 <= len(grid) <= 2:
-        from sim.decide.compare import split_alternatives_of
-
-        attempt(problems, lambda: split_alternatives_of(scenario, grid, args.budget))  # the grid's own checks
+    if scenario is not None and 1 <= len(grid) <= 2 and not words:
+        _alternatives(scenario, grid, args.budget, problems)  # the grid's own checks
     if problems:
         return fail(problems)
     comparison, code = _run(args, lambda progress: sweep(
@@ -447,6 +475,9 @@ def _split_values(p, ranges: bool) -> None:
     p.add_argument("--role-share", action="append", metavar="ROLE=VALUES", help="a role's share of the salaries")
     p.add_argument("--channel-share", action="append", metavar="CHANNEL=VALUES",
                    help="a channel's share of the marketing spend (the others share the rest as today)")
+    p.add_argument("--set", action="append", metavar="PATH=VALUES",
+                   help="any setting, by its path in `funnel schema` (repeatable): roles.sdr.fte=4,6,8, "
+                        "qualification.decay.half_life_hours=1:8:1, qualification.discipline=fifo,lifo")
     p.add_argument("--baseline", metavar="LABEL", help="the alternative differences are also reported against "
                    "(default: today, or the first FILE)")
 

@@ -341,16 +341,33 @@ def split_alternatives_of(scenario, grid: dict[str, list[float]], budget: float 
     return out
 
 
-def sweep(scenario, grid: dict[str, list[float]], reps: int = 100, seed=0, *, budget: float | None = None,
+def sweep(scenario, grid: dict[str, list], reps: int = 100, seed=0, *, budget: float | None = None,
           **options) -> Comparison:
-    """:func:`compare` over a grid of one or two split settings, with today's split as the baseline.
+    """:func:`compare` over a grid of one or two settings, with today's plan as the baseline.
 
-    ``grid`` maps a setting (``marketing_share``, ``role_share.<role>``,
-    ``channel_share.<channel>``) to its values; ``budget`` replaces today's total. Other
-    options are those of :func:`compare`.
+    ``grid`` maps a setting to its values: a split setting (``marketing_share``,
+    ``role_share.<role>``, ``channel_share.<channel>``) or a path into the scenario
+    (``roles.sdr.fte``, ``qualification.decay.half_life_hours``; see
+    :mod:`sim.decide.what_if`), with numbers as values. ``budget`` replaces today's
+    split's total. Other options are those of :func:`compare`.
+
+    Raises:
+        CompareError: not one or two settings, a value that is not a number, or a path
+            the scenario refuses (each named).
     """
-    if not 1 <= len(grid) <= 2:
-        raise CompareError("grid", f"a sweep varies one or two split settings, got {len(grid)}")
-    alternatives = split_alternatives_of(scenario, grid, budget)
+    if not isinstance(grid, dict) or not 1 <= len(grid) <= 2:
+        given = len(grid) if isinstance(grid, dict) else repr(grid)
+        raise CompareError("grid", f"a sweep varies one or two settings, got {given}")
+    from sim.decide.what_if import alternatives_of, is_split_setting
+
+    words = [(name, f"a sweep varies numbers, got {v!r}; compare other values with sim.compare")
+             for name, values in grid.items() for v in (values if isinstance(values, (list, tuple)) else [])
+             if isinstance(v, bool) or not isinstance(v, (int, float))]
+    if words:
+        raise CompareError(*words[0], problems=words)
+    if all(is_split_setting(name) for name in grid):
+        alternatives = split_alternatives_of(scenario, grid, budget)
+    else:
+        alternatives = alternatives_of(scenario, grid, budget=budget)
     options.setdefault("baseline", "today")
     return compare(alternatives, reps, seed, dimensions=list(grid), **options)

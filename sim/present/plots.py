@@ -6,7 +6,8 @@ Every function takes a :class:`sim.decide.compare.Comparison` and an optional ``
 backend or leaves figures open in pyplot's list. :func:`write_plots` saves the set as
 PNG files.
 
-Sweeps draw against the swept setting (a share, shown as a percentage); today's split
+Sweeps draw against the swept setting (a share, shown as a percentage, or a scenario's number
+set with ``--set``, shown as it is); today's split
 is drawn apart from the grid, since it is usually not on it. A plain comparison draws
 one entry per alternative, in the order they were given; labels longer than
 :data:`WRAP` characters are wrapped onto several lines wherever they are tick labels.
@@ -91,11 +92,11 @@ def objective_plot(comparison, ax: Axes | None = None) -> Figure:
     if today is not None:
         ax.axhline(today["objective"], color="C1", linestyle="--", linewidth=1)
         ax.errorbar([today[setting]], [today["objective"]], yerr=_yerr(pd.DataFrame([today])), fmt="D",
-                    color="C1", capsize=4, label="today's split")
+                    color="C1", capsize=4, label=_today_name(comparison))
     best = alts.loc[comparison.best]
     _mark_best(ax, best[setting], best, comparison)
     ax.set_xlabel(_setting_name(setting))
-    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.xaxis.set_major_formatter(_setting_formatter(setting))
     _objective_axis(ax.yaxis, comparison)
     ax.set_title(f"{_objective_name(comparison)} by {_setting_name(setting)}")
     ax.legend(loc="best")
@@ -201,8 +202,8 @@ def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
     colorbar.formatter = (PercentFormatter(1.0) if comparison.risk.name == "probability"
                           else FuncFormatter(lambda v, _: _number(v)))
     colorbar.update_ticks()
-    ax.set_xticks(range(table.shape[1]), [_percent(v) for v in table.columns])
-    ax.set_yticks(range(table.shape[0]), [_percent(v) for v in table.index])
+    ax.set_xticks(range(table.shape[1]), [_setting_value(v, dims[0]) for v in table.columns])
+    ax.set_yticks(range(table.shape[0]), [_setting_value(v, dims[1]) for v in table.index])
     ax.set_xlabel(_setting_name(dims[0]))
     ax.set_ylabel(_setting_name(dims[1]))
     if table.size <= 100:  # beyond that the numbers no longer fit in their cells
@@ -217,7 +218,7 @@ def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
     title = (f"{_objective_name(comparison)} over the grid\n"
              f"best on the grid (outlined): {best.name}, P(best) {best['p_best']:.0%}")
     if today is not None:
-        title += f"\ntoday's split: {_value(today['objective'], comparison)}"
+        title += f"\n{_today_name(comparison)}: {_value(today['objective'], comparison)}"
         if comparison.best == TODAY:
             title += " (best of all)"
     ax.set_title(title)
@@ -403,8 +404,13 @@ def _grid_and_today(comparison) -> tuple[pd.DataFrame, pd.Series | None]:
     alts = comparison.alternatives
     today = alts.loc[TODAY] if TODAY in alts.index else None
     grid = alts.drop(index=TODAY, errors="ignore")
+    dims = list(comparison.dimensions)
+    if today is not None and TODAY in comparison.merged and all(d in today.index and pd.notna(today[d])
+                                                                 for d in dims):
+        # A grid point equal to today was merged into today (run once): draw today in its place too.
+        grid = pd.concat([grid, today.to_frame().T])
     # A stable sort keeps the sweep's own order between equal values.
-    return grid.sort_values(list(comparison.dimensions), kind="mergesort"), today
+    return grid.sort_values(dims, kind="mergesort"), today
 
 
 def _measure(comparison, measure: str, labels: list[str]) -> pd.DataFrame:
@@ -427,9 +433,9 @@ def _capacity_panel(comparison, ax: Axes, measures: dict[str, str], labels: list
             if today is not None:
                 t = _measure(comparison, measure, [TODAY])
                 ax.errorbar([today[setting]], t["mean"], yerr=_yerr(t, "mean"), fmt="D", color=f"C{k}",
-                            mfc="white", capsize=3, label=f"{measures[measure]}, today's split")
+                            mfc="white", capsize=3, label=f"{measures[measure]}, {_today_name(comparison)}")
         ax.set_xlabel(_setting_name(setting))
-        ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.xaxis.set_major_formatter(_setting_formatter(setting))
     else:
         positions = np.arange(len(labels), dtype=float)
         shift = 0.15 if len(present) > 1 else 0.0  # side by side, so the error bars do not hide each other
@@ -498,6 +504,25 @@ def _difference_formatter(comparison):
     if comparison.risk.name == "probability":
         return FuncFormatter(lambda v, _: f"{v * 100:+.0f} pp" if v else "0")
     return FuncFormatter(lambda v, _: ("+" if v > 0 else "") + _number(v))
+
+
+def _is_share(setting: str) -> bool:
+    """Whether a swept setting is a split's share (drawn as a percentage) rather than a scenario's number."""
+    kind, _, name = setting.partition(".")
+    return setting == "marketing_share" or (kind in ("role_share", "channel_share") and bool(name))
+
+
+def _setting_formatter(setting: str):
+    return PercentFormatter(1.0) if _is_share(setting) else FuncFormatter(lambda v, _: f"{v:,.6g}")
+
+
+def _setting_value(value: float, setting: str) -> str:
+    return _percent(value) if _is_share(setting) else f"{value:,.6g}"
+
+
+def _today_name(comparison) -> str:
+    """How the plots call the baseline of a sweep: today's split when a share is swept, else today's scenario."""
+    return "today's split" if any(_is_share(d) for d in comparison.dimensions) else "today (the scenario as written)"
 
 
 def _setting_name(setting: str) -> str:

@@ -90,7 +90,7 @@ def test_impossible_comparisons_are_refused_with_the_parameter_named(teaching):
         (lambda: compare([Alternative("a", teaching), Alternative("a", twin)], reps=2), ["alternatives"],
          "labels must differ; given more than once: a"),
         (lambda: compare([], reps=2), ["alternatives"], "nothing to compare"),
-        (lambda: sweep(teaching, {}, reps=2), ["grid"], "a sweep varies one or two split settings, got 0"),
+        (lambda: sweep(teaching, {}, reps=2), ["grid"], "a sweep varies one or two settings, got 0"),
     ]
     for call, parameters, *messages in cases:
         refused(CompareError, call, parameters, *messages)
