@@ -90,6 +90,10 @@ _WHERE = {
     "write_plots": "sim.present.plots",
     "fan_chart": "sim.present.fan",
     "cash_fan_plot": "sim.present.fan",
+    "funnel_fans": "sim.present.fan",
+    "lead_waterfall": "sim.present.waterfall",
+    "money_waterfall": "sim.present.waterfall",
+    "write_run_plots": "sim.present.run_plots",
     "write_tables": "sim.present.export",
     "write_excel": "sim.present.export",
     "write_experiment_excel": "sim.present.export",
@@ -165,7 +169,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.montecarlo.summary import summarise  # noqa: F401
     from sim.present.errors import PresentError  # noqa: F401
     from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401
-    from sim.present.fan import cash_fan_plot, fan_chart  # noqa: F401
+    from sim.present.fan import cash_fan_plot, fan_chart, funnel_fans  # noqa: F401
     from sim.present.plots import (  # noqa: F401
         capacity_plot,
         difference_plot,
@@ -175,5 +179,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
         objective_plot,
         write_plots,
     )
+    from sim.present.run_plots import write_run_plots  # noqa: F401
+    from sim.present.waterfall import lead_waterfall, money_waterfall  # noqa: F401
     from sim.scenario import Plan, Scenario, ScenarioError, load_scenario, parse_scenario  # noqa: F401
     from sim.seeds import SeedError  # noqa: F401

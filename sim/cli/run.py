@@ -55,6 +55,10 @@ def _run_problems(args) -> list[str]:
         problems.append("--connect-timeout: only used with --scheduler (the Dask scheduler to connect to)")
     # Where the results go, checked before anything runs: a long run is never lost to a typo.
     problems += file_problems(args.monthly, "--monthly")
+    if args.plots is not None and args.fast:
+        problems.append("--plots: not with --fast (the approximation has no replications to draw the spread of)")
+    else:
+        problems += directory_problems(args.plots, "--plots")
     if args.reps is not None and args.replication is None and not args.fast:
         problems += directory_problems(args.out, "--out", experiment=True)
     # The library's own checks, before anything runs.
@@ -94,6 +98,16 @@ def _write_monthly(frame, path) -> list[str]:
     return []
 
 
+def _write_plots(scenario, replications, monthly, folder) -> list[str]:
+    from sim.present.run_plots import write_run_plots  # matplotlib, only when asked for
+
+    try:
+        write_run_plots(scenario, replications, monthly, folder)
+    except OSError as exc:  # checked before the run; the disk may still fill up
+        return [f"--plots: cannot write {folder}: {exc.strerror or exc}"]
+    return []
+
+
 def _cmd_run(args) -> int:
     problems = _run_problems(args)
     if problems:
@@ -115,6 +129,14 @@ def _cmd_run(args) -> int:
     result = simulate(scenario, seed=seed, lead_records=False, limits=limits_of(args))
     if args.monthly is not None and (problems := _write_monthly(result.monthly, args.monthly)):
         return fail(problems)
+    if args.plots is not None:
+        import pandas as pd
+
+        from sim.montecarlo.replication import flatten_metrics
+
+        one = pd.DataFrame([flatten_metrics(result.metrics)])
+        if problems := _write_plots(scenario, one, result.monthly.assign(replication=0), args.plots):
+            return fail(problems)
     if args.json:
         print(json.dumps(jsonable(result.metrics), indent=2))
     else:
@@ -176,6 +198,9 @@ def _run_many(args, scenario) -> int:
               f"`funnel run {args.scenario} --replication {failure.replication} --seed {args.seed}`)",
               file=sys.stderr)
     if args.monthly is not None and (problems := _write_monthly(experiment.monthly, args.monthly)):
+        return fail(problems)
+    if args.plots is not None and not experiment.all_failed and (
+            problems := _write_plots(scenario, experiment.replications, experiment.monthly, args.plots)):
         return fail(problems)
     if args.json:
         summary = experiment.summary()
@@ -308,6 +333,8 @@ def add_run_commands(sub) -> None:
     run.add_argument("--seed", type=integer, default=0, help="random seed; with --reps, the root seed (default 0)")
     run.add_argument("--json", action="store_true", help="print the results as one JSON object")
     run.add_argument("--monthly", metavar="CSV", help="write the monthly series to this CSV file")
+    run.add_argument("--plots", metavar="DIR", help="write PNG plots: the funnel over time (fan charts), the cash, "
+                     "where the leads and the money went")
     run.add_argument("--fast", action="store_true", help="print a deterministic approximation of the expected "
                      "measures instead of simulating (milliseconds; see docs/model.md, section 11)")
     many = run.add_argument_group("many replications")

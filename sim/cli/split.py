@@ -163,14 +163,14 @@ def _common_problems(args) -> list[str]:
     return problems
 
 
-def _write_outputs(args, comparison, extra: dict | None = None) -> list[str]:
+def _write_outputs(args, comparison, extra: dict | None = None, currency: str = "") -> list[str]:
     """Write --out tables, --excel and --plots; return problems (one line each)."""
     from sim.present.export import write_excel, write_tables
 
     def write_plots(comparison, directory):
         from sim.present.plots import write_plots  # matplotlib, only when asked for
 
-        write_plots(comparison, directory)
+        write_plots(comparison, directory, currency)
 
     problems = []
     for option, value, write in (("--out", args.out, lambda: write_tables(comparison, args.out, extra)),
@@ -264,7 +264,7 @@ def _cmd_sweep(args) -> int:
 def _finish(args, comparison, currency: str) -> int:
     from sim.present.split_report import comparison_report
 
-    if problems := _write_outputs(args, comparison):
+    if problems := _write_outputs(args, comparison, currency=currency):
         return fail(problems)
     for f in comparison.failures.itertuples():
         print(f"{f.alternative}: replication {f.replication} failed: {f.error}", file=sys.stderr)
@@ -395,7 +395,7 @@ def _cmd_optimize(args) -> int:
     extra = {"allocation": pd.DataFrame([allocation]), "search": diagnostics.history,
              "diagnostics": pd.DataFrame([summary]),
              "guarantee": pd.DataFrame({"checked": diagnostics.guarantee.statements})}
-    if problems := _write_outputs(args, diagnostics.comparison, extra):
+    if problems := _write_outputs(args, diagnostics.comparison, extra, currency=scenario.currency):
         return fail(problems)
     if args.json:
         document = {"allocation": allocation, "diagnostics": _diagnostics(diagnostics),

@@ -29,7 +29,7 @@ from sim.errors import FunnelError
 from sim.present.errors import PresentError
 from sim.present.plots import Axes, Figure, _axes, _number
 
-__all__ = ["cash_fan_plot", "fan_chart"]
+__all__ = ["FUNNEL_FANS", "cash_fan_plot", "fan_chart", "funnel_fans"]
 
 # A notebook's figure, in inches.
 SIZE = (8.0, 4.5)
@@ -145,6 +145,51 @@ def cash_fan_plot(monthly, *, runway: float | None = None, probability: float | 
             blank = ax.plot([], [], " ", label=text)[0]  # text in the legend, without a mark
             entries.append((blank, text))
     _legend(fig, ax, entries)
+    return fig
+
+
+# The panels of funnel_fans: (column, title, money, cumulative).
+FUNNEL_FANS = (("leads", "Leads a month", False, False), ("mqls", "MQLs a month", False, False),
+               ("sqls", "SQLs a month", False, False), ("wins", "Wins a month", False, False),
+               ("revenue", "Revenue a month", True, False), (CASH, "Cash (cumulative contribution)", True, True))
+
+
+def funnel_fans(monthly, *, currency: str = "", title: str | None = None) -> Figure:
+    """The funnel over time: fan charts of leads, MQLs, SQLs, wins, revenue and cash, one panel each.
+
+    Each panel is :func:`fan_chart` of one monthly series (median and P10-P90 over the
+    replications; cash is cumulative contribution, at each month's end); several plans (a
+    dict of frames) are drawn over each other in the same colours in every panel, with one
+    legend below. It shows what a total hides: marketing results that arrive late, a queue
+    that builds before the hire starts, wins that lag the leads by the sales cycle.
+
+    Args:
+        monthly: a long frame with columns ``replication``, ``month`` and the series
+            (``Experiment.monthly``), or a dict ``{label: frame}`` of several plans.
+        currency: the scenario's currency, for the money panels.
+        title: the figure's title (default: ``The funnel over time``).
+
+    Returns:
+        The Figure drawn into.
+
+    Raises:
+        PresentError: for a frame that lacks a series or is not one row per replication and month.
+    """
+    frames = _frames(monthly, None)
+    fig = Figure(figsize=(12.0, 6.8 + LINE * (len(frames) - 1)), layout="constrained")
+    axes = fig.subplots(2, 3).ravel()
+    entries = []
+    for ax, (column, name, money, cumulative) in zip(axes, FUNNEL_FANS, strict=True):
+        _, _, entries = _fan_chart(monthly, column, cumulative=cumulative, label=None, bands=(0.1, 0.5, 0.9),
+                                   ax=ax, currency=currency, title=name, money=money)
+        ax.set_ylabel("")
+        ax.set_xlabel("month (1 = first)")
+        ticks = [int(t) for t in ax.get_xticks()]
+        if len(ticks) > 8:  # a third of the width: every other tick
+            ax.set_xticks([t for t in ticks if t % 2 == 0] or ticks[::2])
+    fig.suptitle(title or "The funnel over time")
+    handles, labels = zip(*entries, strict=True)
+    fig.legend(handles, labels, loc="outside lower center", fontsize=8, frameon=False)
     return fig
 
 

@@ -342,22 +342,34 @@ def distribution_plot(comparison, ax: Axes | None = None) -> Figure:
     return fig
 
 
-def write_plots(comparison, directory) -> list[Path]:
+def write_plots(comparison, directory, currency: str = "") -> list[Path]:
     """Save the plots of ``comparison`` as PNG files in ``directory`` (made if missing).
 
     Writes ``objective.png`` (a comparison or a one-setting sweep) or ``heatmap.png``
-    (a two-setting sweep), then ``funnel.png``, ``capacity.png``, ``distribution.png``
-    and ``differences.png`` (the paired difference to the baseline, :func:`difference_plot`).
+    (a two-setting sweep), then ``funnel.png``, ``capacity.png``, ``distribution.png``,
+    ``differences.png`` (the paired difference to the baseline, :func:`difference_plot`)
+    and, when the comparison kept its monthly series, ``fans.png``: the funnel over time
+    (:func:`sim.present.fan.funnel_fans`) of every alternative of a comparison of at
+    most four, else of the baseline and the best. ``currency`` labels its money panels.
 
     Returns:
         The paths written, in that order.
     """
+    from sim.present.fan import funnel_fans  # it draws with this module's helpers
+
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     two = len(comparison.dimensions) == 2
     plots = [("heatmap" if two else "objective", heatmap_plot if two else objective_plot),
              ("funnel", funnel_plot), ("capacity", capacity_plot), ("distribution", distribution_plot),
              ("differences", difference_plot)]
+    monthly = comparison.monthly
+    if isinstance(monthly, pd.DataFrame) and not monthly.empty:
+        labels = list(comparison.alternatives.index)
+        if comparison.dimensions or len(labels) > 4:
+            labels = list(dict.fromkeys([comparison.baseline, comparison.best]))
+        frames = {label: monthly[monthly["alternative"] == label].drop(columns="alternative") for label in labels}
+        plots.append(("fans", lambda _: funnel_fans(frames, currency=currency)))
     paths = []
     for name, plot in plots:
         path = directory / f"{name}.png"

@@ -230,7 +230,8 @@ def test_sweep_over_two_settings(tmp_path):
     assert sorted(tidy["replication"].unique()) == [0, 1]
     # --plots: the one test of it through the command line (the plots themselves: tests/present).
     written = sorted(p.name for p in plots.iterdir())
-    assert written == sorted(["heatmap.png", "funnel.png", "capacity.png", "distribution.png", "differences.png"])
+    assert written == sorted(["heatmap.png", "funnel.png", "capacity.png", "distribution.png", "differences.png",
+                              "fans.png"])
     for name in written:
         assert (plots / name).read_bytes().startswith(PNG), name
 
