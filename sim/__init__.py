@@ -58,6 +58,8 @@ _WHERE = {
     "sweep": "sim.decide.compare",
     "split_alternatives_of": "sim.decide.compare",
     "alternatives_of": "sim.decide.what_if",
+    "sensitivity": "sim.decide.sensitivity",
+    "Sensitivity": "sim.decide.sensitivity",
     "analyse": "sim.decide.compare",
     "optimize": "sim.decide.optimize",
     "smallest_budget": "sim.decide.optimize",
@@ -94,6 +96,8 @@ _WHERE = {
     "lead_waterfall": "sim.present.waterfall",
     "money_waterfall": "sim.present.waterfall",
     "write_run_plots": "sim.present.run_plots",
+    "tornado_plot": "sim.present.sensitivity_plots",
+    "indices_plot": "sim.present.sensitivity_plots",
     "write_tables": "sim.present.export",
     "write_excel": "sim.present.export",
     "write_experiment_excel": "sim.present.export",
@@ -156,6 +160,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.decide.optimize import BudgetSearch, Diagnostics, Guarantee, optimize, smallest_budget  # noqa: F401
     from sim.decide.over_time import PlanDiagnostics, optimize_over_time  # noqa: F401
     from sim.decide.search_space import BudgetTooSmall, OptimizeError  # noqa: F401
+    from sim.decide.sensitivity import Sensitivity, sensitivity  # noqa: F401
     from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
     from sim.decide.timing import PlanSpace, TimePlan, plan_space  # noqa: F401
     from sim.decide.what_if import alternatives_of  # noqa: F401
@@ -180,6 +185,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
         write_plots,
     )
     from sim.present.run_plots import write_run_plots  # noqa: F401
+    from sim.present.sensitivity_plots import indices_plot, tornado_plot  # noqa: F401
     from sim.present.waterfall import lead_waterfall, money_waterfall  # noqa: F401
     from sim.scenario import Plan, Scenario, ScenarioError, load_scenario, parse_scenario  # noqa: F401
     from sim.seeds import SeedError  # noqa: F401

@@ -163,3 +163,52 @@ def plan_cash_probability(scenario, runway: float) -> float:
     scale = PLAN_SD * (np.arange(len(cash)) + 1)
     # cash_m + z * scale_m >= -runway for every m  <=>  z >= max_m (-runway - cash_m) / scale_m
     return float(stats.norm.sf(np.max((-runway - cash) / scale)))
+
+
+# -- the Ishigami function, for sensitivity indices known in closed form ---------------------------------------
+
+ISHIGAMI_A, ISHIGAMI_B = 7.0, 0.1
+
+
+@dataclass(frozen=True)
+class IshigamiScenario:
+    """Inputs changed by name as a scenario's paths are (``replace({"x1": 0.3})``); ``x4`` enters nothing.
+
+    The noise is a part every point shares (the world of replication ``i``) and, for
+    ``own`` of its variance, a part of the point's own (from the seed and the inputs), as
+    the funnel's points share most of their luck but not all.
+    """
+
+    x1: float = 0.0
+    x2: float = 0.0
+    x3: float = 0.0
+    x4: float = 0.0
+    noise_sd: float = 0.05
+    own: float = 0.0
+
+    def replace(self, changes: dict):
+        import dataclasses
+
+        return dataclasses.replace(self, **changes)
+
+
+def ishigami(scenario: IshigamiScenario, seed, trace: bool = False):
+    """A replication: the Ishigami function of x1..x3 plus noise (shared and the point's own)."""
+    seq = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key) if hasattr(seed, "entropy") else \
+        np.random.SeedSequence(seed)
+    x1, x2, x3 = scenario.x1, scenario.x2, scenario.x3
+    value = np.sin(x1) + ISHIGAMI_A * np.sin(x2) ** 2 + ISHIGAMI_B * x3**4 * np.sin(x1)
+    key = int(abs(hash((scenario.x1, scenario.x2, scenario.x3, scenario.x4))) % (2**32))
+    own = np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, key))).normal()
+    z = np.sqrt(1 - scenario.own) * np.random.default_rng(seq).normal() + np.sqrt(scenario.own) * own
+    return {"contribution": float(value + scenario.noise_sd * z)}, _ONE_MONTH
+
+
+def ishigami_indices() -> dict[str, tuple[float, float]]:
+    """The Ishigami function's first-order and total Sobol indices, ``name -> (S1, ST)``, in closed form."""
+    a, b, pi = ISHIGAMI_A, ISHIGAMI_B, np.pi
+    v1 = 0.5 * (1 + b * pi**4 / 5) ** 2
+    v2 = a**2 / 8
+    v13 = b**2 * pi**8 * (1 / 18 - 1 / 50)
+    var = v1 + v2 + v13
+    return {"x1": (v1 / var, (v1 + v13) / var), "x2": (v2 / var, v2 / var), "x3": (0.0, v13 / var)}

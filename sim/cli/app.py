@@ -28,6 +28,7 @@ from sim.cli.options import (
     sigterm_interrupts,
 )
 from sim.cli.run import add_run_commands
+from sim.cli.sensitivity import add_sensitivity_command
 from sim.cli.split import add_split_commands
 from sim.errors import FunnelError
 from sim.version import __version__
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
     add_run_commands(sub)
     add_split_commands(sub)
+    add_sensitivity_command(sub)
     return parser
 
 

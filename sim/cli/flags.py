@@ -64,6 +64,9 @@ FLAGS = {
     "max_hires_month": "--max-hires-month",
     "max_change": "--max-change",
     "spend_bounds": "--spend-bounds",
+    # sensitivity
+    "method": "--method",
+    "ranges": "--vary",
     # what a scenario message may point to
     "schema": "`funnel schema`",
 }

@@ -170,7 +170,8 @@ def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, o
     table, paired = [], []
     for k, alt in enumerate(alternatives):
         row = {"alternative": alt.label, **alt.settings}
-        row.update({f"fte.{r}": float(n) for r, n in team_of(alt.scenario).items()})
+        if hasattr(alt.scenario, "plan"):  # a funnel scenario (a test's own model may run anything)
+            row.update({f"fte.{r}": float(n) for r, n in team_of(alt.scenario).items()})
         row.update(n=len(common), objective=scores[k][0], objective_ci_low=scores[k][1],
                    objective_ci_high=scores[k][2])
         for against, j in (("best", best_k), ("baseline", base_k)):

@@ -47,7 +47,15 @@ def _shown(value) -> str:
 
 
 def value_at(scenario, path: str):
-    """The value at a dotted path of the scenario as written (None where there is none)."""
+    """The value at a dotted path of the scenario as written (None where there is none).
+
+    A scenario that is not the schema's (a test's model of its own) is read by its attributes.
+    """
+    if not hasattr(scenario, "model_dump"):
+        node = scenario
+        for part in path.split("."):
+            node = getattr(node, part, None)
+        return node
     node = scenario.model_dump(mode="python", by_alias=True)
     for part in path.split("."):
         if isinstance(node, dict) and part in node:

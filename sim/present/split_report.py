@@ -164,3 +164,36 @@ def over_time_report(calendar: dict, diagnostics, console: Console | None = None
         console.print(f"runner-up: {d.runner_up}; chosen minus runner-up: {_interval(*d.runner_up_difference)}")
     console.print(f"replications: {d.replications_used:,}; plans simulated: {d.compared}; "
                   f"wall time {d.seconds:.1f} s")
+
+
+def sensitivity_report(result, console: Console | None = None, currency: str = "") -> None:
+    """Print a sensitivity analysis: the ranked settings with their effects or indices, and what was checked."""
+    console = console or wide_console(180)
+    money = f" ({currency})" if currency else ""
+    console.print(f"[bold]sensitivity[/bold] ({result.method}) of the mean of {result.objective.label}{money}")
+    table = Table(title_justify="left")
+    table.add_column("setting")
+    t = result.table
+    if result.method == "tornado":
+        for name in ("range", "at low [CI]", "at high [CI]", "swing [CI]", "shown"):
+            table.add_column(name, justify="right")
+        for r in t.itertuples():
+            table.add_row(r.setting, f"{r.low:g} to {r.high:g}", _interval(r.at_low, r.at_low_ci_low, r.at_low_ci_high),
+                          _interval(r.at_high, r.at_high_ci_low, r.at_high_ci_high),
+                          _interval(r.swing, r.swing_ci_low, r.swing_ci_high), "yes" if r.shown else "no")
+    else:
+        keys = ("S1", "ST") if result.method == "sobol" else ("mu_star", "sigma")
+        for k in keys:
+            table.add_column(k if k != "mu_star" else "mu*", justify="right")
+        table.add_column("shown", justify="right")
+        for r in t.to_dict(orient="records"):
+            cells = [f"{_index(r[k])} ± {_index(r[k + '_conf'])}" if f"{k}_conf" in r else _index(r[k]) for k in keys]
+            table.add_row(r["setting"], *cells, "yes" if r["shown"] else "no")
+    console.print(table)
+    console.print("[bold]what was checked[/bold]:")
+    for line in result.statements:
+        console.print(f"  - {line}")
+
+
+def _index(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"

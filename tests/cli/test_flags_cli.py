@@ -78,6 +78,8 @@ PASSED_BY = {
     "max_hires_month": ("optimize",),
     "max_change": ("optimize",),
     "spend_bounds": ("optimize",),
+    "method": ("sensitivity",),
+    "ranges": ("sensitivity",),
     # the scenario files themselves (FLAGS: "FILE")
     "alternatives": ("compare",),
     "scenario": ("optimize",),
@@ -88,9 +90,9 @@ NOT_PASSED = {"budget_tolerance", "spend_step", "max_evaluations"}
 # Parameters no option of the command line reaches: the pure response curves' rate and lag_months (the scenario's
 # schema checks those fields first), the record of a lead table, and what plots and exports are given (the command
 # line gives them only what it made itself: a comparison, its own extra tables, the fan chart's monthly frames,
-# labels and bands, a waterfall's replications, what-if settings it built itself from --set).
+# labels and bands, a waterfall's replications, a sensitivity plot's result, what-if settings it built from --set).
 NOT_FROM_OPTIONS = {"rate", "lag_months", "record", "comparison", "against", "extra", "monthly", "label", "bands",
-                    "settings", "replications"}
+                    "settings", "replications", "result"}
 # Named by the writers of --out, --plots (and their folder checks) as `directory`: the command line words each
 # writer's refusal with the option that gave that writer its folder (sim/cli/split.py, _write_outputs).
 WORDED_BY_THE_WRITER = {"directory"}
@@ -208,7 +210,7 @@ def _help(command: str) -> str:
 
 @pytest.fixture(scope="module")
 def helps() -> dict[str, str]:
-    return {command: _help(command) for command in (*RUNNING, "validate", "schema", "bench")}
+    return {command: _help(command) for command in (*RUNNING, "validate", "schema", "bench", "sensitivity")}
 
 
 def _offers(help_text: str, option: str) -> bool:

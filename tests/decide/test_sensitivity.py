@@ -1,0 +1,95 @@
+"""Sensitivity analysis against known truth: Sobol indices of the Ishigami function through the same code path,
+a setting that enters nothing within the noise floor, and a tornado's differences against a second comparison.
+
+The Ishigami function (``tests/toy_model.py``) has first-order and total Sobol indices
+in closed form; it runs through :func:`sim.decide.sensitivity.sensitivity` as a model of
+its own, with noise shared across points (common random numbers) and a part of each
+point's own, whose variance is known, so the noise floor can be checked too.
+"""
+
+import math
+
+import pytest
+from paths import TEACHING
+from toy_model import IshigamiScenario, ishigami, ishigami_indices
+
+import sim
+from sim.decide.compare import CompareError
+from sim.decide.sensitivity import sensitivity, sensitivity_problems
+
+PI = math.pi
+RANGES = {"x1": (-PI, PI), "x2": (-PI, PI), "x3": (-PI, PI), "x4": (-PI, PI)}  # x4 enters nothing
+NOISE = IshigamiScenario(noise_sd=1.0, own=0.5)
+REPS = 4
+
+
+@pytest.fixture(scope="module")
+def sobol():
+    return sensitivity(NOISE, RANGES, method="sobol", reps=REPS, samples=256, seed=3, model=ishigami)
+
+
+def test_sobol_indices_recover_the_ishigami_closed_form_within_their_intervals(sobol):
+    truth = ishigami_indices()
+    table = sobol.table.set_index("setting")
+    for name, (s1, st) in truth.items():
+        # Twice a 95% half-width is about four standard errors: a right interval is this far off almost never.
+        assert abs(table.loc[name, "S1"] - s1) <= 2 * table.loc[name, "S1_conf"], name
+        assert abs(table.loc[name, "ST"] - st) <= 2 * table.loc[name, "ST_conf"], name
+    assert sobol.points == 256 * (len(RANGES) + 2)
+    assert set(table.index[table["shown"]]) == {"x1", "x2", "x3"}
+
+
+def test_a_setting_that_enters_nothing_is_within_the_noise_floor_and_the_floor_is_the_own_noise(sobol):
+    table = sobol.table.set_index("setting")
+    assert not table.loc["x4", "shown"]
+    assert table.loc["x4", "ST"] - table.loc["x4", "ST_conf"] <= sobol.noise_floor
+    # The floor is the point's own noise variance over reps, as a share of the variance of the means.
+    own = NOISE.own * NOISE.noise_sd**2
+    truth = own / REPS / sobol.samples["objective"].var(ddof=1)
+    assert sobol.noise_floor == pytest.approx(truth, rel=0.2)
+    assert sobol.noise_share == sobol.noise_floor
+
+
+def test_morris_screens_out_the_setting_that_enters_nothing():
+    found = sensitivity(NOISE, RANGES, method="morris", reps=REPS, samples=20, seed=3, model=ishigami)
+    table = found.table.set_index("setting")
+    assert set(table.index[table["shown"]]) == {"x1", "x2", "x3"}
+    assert table.loc["x4", "mu_star"] - table.loc["x4", "mu_star_conf"] <= found.noise_floor
+    delta = 4 / (2 * 3)
+    assert found.noise_floor == pytest.approx(math.sqrt(2 * 0.5 / REPS) * math.sqrt(2 / PI) / delta, rel=0.2)
+
+
+def test_a_tornado_on_the_toy_is_the_closed_form_difference_with_common_random_numbers():
+    toy = IshigamiScenario()  # shared noise only: differences between points are the function's, exactly
+    found = sensitivity(toy, {"x2": (0.0, 1.0), "x4": (0.0, 1.0)}, reps=3, seed=1, model=ishigami)
+    table = found.table.set_index("setting")
+    assert table.loc["x2", "at_high"] == pytest.approx(7 * math.sin(1.0) ** 2, abs=1e-9)
+    assert table.loc["x2", "at_low"] == 0 and table.loc["x4", "width"] == 0  # x2 = 0 is today; x4 enters nothing
+    assert list(table.index) == ["x2", "x4"] and table.loc["x2", "shown"] and not table.loc["x4", "shown"]
+
+
+def test_a_tornado_on_the_funnel_agrees_with_a_comparison_of_the_same_worlds():
+    sc = sim.load_scenario(TEACHING)
+    ranges = {"channels.ads.spend": (3000, 8000), "customers.expansion_month": (0.0, 0.05)}
+    found = sensitivity(sc, ranges, reps=6, seed=2)
+    table = found.table.set_index("setting")
+    again = sim.compare({"today": sc, "low": sc.replace({"channels.ads.spend": 3000.0}),
+                         "high": sc.replace({"channels.ads.spend": 8000.0})}, reps=6, seed=2)
+    vs = again.alternatives["vs_baseline"]
+    assert table.loc["channels.ads.spend", "at_low"] == vs["low"]
+    assert table.loc["channels.ads.spend", "at_high"] == vs["high"]
+    assert table.loc["channels.ads.spend", "swing"] == pytest.approx(vs["high"] - vs["low"])
+    # One-off deals and no installed base: expansion enters nothing, and the same worlds give exactly 0.
+    assert table.loc["customers.expansion_month", ["at_low", "at_high", "swing"]].tolist() == [0, 0, 0]
+    assert not table.loc["customers.expansion_month", "shown"]
+
+
+def test_wrong_settings_are_one_problem_each_naming_them():
+    sc = sim.load_scenario(TEACHING)
+    problems = sensitivity_problems(sc, {"roles.ae.ftee": (1, 3), "roles.ae.fte": (3, 1),
+                                         "scoring.score_noise": (-1.0, 0.2)}, method="nope", reps=1)
+    assert [p for p, _ in problems] == ["method", "reps", "roles.ae.ftee", "roles.ae.ftee", "roles.ae.fte",
+                                        "scoring.score_noise"]
+    assert "-1: " in problems[-1][1]
+    with pytest.raises(CompareError):
+        sensitivity(sc, {}, reps=2)
