@@ -99,6 +99,20 @@ PLAN_SD = 1_000.0  # sd of a month's contribution; one normal per replication mo
 
 
 def plan_monthly_mean(scenario) -> np.ndarray:
+    """The expected monthly contribution of a plan-toy scenario (see :func:`_plan_monthly_mean`), once per plan."""
+    plan = scenario.plan
+    curve = scenario.channels["a"].response
+    key = (tuple(plan.spend["a"]), plan.roles["ae"].fte, plan.roles["ae"].hires, scenario.horizon_months,
+           scenario.roles.ae.cost_per_fte_year, scenario.roles.ae.hiring_lead_days, curve.max_leads, curve.spend_scale)
+    if key not in _PLAN_MEANS:
+        _PLAN_MEANS[key] = _plan_monthly_mean(scenario)
+    return _PLAN_MEANS[key].copy()
+
+
+_PLAN_MEANS: dict = {}
+
+
+def _plan_monthly_mean(scenario) -> np.ndarray:
     """The expected monthly contribution of a plan-toy scenario (one channel ``a`` and the AEs).
 
     Leads each month are the exponential response's mean (no carryover, no lag); the

@@ -54,6 +54,9 @@ def series_by_month(monthly: pd.DataFrame, column: str, *, cumulative: bool = Fa
                                    f"{', '.join(missing)} (the frame has {has})")
     if monthly.empty:
         raise CashError("monthly", "expected at least one row (one per replication and month), the frame is empty")
+    fast = _full_grid(monthly, column)
+    if fast is not None:  # the usual frame: every replication has every month once
+        return fast.cumsum(axis=0) if cumulative else fast
     keys = monthly[["replication", "month"]]
     twice = keys.duplicated()
     if twice.any():
@@ -74,6 +77,21 @@ def series_by_month(monthly: pd.DataFrame, column: str, *, cumulative: bool = Fa
     if cumulative:
         table = table.cumsum(axis=0, skipna=False)
     return table
+
+
+def _full_grid(monthly: pd.DataFrame, column: str) -> pd.DataFrame | None:
+    """The table at once when the frame is a full grid of replications and months (else None: check it)."""
+    reps, months = monthly["replication"].to_numpy(), monthly["month"].to_numpy()
+    r_values, m_values = np.unique(reps), np.unique(months)
+    if len(monthly) != len(r_values) * len(m_values):
+        return None
+    order = np.lexsort((months, reps))
+    if not (np.array_equal(reps[order], np.repeat(r_values, len(m_values)))
+            and np.array_equal(months[order], np.tile(m_values, len(r_values)))):
+        return None
+    values = monthly[column].to_numpy(dtype=float)[order].reshape(len(r_values), len(m_values)).T
+    return pd.DataFrame(values, index=pd.Index(m_values, name="month"),
+                        columns=pd.Index(r_values, name="replication"))
 
 
 def cash_paths(monthly: pd.DataFrame) -> pd.DataFrame:
