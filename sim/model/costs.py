@@ -42,6 +42,15 @@ class Costs:
     commissions: np.ndarray
     sdr_bonuses: np.ndarray
 
+    def monthly_lines(self) -> dict[str, np.ndarray]:
+        """The monthly P&L lines the monthly series carry: salaries (every role), commissions, other costs.
+
+        ``other_costs`` is lead costs, nurture and SDR bonuses; with ``spend`` these add up to the month's costs.
+        """
+        salaries = sum(self.salaries.values()) if self.salaries else np.zeros_like(self.spend)
+        return {"salaries": np.asarray(salaries, dtype=float), "commissions": np.asarray(self.commissions, dtype=float),
+                "other_costs": np.asarray(self.lead_costs + self.nurture + self.sdr_bonuses, dtype=float)}
+
     @property
     def marketing(self) -> np.ndarray:
         """What marketing costs: spend, lead costs and nurture."""

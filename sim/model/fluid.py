@@ -211,7 +211,7 @@ def _expected(scenario):
         "month": j, "marketing_spend": spend, "leads": leads.sum(axis=0), "mqls": fresh.sum(axis=1),
         "sqls": sqls_m, "opportunities": pipe.starts.reshape(H, SUB).sum(axis=1), "wins": wins_m,
         "cold_events": qual["cold_events"], "bookings": bookings, "revenue": revenue, "mrr_end": mrr_end,
-        "customers_end": customers_end, "costs": costs_m, "contribution": contribution_m,
+        "customers_end": customers_end, "costs": costs_m, "contribution": contribution_m, **paid.monthly_lines(),
         **{f"fte_{n}": t.fte_months for n, t in teams.items()},
     })
     return m, monthly

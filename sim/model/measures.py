@@ -96,6 +96,7 @@ def measure(record: Record) -> tuple[dict, pd.DataFrame]:
             "wins": month_counts(v.win_time, v.H),
             "cold_events": month_counts(record.counters.cold_times, v.H),
             **{k: series[k] for k in ("bookings", "revenue", "mrr_end", "customers_end", "costs", "contribution")},
+            **series["paid"].monthly_lines(),
             **{f"fte_{name}": f for name, f in fte_m.items()},
         }
     )
