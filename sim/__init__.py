@@ -97,6 +97,8 @@ _WHERE = {
     "money_waterfall": "sim.present.waterfall",
     "write_run_plots": "sim.present.run_plots",
     "tornado_plot": "sim.present.sensitivity_plots",
+    "frontier_plot": "sim.present.frontier",
+    "frontier_table": "sim.present.frontier",
     "indices_plot": "sim.present.sensitivity_plots",
     "write_tables": "sim.present.export",
     "write_excel": "sim.present.export",
@@ -175,6 +177,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.present.errors import PresentError  # noqa: F401
     from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401
     from sim.present.fan import cash_fan_plot, fan_chart, funnel_fans  # noqa: F401
+    from sim.present.frontier import frontier_plot, frontier_table  # noqa: F401
     from sim.present.plots import (  # noqa: F401
         capacity_plot,
         difference_plot,

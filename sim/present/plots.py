@@ -350,12 +350,15 @@ def write_plots(comparison, directory, currency: str = "") -> list[Path]:
     ``differences.png`` (the paired difference to the baseline, :func:`difference_plot`)
     and, when the comparison kept its monthly series, ``fans.png``: the funnel over time
     (:func:`sim.present.fan.funnel_fans`) of every alternative of a comparison of at
-    most four, else of the baseline and the best. ``currency`` labels its money panels.
+    most four, else of the baseline and the best; and with three alternatives or more
+    ``frontier.png``, the mean against the P10 (:func:`sim.present.frontier.frontier_plot`).
+    ``currency`` labels the money axes of these two.
 
     Returns:
         The paths written, in that order.
     """
-    from sim.present.fan import funnel_fans  # it draws with this module's helpers
+    from sim.present.fan import funnel_fans  # they draw with this module's helpers
+    from sim.present.frontier import frontier_plot
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -370,6 +373,8 @@ def write_plots(comparison, directory, currency: str = "") -> list[Path]:
             labels = list(dict.fromkeys([comparison.baseline, comparison.best]))
         frames = {label: monthly[monthly["alternative"] == label].drop(columns="alternative") for label in labels}
         plots.append(("fans", lambda _: funnel_fans(frames, currency=currency)))
+    if len(comparison.alternatives) >= 3:  # a frontier of two points says nothing a difference does not
+        plots.append(("frontier", lambda c: frontier_plot(c, currency=currency)))
     paths = []
     for name, plot in plots:
         path = directory / f"{name}.png"

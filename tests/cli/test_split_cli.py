@@ -231,7 +231,7 @@ def test_sweep_over_two_settings(tmp_path):
     # --plots: the one test of it through the command line (the plots themselves: tests/present).
     written = sorted(p.name for p in plots.iterdir())
     assert written == sorted(["heatmap.png", "funnel.png", "capacity.png", "distribution.png", "differences.png",
-                              "fans.png"])
+                              "fans.png", "frontier.png"])
     for name in written:
         assert (plots / name).read_bytes().startswith(PNG), name
 

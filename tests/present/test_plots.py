@@ -463,7 +463,7 @@ def test_write_plots_writes_the_pngs(name, first, request, tmp_path):
     paths = write_plots(request.getfixturevalue(name), directory)
     assert plt.get_fignums() == before  # pyplot left alone
     assert [p.name for p in paths] == [first, "funnel.png", "capacity.png", "distribution.png", "differences.png",
-                                       "fans.png"]
+                                       "fans.png", "frontier.png"]  # 3 or more alternatives: a frontier
     assert sorted(p.name for p in directory.iterdir()) == sorted(p.name for p in paths)
     for p in paths:
         data = p.read_bytes()

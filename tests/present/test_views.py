@@ -95,3 +95,33 @@ def test_run_plots_writes_the_four_and_refuses_with_fast(tmp_path):
         assert all((tmp_path / folder / name).read_bytes().startswith(PNG) for name in written)
     code, out, err = in_process("run", str(TEACHING), "--fast", "--plots", str(tmp_path / "fast"))
     assert_one_line_per_option(code, out, err, ["--plots"])
+
+
+def test_the_frontier_is_the_alternatives_no_other_beats_in_both_mean_and_p10():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from sim.present.frontier import frontier_plot, frontier_table
+
+    class Fake:
+        def __init__(self, frame):
+            self.replications, self.n, self.objective = frame, frame["replication"].nunique(), sim.Objective()
+
+    @settings(max_examples=40, deadline=None)
+    @given(st.lists(st.lists(st.integers(-5, 5), min_size=5, max_size=5), min_size=2, max_size=6))
+    def check(rows):
+        frame = pd.DataFrame([{"alternative": f"a{k}", "replication": i, "objective": float(v)}
+                              for k, values in enumerate(rows) for i, v in enumerate(values)])
+        table = frontier_table(Fake(frame))
+        stats = {a: (np.mean(v), np.quantile(v, 0.1)) for a, v in
+                 ((f"a{k}", values) for k, values in enumerate(rows))}
+        for a, (m, d) in stats.items():
+            assert table.loc[a, "mean"] == pytest.approx(m) and table.loc[a, "downside"] == pytest.approx(d)
+            beaten = any(m2 >= m and d2 >= d and (m2 > m or d2 > d) for b, (m2, d2) in stats.items() if b != a)
+            assert table.loc[a, "on_frontier"] == (not beaten)
+
+    check()
+    frame = pd.DataFrame({"alternative": ["x"] * 3 + ["y"] * 3, "replication": [0, 1, 2] * 2,
+                          "objective": [1.0, 2, 3, 0, 1, 2]})
+    fig = frontier_plot(Fake(frame), currency="USD")
+    assert "USD" in fig.axes[0].get_xlabel() and "USD" in fig.axes[0].get_ylabel()
