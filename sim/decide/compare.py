@@ -88,6 +88,8 @@ class Comparison:
         merged: alternatives that were the same scenario as an earlier one, and so
             were run and reported once, under the earlier label: label kept -> the
             labels merged into it.
+        currency: the alternatives' currency, when they share one (plots and reports
+            label money with it), else empty.
     """
 
     objective: Objective
@@ -105,6 +107,7 @@ class Comparison:
     failures: pd.DataFrame = field(repr=False)
     dimensions: list[str] = field(default_factory=list)
     merged: dict[str, list[str]] = field(default_factory=dict)
+    currency: str = ""
 
     @property
     def p_best(self) -> pd.DataFrame:
@@ -206,7 +209,9 @@ def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, o
         monthly_table = monthly_table[["alternative", *[c for c in monthly_table.columns if c != "alternative"]]]
     failed = [{"alternative": label, **{k: f[k] for k in ("replication", "seed", "error")}}
               for label, fs in (failures or {}).items() for f in fs]
+    currencies = {getattr(a.scenario, "currency", "") or "" for a in alternatives}
     return Comparison(
+        currency=currencies.pop() if len(currencies) == 1 else "",
         objective=objective, risk=risk, level=level, best=best, baseline=baseline,
         reps=reps if reps is not None else len(common), n=len(common),
         alternatives=pd.DataFrame(table).set_index("alternative"), paired=pd.DataFrame(paired),

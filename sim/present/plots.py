@@ -161,7 +161,7 @@ def difference_plot(comparison, against: str = "baseline", ax: Axes | None = Non
     ax.axvline(0.0, color="black", linewidth=1)
     ax.set_yticks(y, [_wrap(label) for label in labels])
     ax.set_ylim(-0.7, len(rows) - 0.3)
-    ax.set_xlabel(_difference_name(comparison, reference, 2 * WRAP))
+    ax.set_xlabel(_difference_name(comparison, reference, 3 * WRAP // 2))
     ax.xaxis.set_major_formatter(_difference_formatter(comparison))
     ax.xaxis.set_major_locator(MaxNLocator(nbins=5))  # signed money labels are wide: fewer ticks, no overlap
     ax.set_title(title)
@@ -293,7 +293,13 @@ def capacity_plot(comparison, fig: Figure | None = None) -> Figure:
     response_ax, utilisation_ax = fig.subplots(1, 2)
     response = {"response_time_median_hours": "median response time"}
     _capacity_panel(comparison, response_ax, response, labels, sweep)
-    response_ax.set_ylabel("median response time to an MQL (hours)")
+    table = comparison.measures
+    hours = table.loc[table["measure"] == "response_time_median_hours", ["mean", "ci_high"]].to_numpy(dtype=float)
+    if hours.size and np.nanmax(hours, initial=0.0) < 2:  # under two hours: minutes read better than 0.05 h
+        response_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v * 60:.0f}"))
+        response_ax.set_ylabel("median response time to an MQL (minutes)")
+    else:
+        response_ax.set_ylabel("median response time to an MQL (hours)")
     response_ax.set_ylim(bottom=0)
     response_ax.set_title("Response time")
     _capacity_panel(comparison, utilisation_ax, UTILISATION, labels, sweep)
@@ -505,8 +511,10 @@ def _objective_axis(axis, comparison) -> None:
 
 
 def _objective_name(comparison) -> str:
-    """The objective as a reader names it: ``contribution (mean)``, ``revenue (CVaR 10%)``."""
-    return f"{comparison.objective.label} ({comparison.risk.label})"
+    """The objective as a reader names it: ``contribution (mean, USD)``, ``revenue (CVaR 10%, EUR)``."""
+    money = comparison.risk.name != "probability" and comparison.objective.name != "new_customers"
+    currency = getattr(comparison, "currency", "") if money else ""
+    return f"{comparison.objective.label} ({comparison.risk.label}{', ' + currency if currency else ''})"
 
 
 def _difference_name(comparison, reference: str, width: int) -> str:

@@ -205,7 +205,11 @@ def test_objective_plot_refuses_a_two_setting_sweep(sweep2):
 
 
 def _difference_label(c, reference):
-    return f"difference in {c.objective.label} ({c.risk.label}) vs {reference} (paired, 95% CI)"
+    # Money objectives name the alternatives' currency (the test scenarios' is USD).
+    money = c.risk.name != "probability" and c.objective.name != "new_customers"
+    unit = f", {c.currency}" if money and c.currency else ""
+    assert c.currency == "USD"
+    return f"difference in {c.objective.label} ({c.risk.label}{unit}) vs {reference} (paired, 95% CI)"
 
 
 @pytest.mark.parametrize("name, against", [("plain", "baseline"), ("plain", "best"), ("sweep2", "baseline"),
@@ -362,7 +366,9 @@ def test_capacity_of_a_sweep_is_drawn_against_the_setting(sweep1):
         np.testing.assert_allclose(line.get_ydata(), [_mean(sweep1, _grid(sweep1)[k].name, measure) for k in grid])
         today = _errorbar(ax, f"{label}, today's split").lines[0]
         assert today.get_ydata()[0] == pytest.approx(_mean(sweep1, "today", measure), nan_ok=True)
-    assert "hours" in response.get_ylabel()
+    # The data are hours; under two hours the axis shows them as minutes, and says so.
+    label, shown = response.get_ylabel(), response.yaxis.get_major_formatter()(0.5, 0)
+    assert ("hours" in label and shown != "30") or ("minutes" in label and shown == "30")
     assert isinstance(utilisation.yaxis.get_major_formatter(), PercentFormatter)
 
 
