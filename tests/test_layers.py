@@ -12,6 +12,7 @@ over everything and is imported by no module of the package.
 """
 
 import ast
+import functools
 
 import pytest
 from paths import SIM
@@ -57,6 +58,7 @@ def _room(path) -> str:
     return parts[1]
 
 
+@functools.cache  # read and walked once, for every check that looks at the module
 def _imports(path):
     """Every import in a module: ``(imported module, enclosing function or None, line)``."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -73,7 +75,7 @@ def _imports(path):
             visit(child, inner)
 
     visit(tree, None)
-    return found
+    return tuple(found)
 
 
 def _layer_of(module: str) -> str | None:

@@ -141,13 +141,6 @@ def test_results_do_not_depend_on_the_workers(teaching):
     pd.testing.assert_frame_equal(one.alternatives, two.alternatives, check_exact=True)
 
 
-def test_a_dask_cluster_gives_the_same_comparison(teaching, dask_cluster):
-    grid = {"marketing_share": [0.2, 0.3]}
-    local = sweep(teaching, grid, reps=4, seed=3)
-    dask = sweep(teaching, grid, reps=4, seed=3, workers=2, backend="dask", scheduler=dask_cluster)
-    pd.testing.assert_frame_equal(local.replications, dask.replications, check_exact=True)
-
-
 def test_a_comparison_kept_in_a_directory_resumes_without_running_again(teaching, tmp_path):
     grid = {"marketing_share": [0.2, 0.3]}
     first = sweep(teaching, grid, reps=5, seed=2, out=tmp_path)
