@@ -97,6 +97,12 @@ def _still_running_after(processes: list[psutil.Process], seconds: float) -> lis
     return alive
 
 
+def _as_from_a_shell() -> None:
+    """In the child before it runs funnel: Ctrl-C as a shell leaves it (a disposition inherited from this test
+    process, where a library may have set SIGINT to be ignored, would make funnel ignore it too)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class Stopped:
     """What a run stopped by a signal once its first chunk was saved left behind."""
@@ -123,7 +129,8 @@ def stopped(tmp_path_factory) -> dict[str, Stopped]:
         out_dir = tmp_path_factory.mktemp(name.lower()) / "exp"
         with (out_dir.parent / "stderr.txt").open("w") as stderr:
             proc = subprocess.Popen(command(*_args(out_dir, "--workers", WORKERS, reps=SIGNALLED_REPS)), cwd=ROOT,
-                                    stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+                                    stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True,
+                                    preexec_fn=_as_from_a_shell)
         runs[name] = (proc, out_dir)
     families, commands = {}, {}
     try:
