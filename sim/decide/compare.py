@@ -319,6 +319,20 @@ def compare(alternatives, reps: int = 100, seed=0, *, objective: Objective | Non
     return comparison
 
 
+def todays_split_at(scenario, budget: float | None, problems: list):
+    """Today's split (:func:`sim.decide.split.current_split`), with ``budget`` as its total if given.
+
+    A budget that is not a positive amount is added to ``problems`` (and today's total kept).
+    """
+    base = current_split(scenario)
+    if budget is not None:
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
+            problems.append(("budget", f"expected a positive amount, got {budget!r}"))
+        else:
+            base = dataclasses.replace(base, total=float(budget))
+    return base
+
+
 def split_alternatives_of(scenario, grid: dict[str, list[float]], budget: float | None = None,
                           today: bool = True) -> list[Alternative]:
     """Alternatives for every combination of split settings (``grid``), plus ``today``.
@@ -328,13 +342,8 @@ def split_alternatives_of(scenario, grid: dict[str, list[float]], budget: float 
     Raises:
         SplitError: naming each setting (or ``budget``) that cannot be used.
     """
-    base = current_split(scenario)
     problems = []
-    if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
-            problems.append(("budget", f"expected a positive amount, got {budget!r}"))
-        else:
-            base = dataclasses.replace(base, total=float(budget))
+    base = todays_split_at(scenario, budget, problems)
     try:
         splits = split_alternatives(base, grid)
     except SplitError as exc:

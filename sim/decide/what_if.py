@@ -20,13 +20,12 @@ which reports which labels were one, so nothing is compared with itself.
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import math
 from numbers import Real
 
-from sim.decide.compare import Alternative, CompareError, setting_label
-from sim.decide.split import SplitError, current_split, split_alternatives, with_split
+from sim.decide.compare import Alternative, CompareError, setting_label, todays_split_at
+from sim.decide.split import SplitError, split_alternatives, with_split
 from sim.errors import FunnelError
 
 __all__ = ["alternatives_of", "is_split_setting", "short_names", "value_at", "what_if_label"]
@@ -138,13 +137,8 @@ def alternatives_of(scenario, settings: dict[str, list], *, budget: float | None
             except FunnelError as exc:
                 found = [f"{m}" if f == path else f"{f}: {m}" for f, m in exc.problems] or [exc.message]
                 problems += [(path, f"{_shown(value)}: {m}") for m in found]
-    base = current_split(scenario) if shares else None
+    base = todays_split_at(scenario, budget, problems) if shares else None
     if shares:
-        if budget is not None:
-            if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget < math.inf:
-                problems.append(("budget", f"expected a positive amount, got {budget!r}"))
-            else:
-                base = dataclasses.replace(base, total=float(budget))
         try:
             split_alternatives(base, shares)
         except SplitError as exc:
