@@ -317,6 +317,22 @@ def test_alternatives_that_differ_in_nothing_but_their_names_list_no_difference(
     assert not [r for r in inputs(identical_book) if r["Item"].startswith("Differs")]
 
 
+def test_scenarios_compared_list_each_field_they_differ_in(scenario, tmp_path):
+    other = scenario.replace({"name": "other", "roles.ae.fte": 3, "scoring.mql_threshold": 0.35})
+    path = write_excel(compare({"today": scenario, "other": other}, reps=2, seed=1), tmp_path / "files.xlsx")
+    rows = {r["Item"].removeprefix("Differs between alternatives: "): r for r in inputs(path)
+            if r["Item"].startswith("Differs")}
+    assert rows["Scenario: scoring.mql_threshold"]["Value"] == "today: 0.3; other: 0.35"
+    assert rows["Scenario: roles.ae.fte"]["Value"] == "today: 2; other: 3"
+    assert rows["Scenario: roles.ae.fte"]["Unit"] == rows["AE FTE"]["Unit"] == "FTE"
+    # The budget the plan spends (no budget block): channel spend plus each AE at cost for the horizon.
+    budgets = [scenario.plan.marketing_spend + fte * scenario.roles.ae.cost_per_fte_year * 12 / 12 for fte in (2, 3)]
+    assert rows["Budget for the horizon"]["Value"] == f"today: {budgets[0]:,.0f} USD; other: {budgets[1]:,.0f} USD"
+    assert sorted(rows) == ["AE FTE", "Budget for the horizon", "Scenario: roles.ae.fte",
+                            "Scenario: scoring.mql_threshold"]  # not the name: it labels, it is no setting
+    assert inputs_value(path, "Scenario") == "teaching_minimal, other"
+
+
 def test_numbers_are_formatted_by_their_unit(workbook):
     summary = formats(workbook, "Summary")
     assert summary["Marketing share of the budget"] == summary["P(best)"] == "0.0%"
