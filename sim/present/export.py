@@ -516,8 +516,8 @@ def _monthly_long_table(monthly: pd.DataFrame, book: _Book) -> _Table:
 def _replications_table(replications: pd.DataFrame, book: _Book, settings=(), objective=None) -> _Table:
     """One row per replication (and alternative): its settings, seed, objective and every measure, in words."""
     names = {code: field_name(code) for code in _RUN_FIELDS}
-    if objective is not None:
-        names["objective"] = Name(f"Objective: {objective.label}", "objective")
+    if objective is not None:  # one replication's objective: in its own unit, whatever the risk measure
+        names["objective"] = Name(f"Objective: {objective.label}", _objective_unit(objective, None))
     return _frame_table("Replications", replications, book, settings=settings, names=names, fields=False)
 
 

@@ -519,3 +519,14 @@ def test_the_lead_accounting_check_says_when_it_does_not_hold(scenario, tmp_path
     assert checked[0] == ["lead accounting (every lead that arrived is in exactly one state or in flight at the "
                           "horizon) holds in 1 of 1 replications"]
     assert checked[1] == [checked[0][0].replace("1 of 1", "0 of 1")]
+
+
+def test_a_probability_is_a_share_and_each_replications_objective_keeps_its_own_unit(scenario, tmp_path):
+    import sim
+
+    judged = sweep(scenario, {"marketing_share": [0.2]}, reps=2, seed=1, risk=sim.probability_of_target(0))
+    path = write_excel(judged, tmp_path / "p.xlsx")
+    summary = formats(path, "Summary")
+    assert summary["P(>= 0) of contribution"] == summary["Difference to the baseline"] == "0.0%"
+    assert formats(path, "Replications")["Objective: contribution (USD)"] == "#,##0"  # money, not a probability
+    assert inputs_value(path, "Objective's unit") == "share"
