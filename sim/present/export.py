@@ -937,36 +937,33 @@ def _write_sheet(book: Workbook, table: _Table, currency_book: _Book) -> None:
         sheet.append([cell(v, f) for v, f in zip(row, formats, strict=True)])
 
 
-def _tables(result, book: _Book, scenario, about, measures=None, level: float = 0.95) -> list[_Table]:
-    """The standard sheets of ``result``, by what it is."""
-    from sim.decide.compare import Comparison
-    from sim.decide.optimize import BudgetSearch, Diagnostics
-    from sim.decide.over_time import PlanDiagnostics
-    from sim.decide.sensitivity import Sensitivity
-    from sim.model.simulation import Result
-    from sim.montecarlo.experiment import Experiment
+def _has(obj, *names: str) -> bool:
+    return all(hasattr(obj, name) for name in names)
 
-    if isinstance(result, Comparison):
+
+def _tables(result, book: _Book, scenario, about, measures=None, level: float = 0.95) -> list[_Table]:
+    """The standard sheets of ``result``, by what it is (known by its attributes, as this layer knows results)."""
+    if isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], dict):
+        first, second = result
+        if _has(second, "guarantee", "comparison", "history"):  # optimize's Diagnostics
+            book.objective_unit = _objective_unit(second.objective, second.risk)
+            return _optimize_tables(first, second, book, about)
+        if _has(second, "cash_monthly", "comparison", "history"):  # optimize_over_time's PlanDiagnostics
+            book.objective_unit = _objective_unit(second.objective, None)
+            return _over_time_tables(first, second, book, about)
+        if _has(second, "tried", "high_proof", "low_proof"):  # smallest_budget's BudgetSearch
+            return _budget_search_tables(first, second, book, scenario, about)
+    elif _has(result, "alternatives", "paired", "objective", "risk"):  # a Comparison
         book.objective_unit = _objective_unit(result.objective, result.risk)
         return _comparison_tables(result, book, about, f"{len(result.alternatives)} alternatives compared with "
                                                        "common random numbers")
-    if isinstance(result, Experiment):
+    elif _has(result, "replications", "monthly", "failures", "seed", "summary"):  # an Experiment
         return _experiment_tables(result, book, about, measures, level)
-    if isinstance(result, Result):
+    elif _has(result, "metrics", "monthly", "scenario"):  # one replication's Result
         return _result_tables(result, book, about)
-    if isinstance(result, Sensitivity):
+    elif _has(result, "method", "table", "noise_floor"):  # a Sensitivity
         book.objective_unit = _objective_unit(result.objective, None)
         return _sensitivity_tables(result, book, scenario, about)
-    if isinstance(result, tuple) and len(result) == 2:
-        first, second = result
-        if isinstance(second, Diagnostics):
-            book.objective_unit = _objective_unit(second.objective, second.risk)
-            return _optimize_tables(first, second, book, about)
-        if isinstance(second, PlanDiagnostics):
-            book.objective_unit = _objective_unit(second.objective, None)
-            return _over_time_tables(first, second, book, about)
-        if isinstance(second, BudgetSearch):
-            return _budget_search_tables(first, second, book, scenario, about)
     raise PresentError("result", f"expected a comparison, an experiment, one replication's Result, a sensitivity "
                                  f"analysis or what optimize, optimize_over_time or smallest_budget return, got "
                                  f"{type(result).__name__}")
