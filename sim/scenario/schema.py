@@ -297,6 +297,12 @@ def _range(value):
 Range = Annotated[tuple[float, float], BeforeValidator(_range, json_schema_input_type=list[float])]
 
 
+def _settings(value):
+    if isinstance(value, dict) and not value:
+        raise ValueError("expected at least one setting and its range, e.g. roles.sdr.fte: [6, 10]")
+    return value
+
+
 class SensitivityBlock(_Strict):
     """What ``funnel sensitivity FILE`` (and :func:`sim.sensitivity` without ranges) varies, and how.
 
@@ -310,7 +316,7 @@ class SensitivityBlock(_Strict):
     samples: Annotated[int, Field(ge=2, le=MAX_COUNT, strict=True)] | None = Field(
         None, description="Morris: trajectories (default 16); Sobol: the base sample (default 64); tornado: unused."
     )
-    vary: Annotated[dict[str, Range], Field(min_length=1)] = Field(
+    vary: Annotated[dict[str, Range], Field(min_length=1), BeforeValidator(_settings)] = Field(
         description="Setting path (as `funnel schema` names it) -> [low, high]."
     )
 
