@@ -375,8 +375,8 @@ class Scenario(_Strict):
         """Field checks, cross-field checks, the plan and the random streams, every problem reported at once.
 
         Then the ends of the ``sensitivity`` block's ranges, written into the scenario, except
-        in a scenario :meth:`replace` makes (its block was checked where it came from, and is
-        checked again where it is used).
+        in a scenario :meth:`replace` makes with the block as it was (checked where it came
+        from, and again where it is used).
         """
         from sim.scenario.checks import cross_field_problems, stream_problems
         from sim.scenario.messages import ScenarioError, field_problems
@@ -420,15 +420,19 @@ class Scenario(_Strict):
                 path indexes a list (``"opportunities.stages.0.advance"``).
             **fields: top-level fields by name (``horizon_months=12``).
 
-        Values may be plain numbers, lists, mappings or the schema's own objects.
+        Values may be plain numbers, lists, mappings or the schema's own objects. The
+        ``sensitivity`` block is checked again only when a change is to it (each end of
+        its ranges is a scenario of its own to validate; it is checked where it is used).
 
         Raises:
             ScenarioError: naming each field that is wrong in the result.
         """
         data = self.model_dump(mode="python", by_alias=True)
-        for path, value in {**(changes or {}), **fields}.items():
+        changed = {**(changes or {}), **fields}
+        for path, value in changed.items():
             _set(data, str(path), _plain(value))
-        return type(self).model_validate(data, context={_REPLACED: True})
+        touched = any(str(path).split(".")[0] in self.NOT_SIMULATED for path in changed)
+        return type(self).model_validate(data, context={_REPLACED: not touched})
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Scenario:
         """Pydantic's copy; with ``update``, validated whole (as :meth:`replace`)."""

@@ -5,11 +5,12 @@ in tests/decide/test_sensitivity.py and tests/cli/test_sensitivity_cli.py; its w
 forms are files of tests/bad_scenarios.
 """
 
+import pytest
 import yaml
 from paths import REFERENCE, TEACHING
 
 from sim.montecarlo.store import scenario_fingerprint
-from sim.scenario import dump_scenario, load_scenario, parse_scenario
+from sim.scenario import ScenarioError, dump_scenario, load_scenario, parse_scenario
 
 
 def _teaching(**block):
@@ -53,3 +54,14 @@ def test_the_reference_scenario_ships_a_block_that_is_every_other_field_as_witho
     without = parse_scenario(data)
     assert sc.replace(sensitivity=None) == without
     assert scenario_fingerprint(sc) == scenario_fingerprint(without)
+
+
+def test_replace_checks_the_block_when_it_changes_it_and_only_then():
+    sc = _teaching(vary={"qualification.decay.half_life_hours": [1, 8]})
+    for change in ({"sensitivity.vary": {"roles.ae.ftee": [1, 2]}},
+                   {"sensitivity": {"vary": {"roles.ae.ftee": [1, 2]}}}):
+        with pytest.raises(ScenarioError) as info:
+            sc.replace(change)
+        assert [f for f, _ in info.value.problems] == ["sensitivity.vary.roles.ae.ftee"]
+    # An edit elsewhere keeps the block unchecked (sim.sensitivity checks it where it is used).
+    assert sc.replace({"roles.ae.fte": 4}).sensitivity == sc.sensitivity
