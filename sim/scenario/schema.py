@@ -2,7 +2,8 @@
 
 A scenario describes one funnel (``docs/model.md``): marketing channels, scoring and
 nurture, SDR qualification, AE opportunities, the teams, the customers and
-optionally a budget. Optional parts are off unless written. Unknown keys are errors.
+optionally a budget; and, not simulated, what a sensitivity analysis of it varies
+(:class:`SensitivityBlock`). Optional parts are off unless written. Unknown keys are errors.
 
 Constructing a :class:`Scenario` in any way (from a file, from a mapping, with
 ``Scenario(...)`` or :meth:`Scenario.replace`) runs every check: pydantic's per field,
