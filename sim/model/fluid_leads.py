@@ -168,8 +168,9 @@ def activity_short(scoring, intent: np.ndarray, touches: int) -> np.ndarray:
             totals, mass = totals[below], mass[below]
             order = np.argsort(totals, kind="stable")
             totals, mass = totals[order], mass[order]
-            first = np.flatnonzero(np.r_[True, np.diff(totals) > merge])
-            totals, mass = totals[first], np.add.reduceat(mass, first, axis=0) if len(totals) else mass
+            if len(totals):
+                first = np.flatnonzero(np.r_[True, np.diff(totals) > merge])
+                totals, mass = totals[first], np.add.reduceat(mass, first, axis=0)
             if len(totals) > MAX_TOTALS:
                 raise ScenarioError("<scenario>", [("scoring.activities", (
                     f"the fast approximation follows at most {MAX_TOTALS:,} distinct point totals below "

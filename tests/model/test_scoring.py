@@ -69,7 +69,7 @@ def _exact_short(scoring: Scoring, touches: int, x) -> np.ndarray:
     rows = []
     for k in range(touches + 1):
         totals, chances = _exact_totals(scoring, k, x)
-        rows.append(sum(c for t, c in zip(totals, chances, strict=True) if t < m))
+        rows.append(sum((c for t, c in zip(totals, chances, strict=True) if t < m), np.zeros(chances.shape[1])))
     return np.array(rows)
 
 
@@ -104,7 +104,7 @@ def test_points_after_k_touches_have_the_exact_distribution(activities, mql_poin
 
 def test_the_fast_approximation_is_the_exact_distribution():
     x = np.array([0.0, 0.13, 0.5, 0.87, 1.0])
-    for activities, mql_points in CASES:
+    for activities, mql_points in [*CASES, (TEACHING_ACTIVITIES, 0), (TEACHING_ACTIVITIES, 50.0001)]:
         scoring = _scoring(activities, mql_points)
         np.testing.assert_allclose(activity_short(scoring, x, 6), _exact_short(scoring, 6, x), rtol=0, atol=1e-12)
 
