@@ -244,3 +244,19 @@ def test_without_nurture_only_the_arrival_touch_counts():
     n = len(leads)
     assert abs(mql.mean() - p) <= 4 * math.sqrt(p * (1 - p) / n)
     assert abs(sim.approximate(sc)["mqls"] / (3000 * 3) - p) <= 0.01 * p  # the expected share, within its bins
+
+
+def test_every_lead_is_accounted_for_and_its_points_agree_with_where_it_ended():
+    sc = sim.load_scenario(TEACHING_SCORING).replace({"horizon_months": 6, "qualification.discipline": "score",
+                                                      "nurture.cost_per_lead_month": 2.0})
+    r = sim.simulate(sc, seed=3)
+    leads, m = r.leads, r.metrics
+    acc = m["lead_accounting"]
+    assert acc["arrived"] == len(leads) == sum(v for k, v in acc.items() if k != "arrived")
+    mql = np.isfinite(leads["mql_day"].to_numpy())
+    assert m["mqls"] == mql.sum() > 0
+    assert (leads.loc[mql, "score"] >= 100).all()  # an MQL's points reached mql_points
+    never = leads["state"].isin(["nurture_dropped", "nurture_expired"])
+    assert never.any() and (leads.loc[never, "score"] < 100).all()
+    assert acc["not_mql"] == 0  # with nurture, a lead below the threshold is nurtured
+    assert m["cost.nurture"] > 0
