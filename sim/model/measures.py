@@ -173,7 +173,7 @@ def _volumes_and_rates(v: _View) -> dict:
     for code, name in enumerate(r.channel_names):
         m[f"leads.{name}"] = int(r.lead_months[code].sum())
     m["mqls"] = len(r.mqls)
-    m["mqls_from_nurture"] = int((r.mql_score < sc.scoring.mql_threshold).sum())
+    m["mqls_from_nurture"] = int((r.mql_touch > 0).sum())
     m["contacted"] = int(np.isfinite(book.contact_time).sum())
     m["sqls"] = int(np.isfinite(book.sql_time).sum())
     m["opportunities"] = int(np.isfinite(book.opp_start).sum())

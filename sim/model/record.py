@@ -123,8 +123,8 @@ class Record:
         nurture: the months the leads below the threshold first spent in nurture, by month.
         mqls: the leads (by index in order of arrival within sources) that reached the
             qualification queue, in order of first MQL time; ``mql_time``, ``mql_channel``,
-            ``mql_intent``, ``mql_score``, ``mql_u`` (the uniforms the measures read) and ``book``
-            are aligned with it.
+            ``mql_intent``, ``mql_score``, ``mql_touch`` (the touch at which it became an MQL, 0
+            on arrival), ``mql_u`` (the uniforms the measures read) and ``book`` are aligned with it.
         counters: the event loop's :class:`FunnelCounters`.
         installed_base: the customers at the start.
         detail: per-lead arrays, when lead records were asked for.
@@ -144,6 +144,7 @@ class Record:
     mql_channel: np.ndarray
     mql_intent: np.ndarray
     mql_score: np.ndarray
+    mql_touch: np.ndarray
     mql_u: Uniforms
     book: MqlBook
     counters: FunnelCounters

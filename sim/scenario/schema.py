@@ -133,13 +133,43 @@ class Outbound(_Strict):
     rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's prospecting yield.")
 
 
-class Scoring(_Strict):
-    """Observed score = intent + Normal(0, score_noise); MQL if score >= mql_threshold."""
+class Activity(_Strict):
+    """Something a lead may do at a touch (download a whitepaper, attend a webinar), worth points."""
 
+    points: Positive = Field(description="Points the lead earns each time it does the activity.")
+    chance: Curve = Field(description="Chance to do it at each touch, by intent ({low, high} or one number).")
+
+
+# Each activity is drawn at every touch of every lead: a bound that no scoring model needs
+# keeps a generated file from making every touch that many draws.
+MAX_ACTIVITIES = 16
+
+
+class Scoring(_Strict):
+    """How marketing scores a lead and when it is an MQL (``docs/model.md``, section 2).
+
+    ``mode: intent`` (the default): observed score = intent + Normal(0, score_noise);
+    MQL if score >= mql_threshold. ``mode: activities``: at each touch the lead does each
+    activity with its chance and earns its points; MQL once its points reach mql_points.
+    """
+
+    mode: Literal["intent", "activities"] = Field(
+        "intent", description="intent: a noisy view of intent against mql_threshold; activities: points for "
+                              "activities against mql_points.")
     score_noise: NonNegative = Field(0.0, description="Standard deviation of the score's noise around intent.")
     mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False, strict=True)] = Field(
         0.0, description="Observed score at or above which a lead is an MQL."
     )
+    mql_points: NonNegative | None = Field(
+        None, description="mode activities: points at or above which a lead is an MQL.")
+    activities: Annotated[dict[str, Activity], Field(max_length=MAX_ACTIVITIES)] = Field(
+        default_factory=dict, description="mode activities: what a lead may do at each touch, each with its "
+                                          "points and chance.")
+
+    @property
+    def by_activities(self) -> bool:
+        """Whether leads are scored by the points of their activities (``mode: activities``)."""
+        return self.mode == "activities"
 
 
 class Nurture(_Strict):
