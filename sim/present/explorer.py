@@ -106,9 +106,15 @@ def controls_for(scenario) -> list[Control]:
                            lambda v: {"roles.sdr.fte": int(v["sdrs"])}))
     out.append(Control("aes", "AEs", "int", (1, 12, 1), lambda sc: int(sc.plan.roles["ae"].fte),
                        lambda v: {"roles.ae.fte": int(v["aes"])}))
-    out.append(Control("threshold", "MQL threshold", "float", (-0.2, 1.0, 0.05),
-                       lambda sc: float(sc.scoring.mql_threshold),
-                       lambda v: {"scoring.mql_threshold": round(float(v["threshold"]), 6)}))
+    if scenario.scoring.by_activities:  # points for activities: the threshold is in points
+        most = sum(a.points for a in scenario.scoring.activities.values())
+        out.append(Control("threshold", "MQL points", "float", (0.0, max(3 * most, 1.0), 5.0),
+                           lambda sc: float(sc.scoring.mql_points),
+                           lambda v: {"scoring.mql_points": float(v["threshold"])}))
+    else:
+        out.append(Control("threshold", "MQL threshold", "float", (-0.2, 1.0, 0.05),
+                           lambda sc: float(sc.scoring.mql_threshold),
+                           lambda v: {"scoring.mql_threshold": round(float(v["threshold"]), 6)}))
     q = scenario.qualification
     if q.decay is not None:
         out.append(Control("half_life_hours", "decay half-life (h)", "log", (-1.0, 2.5, 0.1),

@@ -131,3 +131,14 @@ def test_lesson_4_the_order_of_the_queue_and_the_decay(explorer):
     assert _paired(fifo, ex.now_run, "wins")[2] < 0
     ex.set(half_life_hours=48)
     assert _paired(fifo, ex.now_run, "wins_lost.total")[2] < 0
+
+
+def test_with_activity_scoring_the_threshold_is_in_points():
+    # Lowering mql_points keeps every lead's draws: each lead that reached 100 points reaches 60
+    # no later, so no replication has fewer MQLs.
+    ex = sim.Explorer(sim.load_scenario(SCENARIOS / "teaching_scoring.yaml"), reps=2, seed=3)
+    assert ex.controls["threshold"].label == "MQL points" and ex.values["threshold"] == 100
+    ex.set(threshold=60)
+    assert ex.scenario.scoring.mql_points == 60
+    now, start = ex.now_run.replications["mqls"], ex.start_run.replications["mqls"]
+    assert (now >= start).all() and now.sum() > start.sum()
