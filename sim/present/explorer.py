@@ -42,7 +42,7 @@ KEY_MEASURES = (
     ("mql_to_sql", "MQL to SQL (of those contacted)", "share"), ("sqls", "SQLs", "count"),
     ("wins", "wins", "count"), ("wins_lost.total", "wins lost to waiting (expected)", "count"),
     ("losses.cold_leads", "leads lost cold", "count"),
-    ("response_time_median_hours", "response time, median (hours)", "hours"),
+    ("response_time_median_hours", "response time, median", "hours"),
     ("sla_share", "contacted within the SLA", "share"),
     ("qualifier_utilisation", "qualifying reps busy", "share"),
     ("ae_slot_utilisation", "AE deal slots in use", "share"),
@@ -151,7 +151,7 @@ class Explorer:
         explorer = sim.Explorer(sim.load_scenario("scenarios/student_explorer.yaml"))
         explorer            # in a notebook: the sliders, the figure and the table
         explorer.set(sdrs=1)
-        explorer.measures()
+        explorer.table(["wins", "wins_lost.total"])
     """
 
     def __init__(self, scenario, *, reps: int = 20, seed: int = 1):
@@ -241,21 +241,36 @@ class Explorer:
                          "change": mean, "ci_low": mean - half, "ci_high": mean + half}
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def table_html(self) -> str:
-        """:meth:`measures` as an HTML table with readable numbers (what the widget shows)."""
-        table = self.measures()
-        units = dict(zip(table.index, (u for _, _, u in KEY_MEASURES), strict=True))
-        body = []
-        for key, row in table.iterrows():
+    def table(self, measures=None) -> pd.DataFrame:
+        """:meth:`measures` written for reading: the measure in words, start, now and the change with its CI.
+
+        Args:
+            measures: the measures to show, by their names in the model (default: all of
+                :data:`KEY_MEASURES`), e.g. ``["wins", "wins_lost.total"]``.
+
+        Raises:
+            PresentError: for a measure the explorer does not show.
+        """
+        full = self.measures()
+        keys = list(full.index) if measures is None else list(measures)
+        unknown = [k for k in keys if k not in full.index]
+        if unknown:
+            raise PresentError("measures", f"expected measures among {', '.join(full.index)}, got {unknown[0]!r}")
+        units = {key: unit for key, _, unit in KEY_MEASURES}
+        rows = []
+        for key in keys:
+            row = full.loc[key]
             f = _formatter(units[key])
             change = "" if not math.isfinite(row["change"]) else (
                 f"{_signed(f, row['change'])} [{_signed(f, row['ci_low'])}, {_signed(f, row['ci_high'])}]")
-            body.append(f"<tr><td>{row['measure']}</td><td style='text-align:right'>{f(row['start'])}</td>"
-                        f"<td style='text-align:right'>{f(row['now'])}</td>"
-                        f"<td style='text-align:right'>{change}</td></tr>")
-        head = ("<tr><th>measure</th><th>start</th><th>now</th>"
-                f"<th>change [95% CI, paired over {self.reps} replications]</th></tr>")
-        return f"<table>{head}{''.join(body)}</table>"
+            unit = "" if units[key] in ("count", "share") else f" ({row['unit']})"
+            rows.append({"measure": row["measure"] + unit, "start": f(row["start"]), "now": f(row["now"]),
+                         f"change [95% CI, {self.reps} paired replications]": change})
+        return pd.DataFrame(rows, index=keys)
+
+    def table_html(self) -> str:
+        """:meth:`table` of every key measure as an HTML table (what the widget shows)."""
+        return self.table().to_html(index=False, justify="left")
 
     def figure(self) -> Figure:
         """The funnel (start and now, means), and fans of leads, wins and MQLs waiting, month by month."""

@@ -56,6 +56,13 @@ def test_a_slider_move_runs_that_scenario_with_the_same_seed(explorer, scenario)
     assert bytes(explorer._widgets["image"].value).startswith(PNG)
     html = explorer.table_html()
     assert "wins lost to waiting" in html and "e+" not in html
+    shown = explorer.table(["wins", "contribution", "sla_share"])
+    change, low, high = _paired(explorer.start_run, explorer.now_run, "wins")
+    assert shown.iloc[0, 3] == f"{change:+,.1f} [{low:+,.1f}, {high:+,.1f}]"
+    assert shown.loc["contribution", "measure"] == f"contribution ({explorer.start.currency})"
+    assert shown.loc["sla_share", "now"].endswith("%")
+    with pytest.raises(sim.PresentError, match="measures"):
+        explorer.table(["no_such_measure"])
     # set() moves the widget too, and reset() brings every control back.
     explorer.set(discipline="lifo")
     assert explorer.widgets["discipline"].value == "lifo"
