@@ -171,3 +171,31 @@ def test_the_reference_pages_name_every_public_name_once(hooks):
     names = [block.rsplit(".", 1)[1] for block in blocks]
     assert sorted(names) == sorted(n for n in sim.__all__ if n != "__version__")
     assert "sim.montecarlo.experiment.Experiment" in blocks and "sim.run_many" in blocks
+
+
+def test_links_out_of_docs_are_pointed_at_the_site(hooks, tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from mkdocs.structure.files import File, Files
+
+    monkeypatch.setattr(hooks, "ROOT", tmp_path)
+    (tmp_path / "docs" / "guide").mkdir(parents=True)
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "notebooks").mkdir()
+    for name in ("README.md", "scenarios/a.yaml", "scenarios/unlinked.yaml", "notebooks/n.ipynb", "docs/model.md"):
+        (tmp_path / name).write_text("x")
+    text = ("[r](../../README.md) [s](../../scenarios/a.yaml#top) [n](../../notebooks/n.ipynb) [m](../model.md) "
+            "[gone](../../scenarios/gone.yaml) [web](https://example.org/a.md)\n"
+            "```python\nx = '[c](../../scenarios/unlinked.yaml)'\n```\n")
+    (tmp_path / "docs" / "guide" / "page.md").write_text(text)
+    docs = str(tmp_path / "docs")
+    page_file = File("guide/page.md", docs, str(tmp_path / "site"), True)
+    files = Files([page_file, File("model.md", docs, str(tmp_path / "site"), True)])
+    assert hooks._linked_project_files(files, docs) == [tmp_path / "scenarios" / "a.yaml"]  # not the code block's
+    files.append(File("scenarios/a.yaml", str(tmp_path), str(tmp_path / "site"), True))
+    files.append(File("notebooks/n.ipynb", str(tmp_path), str(tmp_path / "site"), True))
+    page = SimpleNamespace(file=page_file)
+    out = hooks.on_page_markdown(text, page, SimpleNamespace(docs_dir=docs), files)
+    assert out.splitlines()[0] == ("[r](../index.md) [s](../scenarios/a.yaml#top) [n](../notebooks/n.ipynb) "
+                                   "[m](../model.md) [gone](../../scenarios/gone.yaml) [web](https://example.org/a.md)")
+    assert out.splitlines()[1:] == text.splitlines()[1:]  # code blocks are left alone

@@ -6,10 +6,12 @@
   mkdocstrings ``:::`` block per public name, so a new public name is documented from its docstring.
 - **Globs in the nav.** A nav entry such as ``Notebooks: notebooks/*.ipynb`` lists every page that
   matches, in the order the site has them.
-- **Links out of docs/.** The docs link to a notebook as a file on disk (``../../notebooks/x.ipynb``,
-  which works on GitHub and is checked by tests/test_docs.py); such a link, and a notebook's links to
-  ``../docs/...``, are pointed at the site's page for the file. Links that lead nowhere on the site
-  are warnings, so ``mkdocs build --strict`` fails on them.
+- **Links out of docs/.** The docs link to project files as files on disk (``../../notebooks/x.ipynb``,
+  ``../../scenarios/x.yaml``: links that work on GitHub and that tests/test_docs.py checks). On the
+  site such a link points at the notebook's page, the home page for ``README.md``, or a copy of the
+  file (a scenario file linked from a page is published beside the pages); a notebook's links to
+  ``../docs/...`` point at the pages. A link that leads nowhere on the site is a warning, so
+  ``mkdocs build --strict`` fails on it.
 """
 
 from __future__ import annotations
@@ -98,9 +100,31 @@ def on_files(files, config):
         uri = f"reference/{page}.md"
         if uri not in files.src_uris:  # a hand-written page of that name wins
             files.append(File.generated(config, uri, content=text))
+    for path in _linked_project_files(files, config.docs_dir):
+        uri = path.relative_to(ROOT).as_posix()
+        if uri not in files.src_uris:
+            files.append(File(uri, str(ROOT), config.site_dir, config.use_directory_urls))
     if config.nav is not None:
         config.nav = _expand(config.nav, [f.src_uri for f in files if f.src_uri.endswith((".md", ".ipynb"))])
     return files
+
+
+def _linked_project_files(files, docs_dir):
+    """The project's files outside docs/ that a docs page links to and the site has no page for (not .md)."""
+    docs, found = Path(docs_dir).resolve(), set()
+    for file in files:
+        if not file.src_uri.endswith(".md") or not file.abs_src_path or docs not in Path(file.abs_src_path).parents:
+            continue
+        here = Path(file.abs_src_path).parent
+        for target in _LINK.findall(_FENCE.sub("", Path(file.abs_src_path).read_text(encoding="utf-8"))):
+            path = target[1].partition("#")[0]
+            if not _relative(path):
+                continue
+            where = (here / path).resolve()
+            if (where.is_file() and ROOT in where.parents and docs not in where.parents and where.suffix != ".md"
+                    and ".git" not in where.parts and _site_uri(where, docs_dir) is None):
+                found.add(where)
+    return sorted(found)
 
 
 def _expand(items, uris):
@@ -148,6 +172,15 @@ def _site_uri(target, docs_dir):
     return None
 
 
+def _site_uri_or_copy(target, docs_dir, files):
+    """``_site_uri``, or the ``src_uri`` of the project file's copy on the site (added by ``on_files``)."""
+    uri = _site_uri(target, docs_dir)
+    if uri is None and ROOT in target.parents:
+        copy = target.relative_to(ROOT).as_posix()
+        uri = copy if files.get_file_from_path(copy) is not None else None
+    return uri
+
+
 def _relative(target):
     return target and not re.match(r"[a-z][a-z0-9+.-]*:|/|#", target)
 
@@ -166,7 +199,7 @@ def on_page_markdown(markdown, page, config, files):
         target = (here / path).resolve()
         if target == docs or docs in target.parents:
             return match.group(0)  # inside docs/: mkdocs checks it
-        uri = _site_uri(target, config.docs_dir)
+        uri = _site_uri_or_copy(target, config.docs_dir, files)
         if uri is None:
             return match.group(0)  # mkdocs warns: a link out of docs/ the site cannot follow
         new = posixpath.relpath(uri, posixpath.dirname(page.file.src_uri) or ".")
@@ -199,7 +232,7 @@ def on_page_content(html, page, config, files):
         path, hash_, anchor = match.group(2).partition("#")
         if not _relative(path):
             return match.group(0)
-        uri = _site_uri((here / path).resolve(), config.docs_dir)
+        uri = _site_uri_or_copy((here / path).resolve(), config.docs_dir, files)
         target = files.get_file_from_path(uri) if uri else None
         if target is None:
             log.warning("%s links to %s, which the site does not have", page.file.src_uri, match.group(2))
