@@ -163,14 +163,16 @@ class Decay(_Strict):
 class Qualification(_Strict):
     """MQL -> SQL: a queue of MQLs worked by SDRs (or by AEs when there are no SDRs)."""
 
-    discipline: Literal["fifo", "lifo", "score"] = Field(
-        "fifo", description="Queue order: oldest first, newest first, or highest score first."
+    discipline: Literal["fifo", "lifo", "score", "sla"] = Field(
+        "fifo", description="Queue order: oldest first, newest first, highest score first, or sla: the oldest "
+        "MQL still within sla_hours first, and those past it newest first when none within it waits."
     )
     work_hours: Distribution = Field(0.5, description="Rep time to work one MQL, hours.")
     p_qualify: Curve = Field(IntentCurve(low=0.5, high=0.5), description="Chance to become an SQL, by intent.")
     decay: Decay | None = Field(None, description="How the chance falls with the wait for first contact.")
     max_wait_days: Positive | None = Field(None, description="Uncontacted this long: cold.")
-    sla_hours: Positive = Field(24.0, description="Reported: the share of MQLs contacted within this.")
+    sla_hours: Positive = Field(24.0, description="The share of MQLs contacted within this is reported; with "
+                                "discipline sla, the queue is routed by it.")
 
 
 class Stage(_Strict):
