@@ -65,6 +65,7 @@ SECONDS = {
     "tests/cli/test_shutdown.py": 15,
     "tests/cli/test_split_cli.py": 12,
     "tests/montecarlo/test_experiment.py": 8,
+    "tests/test_site.py": 8,
     "tests/decide/test_compare.py": 7,
     "tests/present/test_plots.py": 7,
     "tests/present/test_explorer.py": 7,
