@@ -104,6 +104,7 @@ _WHERE = {
     "write_excel": "sim.present.export",
     "write_experiment_excel": "sim.present.export",
     "PresentError": "sim.present.errors",
+    "Explorer": "sim.present.explorer",
 }
 
 __all__ = ["__version__", "run_many", *_WHERE]
@@ -175,6 +176,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.montecarlo.store import StoreError  # noqa: F401
     from sim.montecarlo.summary import summarise  # noqa: F401
     from sim.present.errors import PresentError  # noqa: F401
+    from sim.present.explorer import Explorer  # noqa: F401
     from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401
     from sim.present.fan import cash_fan_plot, fan_chart, funnel_fans  # noqa: F401
     from sim.present.frontier import frontier_plot, frontier_table  # noqa: F401

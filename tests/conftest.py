@@ -58,15 +58,18 @@ def pytest_collection(session):
 # listed weighs 0.05 s a test.
 SECONDS = {
     "tests/test_notebooks.py::test_notebook_runs[budget_split]": 12,
+    "tests/test_notebooks.py::test_notebook_runs[explore_funnel]": 10,
     "tests/test_notebooks.py::test_notebook_runs": 6,
     "tests/decide/test_optimize.py": 18,
     "tests/decide/test_over_time.py": 15,
     "tests/cli/test_shutdown.py": 15,
     "tests/cli/test_split_cli.py": 12,
     "tests/montecarlo/test_experiment.py": 8,
+    "tests/test_site.py": 8,
     "tests/present/test_export.py": 6,
     "tests/decide/test_compare.py": 7,
     "tests/present/test_plots.py": 7,
+    "tests/present/test_explorer.py": 7,
     "tests/cli/test_bench_cli.py": 7,
     "tests/montecarlo/test_dask.py": 7,
     "tests/test_docs.py": 6,

@@ -27,8 +27,8 @@ def test_notebook_runs(path, monkeypatch):
         plt.close("all")
 
 
-def test_the_three_notebooks_are_there():
-    assert {p.stem for p in NOTEBOOKS} == {"funnel_tour", "budget_split", "plan_over_time"}
+def test_the_notebooks_are_there():
+    assert {p.stem for p in NOTEBOOKS} == {"funnel_tour", "budget_split", "plan_over_time", "explore_funnel"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -67,6 +67,7 @@ FLAGS = {
     # sensitivity
     "method": "--method",
     "ranges": "--vary",
+    "samples": "--samples",
     # what a scenario message may point to
     "schema": "`funnel schema`",
 }

@@ -40,7 +40,7 @@ __all__ = ["KEY_MEASURES", "Alternative", "Comparison", "CompareError", "analyse
 
 # The measures shown beside the objective: the funnel, where leads were lost to waiting,
 # capacity, and money.
-KEY_MEASURES = ["leads", "mqls", "sqls", "wins", "cold_events", "response_time_median_hours",
+KEY_MEASURES = ["leads", "mqls", "sqls", "wins", "cold_events", "wins_lost.total", "response_time_median_hours",
                 "qualifier_utilisation", "ae_slot_utilisation", "bookings", "revenue", "contribution",
                 "cost.total", "budget_unspent"]
 

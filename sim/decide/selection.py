@@ -121,7 +121,7 @@ def kn(values: Callable[[list[int], int], np.ndarray], systems: int, *, delta: f
         for i in out:
             eliminated[i] = used[i] = r
         alive = [i for i in alive if i not in out]
-        if len(alive) == 1:
+        if len(alive) == 1 or r > closes():  # one left, or the survivors' regions closed with the eliminations
             finished = True
             break
         if r >= max_reps:

@@ -40,12 +40,13 @@ from sim.decide.compare import Alternative, CompareError, compare
 from sim.decide.evaluator import Evaluator
 from sim.decide.objectives import Objective, mean
 from sim.decide.paired import bootstrap_rows, paired_difference
-from sim.decide.what_if import short_names, value_at
-from sim.errors import FunnelError
+from sim.decide.what_if import short_names
+from sim.scenario.ranges import range_problems, typed
 
-__all__ = ["METHODS", "Sensitivity", "sensitivity", "sensitivity_problems"]
+__all__ = ["DEFAULT_SAMPLES", "METHODS", "Sensitivity", "sensitivity", "sensitivity_problems", "settings_of"]
 
 METHODS = ("tornado", "morris", "sobol")
+DEFAULT_SAMPLES = {"morris": 16, "sobol": 64}  # Morris' trajectories and Sobol's base sample, when none is given
 
 
 @dataclass
@@ -87,7 +88,11 @@ class Sensitivity:
 
 
 def sensitivity_problems(scenario, ranges, *, method="tornado", reps=20, samples=64, level=0.95) -> list:
-    """What is wrong with the settings of :func:`sensitivity`, as ``(parameter, message)`` (nothing runs)."""
+    """What is wrong with the settings of :func:`sensitivity`, as ``(parameter, message)`` (nothing runs).
+
+    Each range is checked by :func:`sim.scenario.ranges.range_problems` (both ends written
+    into the scenario), as the scenario's ``sensitivity:`` block is when it is read.
+    """
     problems = []
     if method not in METHODS:
         problems.append(("method", f"expected one of {', '.join(METHODS)}, got {method!r}"))
@@ -99,39 +104,46 @@ def sensitivity_problems(scenario, ranges, *, method="tornado", reps=20, samples
     if not isinstance(ranges, dict) or not ranges:
         problems.append(("ranges", f"expected a mapping of settings to (low, high), got {ranges!r}"))
         return problems
-    for path, pair in ranges.items():
-        ok = isinstance(pair, (tuple, list)) and len(pair) == 2 and all(
-            isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in pair)
-        if not ok or not pair[0] < pair[1]:
-            problems.append((path, f"expected (low, high) with low < high, got {pair!r}"))
-            continue
-        for x in pair:
-            try:
-                scenario.replace({path: _typed(scenario, path, x)})
-            except FunnelError as exc:
-                problems += [(path, f"{x:g}: {m}" if f == path else f"{x:g}: {f}: {m}") for f, m in exc.problems]
-    return problems
+    return problems + range_problems(scenario, ranges)
 
 
-def _typed(scenario, path: str, value: float):
-    """A value as the field takes it: a whole number for a field that holds one today."""
-    now = value_at(scenario, path)
-    return int(round(value)) if isinstance(now, int) and not isinstance(now, bool) else float(value)
+def settings_of(scenario, ranges=None, method=None, samples=None):
+    """What :func:`sensitivity` runs: each of ``ranges``, ``method`` and ``samples`` as given, else the scenario's.
+
+    The scenario's ``sensitivity:`` block (:class:`sim.scenario.schema.SensitivityBlock`)
+    stands in for each one not given (None); without either, the method is ``tornado`` and
+    the samples :data:`DEFAULT_SAMPLES` of the method.
+
+    Returns:
+        ``(ranges, method, samples, from_block)``: ``ranges`` None when neither gives them,
+        ``from_block`` whether they are the block's.
+    """
+    block = getattr(scenario, "sensitivity", None)
+    from_block = ranges is None and block is not None
+    if from_block:
+        ranges = dict(block.vary)
+    if method is None:
+        method = block.method if block is not None else "tornado"
+    if samples is None:
+        samples = block.samples if block is not None and block.samples is not None else DEFAULT_SAMPLES.get(method, 64)
+    return ranges, method, samples, from_block
 
 
-def sensitivity(scenario, ranges: dict[str, tuple[float, float]], *, method: str = "tornado", reps: int = 20,
-                samples: int = 64, seed=0, objective: Objective | None = None, level: float = 0.95,
-                model=None, workers: int = 1, backend: str = "local", scheduler: str | None = None, out=None,
-                progress=None) -> Sensitivity:
+def sensitivity(scenario, ranges: dict[str, tuple[float, float]] | None = None, *, method: str | None = None,
+                reps: int = 20, samples: int | None = None, seed=0, objective: Objective | None = None,
+                level: float = 0.95, model=None, workers: int = 1, backend: str = "local", scheduler: str | None = None,
+                out=None, progress=None) -> Sensitivity:
     """How much each setting moves the objective, by ``method`` (see the module docstring).
 
     Args:
         scenario: a validated scenario (or anything with ``replace(changes)`` that ``model`` runs).
-        ranges: setting path -> ``(low, high)``.
-        method: ``tornado``, ``morris`` or ``sobol``.
+        ranges: setting path -> ``(low, high)``; omitted (None), the ``vary`` of the
+            scenario's ``sensitivity:`` block.
+        method: ``tornado``, ``morris`` or ``sobol``; omitted, the block's (else ``tornado``).
         reps: replications per point (the same seeds at every point).
         samples: Morris: trajectories; Sobol: the base sample (``samples * (k + 3)`` points
-            for ``k`` settings and the noise floor; a power of 2 is best).
+            for ``k`` settings and the noise floor; a power of 2 is best); omitted, the
+            block's, else 16 for Morris and 64 for Sobol (:data:`DEFAULT_SAMPLES`).
         seed: the root seed.
         objective: what each replication is judged by (default: contribution).
         level: the confidence of every interval.
@@ -143,9 +155,16 @@ def sensitivity(scenario, ranges: dict[str, tuple[float, float]], *, method: str
         progress: called as ``progress(done, total)`` while replications run.
 
     Raises:
-        CompareError: naming each setting or option at fault, before anything runs.
+        CompareError: naming each setting or option at fault, before anything runs (a
+            setting of the block as ``sensitivity.vary.<path>``).
     """
+    ranges, method, samples, from_block = settings_of(scenario, ranges, method, samples)
+    if ranges is None:
+        raise CompareError("ranges", "expected a mapping of settings to (low, high), or a `sensitivity:` block with "
+                                     "`vary:` in the scenario; neither was given")
     problems = sensitivity_problems(scenario, ranges, method=method, reps=reps, samples=samples, level=level)
+    if from_block:
+        problems = [(f"sensitivity.vary.{name}" if name in ranges else name, message) for name, message in problems]
     if problems:
         raise CompareError(*problems[0], problems=problems)
     objective = objective or Objective()
@@ -160,7 +179,7 @@ def _tornado(scenario, ranges, reps, seed, objective, level, model, running) -> 
     alternatives = [Alternative("today", scenario, {})]
     for path, (low, high) in ranges.items():
         for x in (low, high):
-            value = _typed(scenario, path, x)
+            value = typed(scenario, path, x)
             alternatives.append(Alternative(f"{names[path]}={value:g}", scenario.replace({path: value}), {}))
     extra = {} if model is None else {"model": model}
     if extra:  # compare runs the funnel; a model of one's own runs through an evaluator
@@ -176,7 +195,7 @@ def _tornado(scenario, ranges, reps, seed, objective, level, model, running) -> 
     for k, (path, (low, high)) in enumerate(ranges.items()):
         lo_label, hi_label = (merged.get(a.label, a.label) for a in alternatives[1 + 2 * k: 3 + 2 * k])
         swing = paired_difference(values[hi_label].to_numpy(), values[lo_label].to_numpy(), mean(), level, rows_b)
-        row = {"setting": path, "low": _typed(scenario, path, low), "high": _typed(scenario, path, high)}
+        row = {"setting": path, "low": typed(scenario, path, low), "high": typed(scenario, path, high)}
         for end, label in (("low", lo_label), ("high", hi_label)):
             row.update({f"at_{end}": float(table.loc[label, "vs_baseline"]),
                         f"at_{end}_ci_low": float(table.loc[label, "vs_baseline_ci_low"]),
@@ -228,7 +247,7 @@ def _salib(scenario, ranges, method, reps, samples, seed, objective, level, mode
         x = sobol_sample.sample(problem, samples, calc_second_order=False, seed=salib_seed)
     else:
         x = morris_sample.sample(problem, samples, num_levels=4, seed=salib_seed)
-    points = [{p: _typed(scenario, p, v) for p, v in zip(paths, row, strict=True)} for row in x]
+    points = [{p: typed(scenario, p, v) for p, v in zip(paths, row, strict=True)} for row in x]
     scenarios = [scenario.replace(changes) for changes in points]
     extra = {} if model is None else {"model": model}
     with Evaluator(seed, **extra, **running) as evaluator:

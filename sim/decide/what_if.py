@@ -27,6 +27,7 @@ from numbers import Real
 from sim.decide.compare import Alternative, CompareError, setting_label, todays_split_at
 from sim.decide.split import SplitError, split_alternatives, with_split
 from sim.errors import FunnelError
+from sim.scenario.ranges import value_at
 
 __all__ = ["alternatives_of", "is_split_setting", "short_names", "value_at", "what_if_label"]
 
@@ -43,27 +44,6 @@ def _shown(value) -> str:
     if isinstance(value, Real):
         return f"{value:g}"
     return str(value)
-
-
-def value_at(scenario, path: str):
-    """The value at a dotted path of the scenario as written (None where there is none).
-
-    A scenario that is not the schema's (a test's model of its own) is read by its attributes.
-    """
-    if not hasattr(scenario, "model_dump"):
-        node = scenario
-        for part in path.split("."):
-            node = getattr(node, part, None)
-        return node
-    node = scenario.model_dump(mode="python", by_alias=True)
-    for part in path.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            return None
-    return node
 
 
 def short_names(paths) -> dict[str, str]:

@@ -118,8 +118,10 @@ def _qualification(scenario, teams, care, fresh):
     recycled = sum(cold_m[:recycles]) if recycles else np.zeros(H)
     busy = np.divide(contacted.sum(axis=1), mu, out=np.zeros(H), where=mu > 0)
     seat_days = servers.sum() * DAYS_PER_MONTH
+    month_days = servers * DAYS_PER_MONTH
     return {"contacted": contacted, "sqls": sqls, "cold_events": sum(cold_m),
-            "recycled": recycled, "utilisation": busy.sum() / seat_days if seat_days > 0 else np.nan}
+            "recycled": recycled, "utilisation": busy.sum() / seat_days if seat_days > 0 else np.nan,
+            "utilisation_m": np.divide(busy, month_days, out=np.full(H, np.nan), where=month_days > 0)}
 
 
 def _hand_kept(scenario) -> float:
@@ -212,6 +214,9 @@ def _expected(scenario):
         "sqls": sqls_m, "opportunities": pipe.starts.reshape(H, SUB).sum(axis=1), "wins": wins_m,
         "cold_events": qual["cold_events"], "bookings": bookings, "revenue": revenue, "mrr_end": mrr_end,
         "customers_end": customers_end, "costs": costs_m, "contribution": contribution_m, **paid.monthly_lines(),
+        # Queue lengths and slot use have no honest expectation here (docs/model.md, 11): NaN, as the measures.
+        "queue_mqls": np.full(H, np.nan), "queue_sqls": np.full(H, np.nan),
+        "qualifier_utilisation": qual["utilisation_m"], "ae_slot_utilisation": np.full(H, np.nan),
         **{f"fte_{n}": t.fte_months for n, t in teams.items()},
     })
     return m, monthly

@@ -6,7 +6,10 @@ expected leads are exactly that; reps' prospecting is ``outbound_leads_per_month
 times the expected ramped FTE-months. Intent is put on a grid of :data:`INTENT_BINS`
 equal bins of [0, 1], each channel's Beta weights on it exact; the observed score,
 the MQL threshold and nurture (touches, dropout, ``max_days``) become, per bin, the
-chance to be an MQL at once or at touch ``j``, moved to the month it falls in.
+chance to be an MQL at once or at touch ``j``, moved to the month it falls in. Scored
+by activities, the chance to be short of ``mql_points`` after touch ``j`` is the exact
+distribution of the points, a convolution over activities and touches
+(:func:`activity_short`).
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ import numpy as np
 from scipy import special
 
 from sim.model.leads import OUTBOUND, channel_rate
+from sim.scenario.messages import ScenarioError
 from sim.scenario.units import DAYS_PER_MONTH, ROUND_OFF
 
-__all__ = ["INTENT", "INTENT_BINS", "Handover", "hand_over", "intent_weights", "lead_months", "month_shift"]
+__all__ = ["INTENT", "INTENT_BINS", "MAX_TOTALS", "Handover", "activity_short", "hand_over", "intent_weights",
+           "lead_months", "month_shift"]
 
 INTENT_BINS = 24
 _EDGES = np.linspace(0.0, 1.0, INTENT_BINS + 1)
 INTENT = (_EDGES[:-1] + _EDGES[1:]) / 2  # the bins' midpoints
+# Scoring by activities: the point totals below mql_points followed at most (whole points have at most
+# mql_points of them; 20 / 30 / 40 towards 100 have 10). Each is a row of the intent bins.
+MAX_TOTALS = 20_000
 
 
 @lru_cache(maxsize=256)
@@ -99,27 +107,74 @@ def hand_over(scenario, names: list[str], leads: np.ndarray) -> Handover:
     weights = np.vstack([intent_weights(p) for p in priors])
     arrivals = leads.T @ weights  # (months, bins)
     sc = scenario.scoring
-    theta, sigma = sc.mql_threshold, sc.score_noise
-    at_once_p = _above(theta, sigma)
+    nur = scenario.nurture
+    touches = int(np.floor(nur.max_days / nur.touch_interval_days + ROUND_OFF)) if nur is not None else 0
+    if sc.by_activities:
+        # Touches after the horizon change nothing the approximation reports: not drawn (the DES's are not either).
+        touches = min(touches, int(np.ceil(scenario.horizon_days / nur.touch_interval_days))) if nur else 0
+        short = activity_short(sc, INTENT, touches)
+        at_once_p = 1.0 - short[0]
+    else:
+        theta, sigma = sc.mql_threshold, sc.score_noise
+        at_once_p = _above(theta, sigma)
     at_once = arrivals * at_once_p
     from_nurture = np.zeros_like(arrivals)
     lead_m = np.zeros(H)
-    nur = scenario.nurture
     if nur is not None:
         interval = nur.touch_interval_days
-        touches = int(np.floor(nur.max_days / interval + ROUND_OFF))
         stay = 1.0 - nur.dropout
-        # P(score below threshold - j * points) for j = 0..touches: still short after j touches.
-        short = np.vstack([1.0 - _above(theta - j * nur.touch_points, sigma) for j in range(touches + 1)])
-        if nur.touch_points > 0:
+        if not sc.by_activities:
+            # P(score below threshold - j * points) for j = 0..touches: still short after j touches.
+            short = np.vstack([1.0 - _above(theta - j * nur.touch_points, sigma) for j in range(touches + 1)])
+        if sc.by_activities or nur.touch_points > 0:
             for j in range(1, touches + 1):
                 p = (short[j - 1] - short[j]) * stay**j  # needs exactly j touches and stays for them
                 from_nurture += month_shift(arrivals * p, j * interval)
         # Lead-months in nurture, each spell cut at the horizon (arrivals in the middle of their month).
         still = short * stay ** np.arange(touches + 1)[:, None]  # in nurture after touch j, per bin
         seg_lo = np.arange(touches + 1) * interval
+        # The last segment ends at max_days (when the touches were cut at the horizon, it starts after it: no days).
         seg_hi = np.append(seg_lo[1:], nur.max_days)
         left = (H - np.arange(H) - 0.5) * DAYS_PER_MONTH
         days = np.clip(np.minimum(seg_hi[None, :], left[:, None]) - seg_lo[None, :], 0.0, None)  # (months, segs)
         lead_m = ((arrivals @ still.T) * days).sum(axis=1) / DAYS_PER_MONTH
     return Handover(arrivals, at_once, from_nurture, lead_m)
+
+
+def activity_short(scoring, intent: np.ndarray, touches: int) -> np.ndarray:
+    """P(points after touch j below ``mql_points``), for j = 0 to ``touches``: ``(touches + 1, len(intent))``.
+
+    Exact: the distribution of a lead's points (each touch, each activity adds its
+    points with its chance, independently) is carried touch by touch and activity by
+    activity as a convolution over the point totals below ``mql_points`` (those at or
+    above it have crossed and are not followed). Totals that round-off alone tells
+    apart are merged.
+
+    Raises:
+        ScenarioError: the totals below ``mql_points`` are more than :data:`MAX_TOTALS`.
+    """
+    intent = np.asarray(intent, dtype=float)
+    m = scoring.mql_points
+    limit = m - ROUND_OFF * max(1.0, m)  # as the DES's mql_points_reached
+    merge = 1e-9 * max(1.0, m)
+    chances = [(a.points, a.chance.at(intent)) for a in scoring.activities.values()]
+    totals, mass = np.zeros(1), np.ones((1, len(intent)))
+    short = np.empty((touches + 1, len(intent)))
+    for j in range(touches + 1):
+        for points, p in chances:
+            totals = np.concatenate([totals, totals + points])
+            mass = np.concatenate([mass * (1.0 - p), mass * p])
+            below = totals < limit
+            totals, mass = totals[below], mass[below]
+            order = np.argsort(totals, kind="stable")
+            totals, mass = totals[order], mass[order]
+            if len(totals):
+                first = np.flatnonzero(np.r_[True, np.diff(totals) > merge])
+                totals, mass = totals[first], np.add.reduceat(mass, first, axis=0)
+            if len(totals) > MAX_TOTALS:
+                raise ScenarioError("<scenario>", [("scoring.activities", (
+                    f"the fast approximation follows at most {MAX_TOTALS:,} distinct point totals below "
+                    f"mql_points, and these activities' points make more; round the points (whole numbers "
+                    f"have at most mql_points totals) or use the simulation"))])
+        short[j] = mass.sum(axis=0)
+    return short

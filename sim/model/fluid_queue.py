@@ -124,7 +124,7 @@ def queue_months(lam, servers, mu, patience_days, decay, discipline, work_cv, hi
         mu: MQLs one rep works per day at the month's mean speed.
         patience_days: ``max_wait_days`` (the horizon when leads never go cold).
         decay: the chance's decay as a function of the wait in days (vectorised).
-        discipline: ``fifo``, ``lifo`` or ``score``.
+        discipline: ``fifo``, ``lifo``, ``score`` or ``sla`` (taken as ``fifo``).
         work_cv: coefficient of variation of the work time (stretches the waits).
         higher: for ``score``, per month and bin, the share of arrivals scored above (the
             queue is worked out on a grid of :data:`PRIORITY_NODES` shares and interpolated).
@@ -147,7 +147,8 @@ def queue_months(lam, servers, mu, patience_days, decay, discipline, work_cv, hi
 
     lo = np.floor(servers)
     w = servers - lo
-    kind = "fifo" if discipline == "fifo" else "busy"
+    # sla serves in FIFO order while no lead is past the SLA, and is taken as FIFO (docs/model.md, 11).
+    kind = "fifo" if discipline in ("fifo", "sla") else "busy"
 
     def both(x):  # the whole numbers of reps below and above, side by side in one call
         return np.stack([x, x])

@@ -32,16 +32,35 @@ U_BLOCK_ROWS = 1 << 16  # candidates' uniforms drawn at a time (the same stream,
 
 
 class Columns:
-    """Where each of a lead's own uniforms lives in its row of uniforms."""
+    """Where each of a lead's own uniforms lives in its row of uniforms.
+
+    Scoring by activities adds one column at the end (``activities``: the key of the
+    lead's activity draws, :func:`sim.model.nurture.activity_uniforms`); without it the
+    row is as it always was, so scoring by intent draws the same numbers.
+    """
 
     SCORE, NURTURE, HANDOVER, VALUE, CHURN, WORK, QUALIFY = range(7)
 
-    def __init__(self, n_stages: int, max_recycles: int):
+    def __init__(self, n_stages: int, max_recycles: int, activities: bool = False):
         self.recycle = [7 + r for r in range(max_recycles)]
         base = 7 + max_recycles
         self.stage_duration = [base + 2 * s for s in range(n_stages)]
         self.stage_advance = [base + 2 * s + 1 for s in range(n_stages)]
         self.count = base + 2 * n_stages
+        self.activities = None
+        if activities:
+            self.activities = self.count
+            self.count += 1
+
+    @classmethod
+    def of(cls, scenario: Scenario) -> Columns:
+        """The columns a replication of ``scenario`` draws."""
+        return cls(len(scenario.opportunities.stages), scenario.nurture.max_recycles if scenario.nurture else 0,
+                   scenario.scoring.by_activities)
+
+    def hand_over(self) -> list[int]:
+        """The columns spent on scoring and the hand-over, let go once it is decided."""
+        return [self.SCORE, self.NURTURE] + ([self.activities] if self.activities is not None else [])
 
 
 class Uniforms:

@@ -18,7 +18,7 @@ from sim.errors import FunnelError
 from sim.model import states as S
 from sim.model.costs import budget_measures, cost_measures, costs, npv
 from sim.model.leads import Columns
-from sim.model.months import month_counts
+from sim.model.months import IntervalMonths, interval_months, month_counts
 from sim.model.paths import advance_probabilities, open_win_probability
 from sim.model.record import Record
 from sim.model.response import wait_decay
@@ -47,6 +47,53 @@ def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
             edges = [t for t, _ in steps[1:]] + [end]
             total += sum(limit * (hi - t) for (t, limit), hi in zip(steps, edges, strict=True))
     return total
+
+
+def _slot_months(seats, max_open, selling_share, ramp_months, horizon_months):
+    """Opportunity slot-months the AE seats offered in each month, from the steps the seats take."""
+    offered = np.zeros(horizon_months)
+    horizon = horizon_months * DAYS_PER_MONTH
+    for seat in seats:
+        for ten in seat.tenures:
+            end = min(ten.end, horizon)
+            if end <= ten.start:
+                continue
+            steps = slot_limit_steps(ten, max_open * selling_share, ramp_months, end)
+            edges = [t for t, _ in steps[1:]] + [end]
+            for (t, limit), hi in zip(steps, edges, strict=True):
+                offered += limit * interval_months([t], [hi], horizon_months)
+    return offered
+
+
+def _capacity_months(v: _View, fte_m: dict) -> dict:
+    """Queues and utilisation month by month: time-average MQLs and SQLs waiting, and busy shares."""
+    r, sc, book, H, horizon = v.r, v.sc, v.r.book, v.H, v.horizon
+    order = v.order
+    state = book.state[order]
+    queued, contact = book.queued_at[order], book.contact_time[order]
+    contacted = np.isfinite(contact)
+    waiting = state == S.WAITING_SDR
+    # Every spell in the queue ends in a contact, in going cold (max_wait_days after it began), or at the horizon.
+    queue = IntervalMonths(H).add(queued[contacted], contact[contacted]).add(queued[waiting], np.full(waiting.sum(),
+                                                                                                      horizon))
+    cold = r.counters.cold_times
+    if len(cold):
+        queue.add(cold - sc.qualification.max_wait_days, cold)
+    busy = interval_months(contact[contacted], book.work_end[order][contacted], H)
+    sql, opened = book.sql_time[order], book.opp_start[order]
+    qualified = np.isfinite(sql)
+    sql_queue = interval_months(sql[qualified], np.where(np.isfinite(opened), opened, horizon)[qualified], H)
+    is_open = np.isfinite(opened)
+    closed = np.isin(state, (S.WON, S.LOST_PIPELINE, S.LOST_REP_LEFT))
+    held = interval_months(opened[is_open], np.where(closed, book.state_time[order], horizon)[is_open], H)
+    ae = sc.roles.ae
+    care = 0.0 if r.counters.cs_carries_care else ae.account_care_share
+    offered = _slot_months(r.seats["ae"], ae.max_open_opportunities, 1.0 - care, ae.ramp_months, H)
+    seats = fte_m[r.counters.qualifier_role]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {"queue_mqls": queue.months(), "queue_sqls": sql_queue,
+                "qualifier_utilisation": np.where(seats > 0, busy / seats, np.nan),
+                "ae_slot_utilisation": np.where(offered > 0, held / offered, np.nan)}
 
 
 class _View:
@@ -79,6 +126,7 @@ def measure(record: Record) -> tuple[dict, pd.DataFrame]:
     money, series = _money(v)
     m.update(money)
     m.update(_open_pipeline(v))
+    m.update(_waiting_losses(v))
     fte_m = {name: fte_by_month(seats, v.H) for name, seats in record.seats.items()}
     for name, f in fte_m.items():
         m[f"fte_end.{name}"] = float(f[-1])
@@ -97,6 +145,7 @@ def measure(record: Record) -> tuple[dict, pd.DataFrame]:
             "cold_events": month_counts(record.counters.cold_times, v.H),
             **{k: series[k] for k in ("bookings", "revenue", "mrr_end", "customers_end", "costs", "contribution")},
             **series["paid"].monthly_lines(),
+            **_capacity_months(v, fte_m),
             **{f"fte_{name}": f for name, f in fte_m.items()},
         }
     )
@@ -124,7 +173,7 @@ def _volumes_and_rates(v: _View) -> dict:
     for code, name in enumerate(r.channel_names):
         m[f"leads.{name}"] = int(r.lead_months[code].sum())
     m["mqls"] = len(r.mqls)
-    m["mqls_from_nurture"] = int((r.mql_score < sc.scoring.mql_threshold).sum())
+    m["mqls_from_nurture"] = int((r.mql_touch > 0).sum())
     m["contacted"] = int(np.isfinite(book.contact_time).sum())
     m["sqls"] = int(np.isfinite(book.sql_time).sum())
     m["opportunities"] = int(np.isfinite(book.opp_start).sum())
@@ -253,6 +302,48 @@ def _open_pipeline(v: _View) -> dict:
     return {"open_pipeline_count": int(len(waiting) + len(open_)),
             "open_pipeline_expected_wins": expected_wins,
             "open_pipeline_weighted_value": float(every_lead.sum())}
+
+
+def _waiting_losses(v: _View) -> dict:
+    """The wins (and bookings) that waiting cost: the expected loss, lead by lead, summed in lead order.
+
+    A lead's win chance once it qualifies, before any wait for a slot, is the product of
+    its stages' advance probabilities. A contacted MQL lost ``p_qualify * (1 - decay(wait))``
+    of its chance to qualify while it waited in the queue; an opportunity lost
+    ``1 - slot_decay(wait)`` of its first stage's chance while it waited for an AE slot;
+    an MQL that went cold and was never contacted (it ended lost cold, or left nurture
+    after it came back there) lost all of ``p_qualify``. Each times the win chance
+    after qualifying, and for bookings times the deal's expected value (annual for
+    subscriptions). The handover penalty is not a cost of waiting and is left out.
+    """
+    r, sc, book = v.r, v.sc, v.r.book
+    q, op = sc.qualification, sc.opportunities
+    p_qualify = q.p_qualify.at(v.mql_intent)
+    p_win = advance_probabilities(op, v.mql_intent).prod(axis=1)
+    contacted = np.isfinite(book.contact_time)
+    queue = np.zeros(len(r.mqls))
+    if q.decay is not None and contacted.any():
+        with np.errstate(over="ignore"):  # a half-life of 1e-300 hours: any wait overflows, and decays to 0
+            decay = wait_decay(v.first_wait_h[contacted], q.decay.half_life_hours, q.decay.shape)
+        queue[contacted] = p_qualify[contacted] * (1.0 - decay) * p_win[contacted]
+    slot = np.zeros(len(r.mqls))
+    opened = np.isfinite(book.opp_start)
+    if op.slot_decay is not None and opened.any():
+        slot[opened] = (1.0 - book.first_decay[opened]) * p_win[opened]
+    # An MQL that ends lost cold, or out of nurture, went cold waiting and was never contacted.
+    gone = np.isin(book.state, (S.LOST_COLD, S.NURTURE_DROPPED, S.NURTURE_EXPIRED))
+    cold = np.where(gone, p_qualify * p_win, 0.0)
+    per_year = 12.0 if op.deal.kind == "subscription" else 1.0
+    value = op.deal.value.mean * v.intent_mult * per_year
+    every_lead = np.zeros(r.leads)
+    out = {}
+    for name, lost in (("queue_decay", queue), ("slot_decay", slot), ("cold", cold),
+                       ("total", queue + slot + cold)):
+        every_lead[r.mqls] = lost
+        out[f"wins_lost.{name}"] = float(every_lead.sum())
+        every_lead[r.mqls] = lost * value
+        out[f"bookings_lost.{name}"] = float(every_lead.sum())
+    return out
 
 
 def lead_table(record: Record) -> pd.DataFrame:

@@ -106,6 +106,7 @@ class Qualification:
         self.state_time = memoryview(book.state_time)
         self.queued_at = memoryview(book.queued_at)
         self.contact_time = memoryview(book.contact_time)
+        self.work_end = memoryview(book.work_end)
         self.sql_time = memoryview(book.sql_time)
 
         self._pending = np.ascontiguousarray(mql_time, dtype=float)
@@ -115,8 +116,11 @@ class Qualification:
         self.discipline = q.discipline
         self.fifo = deque()
         self._deque_pop = self.fifo.popleft if q.discipline == "fifo" else self.fifo.pop
-        self._pop_waiting = self._pop_score if q.discipline == "score" else self._pop_deque
-        self.heap: list = []
+        self._pop_waiting = {"score": self._pop_score, "sla": self._pop_sla}.get(q.discipline, self._pop_deque)
+        self.heap: list = []  # score: (-score, queued at, lead); sla: the late lane, (-queued at, lead)
+        self.sla_days = q.sla_hours / HOURS_PER_DAY
+        # sla: a lead back from nurture (queued later than its first MQL time) has missed the SLA already.
+        self.first_mql = memoryview(np.ascontiguousarray(mql_time, dtype=float))
         self.idle: list[_Server] = []
         self.n_idle = 0
         self.feeder_armed = False
@@ -151,6 +155,8 @@ class Qualification:
         self.state[lead] = S.WAITING_SDR
         if self.discipline == "score":
             heapq.heappush(self.heap, (-self.score[lead], t, lead))
+        elif self.discipline == "sla" and t > self.first_mql[lead]:
+            heapq.heappush(self.heap, (-t, lead))
         else:
             self.fifo.append((lead, t))
         if self.max_wait is not None:
@@ -200,6 +206,31 @@ class Qualification:
         while heap:
             _, t, lead = heapq.heappop(heap)
             if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
+                return lead
+        return -1
+
+    def _pop_sla(self, now):
+        """Next MQL for ``sla``: the oldest still within the SLA, else the late lane newest first; -1 if none.
+
+        The queue is in order of joining it, which for a first-time MQL is the order of
+        its SLA deadline: the leads that waited past ``sla_hours`` are at its front, and
+        move to the late lane here, where the most recent to join the queue goes first.
+        """
+        i = self.next_pending
+        if i < self.n_pending and self.pending_t[i] <= now:
+            self._admit(now)
+        fifo, heap, state, queued_at = self.fifo, self.heap, self.state, self.queued_at
+        late_from = now - self.sla_days
+        while fifo:
+            lead, t = fifo.popleft()
+            if state[lead] != S.WAITING_SDR or queued_at[lead] != t:
+                continue  # gone cold, or re-queued
+            if t >= late_from:
+                return lead
+            heapq.heappush(heap, (-t, lead))
+        while heap:
+            neg_t, lead = heapq.heappop(heap)
+            if state[lead] == S.WAITING_SDR and queued_at[lead] == -neg_t:
                 return lead
         return -1
 
@@ -273,7 +304,9 @@ class Qualification:
             duration /= max((now - server.tenure.start) / self.ramp_days, MIN_SERVICE_PRODUCTIVITY)
         # Busy time counts within the rep's tenure (a leaving rep finishes the MQL in hand).
         left = server.busy_until - now
-        self.busy_days += duration if duration <= left else max(left, 0.0)
+        busy = duration if duration <= left else max(left, 0.0)
+        self.busy_days += busy
+        self.work_end[lead] = now + busy
         server.lead = lead
         self.env.timeout(duration).callbacks.append(server.on_done)
 
@@ -320,7 +353,12 @@ class Qualification:
         """At the horizon: admit the last arrivals and count the waits still open."""
         self._admit(self.horizon)
         state, queued_at = self.state, self.queued_at
-        entries = self.fifo if self.discipline != "score" else ((x[2], x[1]) for x in self.heap)
+        if self.discipline == "score":
+            entries = [(x[2], x[1]) for x in self.heap]
+        elif self.discipline == "sla":
+            entries = [*self.fifo, *((x[1], -x[0]) for x in self.heap)]
+        else:
+            entries = self.fifo
         for lead, t in entries:
             if state[lead] == S.WAITING_SDR and queued_at[lead] == t:
                 self.queue_days += self.horizon - queued_at[lead]

@@ -35,6 +35,8 @@ class MqlBook:
         state_time: when it reached a final state (may lie past the horizon).
         queued_at: when it last joined the qualification queue.
         contact_time: when a rep first worked it (a lead is contacted at most once).
+        work_end: when the rep's work on it ended, or the rep's tenure or the horizon did
+            (the work counted as the rep's busy time).
         sql_time: when it qualified.
         opp_start: when it took an AE slot.
         fail_stage: the stage its opportunity was lost in; the number of stages when
@@ -49,6 +51,7 @@ class MqlBook:
     state_time: np.ndarray
     queued_at: np.ndarray
     contact_time: np.ndarray
+    work_end: np.ndarray
     sql_time: np.ndarray
     opp_start: np.ndarray
     fail_stage: np.ndarray
@@ -65,7 +68,7 @@ class MqlBook:
             return np.full(m, np.nan)
 
         return cls(state=np.full(m, S.NOT_MQL, dtype=np.int8), state_time=times(), queued_at=times(),
-                   contact_time=times(), sql_time=times(), opp_start=times(),
+                   contact_time=times(), work_end=times(), sql_time=times(), opp_start=times(),
                    fail_stage=np.full(m, -1, dtype=np.int8), wins=np.zeros(m, dtype=bool),
                    handed_over=np.zeros(m, dtype=bool), first_decay=np.ones(m), recycles=np.zeros(m, dtype=np.int8))
 
@@ -120,8 +123,8 @@ class Record:
         nurture: the months the leads below the threshold first spent in nurture, by month.
         mqls: the leads (by index in order of arrival within sources) that reached the
             qualification queue, in order of first MQL time; ``mql_time``, ``mql_channel``,
-            ``mql_intent``, ``mql_score``, ``mql_u`` (the uniforms the measures read) and ``book``
-            are aligned with it.
+            ``mql_intent``, ``mql_score``, ``mql_touch`` (the touch at which it became an MQL, 0
+            on arrival), ``mql_u`` (the uniforms the measures read) and ``book`` are aligned with it.
         counters: the event loop's :class:`FunnelCounters`.
         installed_base: the customers at the start.
         detail: per-lead arrays, when lead records were asked for.
@@ -141,6 +144,7 @@ class Record:
     mql_channel: np.ndarray
     mql_intent: np.ndarray
     mql_score: np.ndarray
+    mql_touch: np.ndarray
     mql_u: Uniforms
     book: MqlBook
     counters: FunnelCounters

@@ -18,7 +18,7 @@ from sim.model.funnel import run_funnel
 from sim.model.leads import Columns, Uniforms, channel_names, lead_blocks
 from sim.model.measures import lead_table, measure
 from sim.model.months import IntervalMonths, month_counts
-from sim.model.nurture import hand_over, observed_score
+from sim.model.nurture import score_and_hand_over
 from sim.model.record import LeadDetail, Record
 from sim.model.revenue import draw_installed_base
 from sim.model.size import check_size
@@ -68,28 +68,29 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
     H = scenario.horizon_months
     seats = {name: draw_seats(name, getattr(scenario.roles, name), plan.roles[name], scenario.horizon_days, streams)
              for name in ROLE_NAMES if name in plan.roles}
-    cols = Columns(len(scenario.opportunities.stages), scenario.nurture.max_recycles if scenario.nurture else 0)
+    cols = Columns.of(scenario)
     names = channel_names(scenario)
 
     # The leads, source by source. Only what reaches the queue is kept lead by lead.
     lead_months = np.zeros((len(names), H))
     nurture = IntervalMonths(H)
-    states, mql = [], {k: [] for k in ("index", "time", "channel", "intent", "score")}
+    states, mql = [], {k: [] for k in ("index", "time", "channel", "intent", "score", "touch")}
     u_columns = [[] for _ in range(cols.count)]  # the MQLs' uniforms, column by column
-    needed = [c for c in range(cols.count) if c not in (Columns.SCORE, Columns.NURTURE)]  # spent on the hand-over
+    needed = [c for c in range(cols.count) if c not in cols.hand_over()]
     detail = {k: [] for k in ("channel", "arrival", "intent", "score")} if lead_detail else None
     offset = 0
     for block in lead_blocks(scenario, plan, seats, streams, cols):
         n = len(block.arrival)
-        score = observed_score(block.intent, block.u[:, Columns.SCORE], scenario.scoring)
-        handover = hand_over(score, block.arrival, block.u[:, Columns.NURTURE], scenario)
+        handover = score_and_hand_over(block.intent, block.arrival, block.u, cols, scenario)
+        score = handover.score
         lead_months[block.channel] += month_counts(block.arrival, H)
         nurture.add(handover.nurture_start, handover.nurture_end)
         states.append(handover.state)
         entering = np.flatnonzero(np.isfinite(handover.mql_time))
         for key, values in (("index", entering + offset), ("time", handover.mql_time[entering]),
                             ("channel", np.full(len(entering), block.channel, dtype=np.int16)),
-                            ("intent", block.intent[entering]), ("score", score[entering])):
+                            ("intent", block.intent[entering]), ("score", score[entering]),
+                            ("touch", handover.mql_touch[entering])):
             mql[key].append(values)
         for c in needed:
             u_columns[c].append(block.u[entering, c])
@@ -103,8 +104,9 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
     index, time = _joined(mql.pop("index"), np.int32), _joined(mql.pop("time"))
     order = np.lexsort((index, time))
     mqls, mql_time = index[order], time[order]
-    mql_channel, mql_intent, mql_score = (_joined(mql.pop(k), dtype)[order]
-                                          for k, dtype in (("channel", np.int16), ("intent", float), ("score", float)))
+    mql_channel, mql_intent, mql_score, mql_touch = (
+        _joined(mql.pop(k), dtype)[order]
+        for k, dtype in (("channel", np.int16), ("intent", float), ("score", float), ("touch", np.int64)))
     mql_u = Uniforms([_in_order(pieces, order) if c in needed else None for c, pieces in enumerate(u_columns)])
     del u_columns
 
@@ -114,7 +116,8 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
     state[mqls] = book.state
     return Record(scenario=scenario, plan=plan, seats=seats, cols=cols, channel_names=names, leads=offset,
                   lead_months=lead_months, state=state, nurture=nurture, mqls=mqls, mql_time=mql_time,
-                  mql_channel=mql_channel, mql_intent=mql_intent, mql_score=mql_score, mql_u=mql_u, book=book,
+                  mql_channel=mql_channel, mql_intent=mql_intent, mql_score=mql_score, mql_touch=mql_touch,
+                  mql_u=mql_u, book=book,
                   counters=counters, installed_base=draw_installed_base(scenario.customers, streams),
                   detail=LeadDetail(**{k: _joined(v, np.int16 if k == "channel" else float)
                                        for k, v in detail.items()}) if detail is not None else None)

@@ -112,16 +112,24 @@ class _Damaged(Exception):
 
 
 def _plain(scenario):
-    """What a model's scenario holds, as JSON-able data: a pydantic model's dump, a dataclass's fields, or itself."""
+    """What a model's scenario holds, as JSON-able data: a pydantic model's dump, a dataclass's fields, or itself.
+
+    A scenario's fields that are not simulated (its ``NOT_SIMULATED``, such as the
+    ``sensitivity:`` block) are left out: they cannot change a replication.
+    """
     if hasattr(scenario, "model_dump"):
-        return scenario.model_dump(mode="json")
+        return scenario.model_dump(mode="json", exclude=set(getattr(scenario, "NOT_SIMULATED", ())))
     if dataclasses.is_dataclass(scenario) and not isinstance(scenario, type):
         return dataclasses.asdict(scenario)
     return scenario
 
 
 def scenario_fingerprint(scenario) -> str:
-    """SHA-256 of the scenario's contents: equal scenarios give equal fingerprints."""
+    """SHA-256 of the scenario's contents: equal scenarios give equal fingerprints.
+
+    Only what is simulated counts: a scenario with a ``sensitivity:`` block has the
+    fingerprint of the same scenario without it, so their replications are shared.
+    """
     canonical = json.dumps(_plain(scenario), sort_keys=True, separators=(",", ":"), default=repr)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

@@ -148,17 +148,23 @@ def cash_fan_plot(monthly, *, runway: float | None = None, probability: float | 
     return fig
 
 
-# The panels of funnel_fans: (column, title, money, cumulative).
-FUNNEL_FANS = (("leads", "Leads a month", False, False), ("mqls", "MQLs a month", False, False),
-               ("sqls", "SQLs a month", False, False), ("wins", "Wins a month", False, False),
-               ("revenue", "Revenue a month", True, False), (CASH, "Cash (cumulative contribution)", True, True))
+# The panels of funnel_fans: (column, title, unit, cumulative); unit is "count", "money" or "share".
+FUNNEL_FANS = (("leads", "Leads a month", "count", False), ("mqls", "MQLs a month", "count", False),
+               ("sqls", "SQLs a month", "count", False), ("wins", "Wins a month", "count", False),
+               ("revenue", "Revenue a month", "money", False),
+               (CASH, "Cash (cumulative contribution)", "money", True),
+               ("queue_mqls", "MQLs waiting for contact (mean in month)", "count", False),
+               ("qualifier_utilisation", "Qualifying reps busy (share of time)", "share", False),
+               ("ae_slot_utilisation", "AE deal slots in use (share)", "share", False))
 
 
 def funnel_fans(monthly, *, currency: str = "", title: str | None = None) -> Figure:
-    """The funnel over time: fan charts of leads, MQLs, SQLs, wins, revenue and cash, one panel each.
+    """The funnel over time: fan charts of the flows, the money and the capacity, one panel each.
 
     Each panel is :func:`fan_chart` of one monthly series (median and P10-P90 over the
-    replications; cash is cumulative contribution, at each month's end); several plans (a
+    replications) of leads, MQLs, SQLs, wins, revenue, cash (cumulative contribution, at each
+    month's end), the mean number of MQLs waiting for first contact, and the busy shares of
+    the qualifying reps and of the AEs' deal slots (:data:`FUNNEL_FANS`). Several plans (a
     dict of frames) are drawn over each other in the same colours in every panel, with one
     legend below. It shows what a total hides: marketing results that arrive late, a queue
     that builds before the hire starts, wins that lag the leads by the sales cycle.
@@ -176,12 +182,13 @@ def funnel_fans(monthly, *, currency: str = "", title: str | None = None) -> Fig
         PresentError: for a frame that lacks a series or is not one row per replication and month.
     """
     frames = _frames(monthly, None)
-    fig = Figure(figsize=(12.0, 6.8 + LINE * (len(frames) - 1)), layout="constrained")
-    axes = fig.subplots(2, 3).ravel()
+    fig = Figure(figsize=(12.0, 9.6 + LINE * (len(frames) - 1)), layout="constrained")
+    axes = fig.subplots(3, 3).ravel()
     entries = []
-    for ax, (column, name, money, cumulative) in zip(axes, FUNNEL_FANS, strict=True):
+    for ax, (column, name, unit, cumulative) in zip(axes, FUNNEL_FANS, strict=True):
         _, _, entries = _fan_chart(monthly, column, cumulative=cumulative, label=None, bands=(0.1, 0.5, 0.9),
-                                   ax=ax, currency=currency, title=name, money=money)
+                                   ax=ax, currency=currency, title=name, money=unit == "money",
+                                   share=unit == "share")
         ax.set_ylabel("")
         ax.set_xlabel("month (1 = first)")
         ticks = [int(t) for t in ax.get_xticks()]
@@ -210,7 +217,7 @@ def _money(value: float, currency: str = "") -> str:
     return f"{sign}{currency} {text}" if currency else f"{sign}{text}"
 
 
-def _fan_chart(monthly, column, *, cumulative, label, bands, ax, currency, title, money, more=0):
+def _fan_chart(monthly, column, *, cumulative, label, bands, ax, currency, title, money, more=0, share=False):
     """Draw the fans, without a legend; returns the Figure, the Axes and the legend's entries so far.
 
     ``more`` is how many more legend lines the caller adds, so that a Figure made here is
@@ -236,6 +243,8 @@ def _fan_chart(monthly, column, *, cumulative, label, bands, ax, currency, title
     ax.set_ylabel(what)
     if money:
         ax.yaxis.set_major_formatter(lambda v, _: _money(v, currency))
+    elif share:
+        ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     else:
         ax.yaxis.set_major_formatter(lambda v, _: _number(v))
     ax.set_title(title if title is not None else f"{what[0].upper()}{what[1:]} by month")

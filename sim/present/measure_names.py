@@ -100,6 +100,9 @@ _COSTS = {"marketing_spend": "Cost: marketing spend", "lead_costs": "Cost: lead 
           "nurture": "Cost: nurture program", "commissions": "Cost: commissions",
           "sdr_bonuses": "Cost: SDR bonuses", "total": "Total costs"}
 
+_WAITING = {"queue_decay": "to the wait for first contact", "slot_decay": "to the wait for an AE slot",
+            "cold": "to leads that went cold", "total": "to waiting, in all"}
+
 _MEASURES: dict[str, Name] = {
     # counts over the horizon
     "leads": Name("Leads", "leads", True),
@@ -127,6 +130,9 @@ _MEASURES: dict[str, Name] = {
     "queue_mean_sqls": Name("SQLs waiting for an AE (time average)", "SQLs"),
     "qualifier_utilisation": Name("Utilisation of the qualifying reps", "share"),
     "ae_slot_utilisation": Name("Utilisation of the AEs' deal slots", "share"),
+    # the cost of waiting (docs/model.md, section 8): expected wins and bookings, summed lead by lead
+    **{f"wins_lost.{k}": Name(f"Expected wins lost {words}", "wins") for k, words in _WAITING.items()},
+    **{f"bookings_lost.{k}": Name(f"Bookings lost {words}", "currency") for k, words in _WAITING.items()},
     # money
     "bookings": Name("Bookings", "currency"),
     "revenue": Name("Revenue (recognised)", "currency"),
@@ -178,6 +184,10 @@ _MONTHLY: dict[str, Name] = {
     "cold_events": Name("Times a lead went cold waiting", "events", True),
     "mrr_end": Name("MRR at the end of the month", "currency"),
     "customers_end": Name("Subscription customers at the end of the month", "customers", True),
+    "queue_mqls": Name("MQLs waiting for first contact (time average)", "MQLs"),
+    "queue_sqls": Name("SQLs waiting for an AE (time average)", "SQLs"),
+    "qualifier_utilisation": Name("Utilisation of the qualifying reps", "share"),
+    "ae_slot_utilisation": Name("Utilisation of the AEs' deal slots", "share"),
 }
 
 

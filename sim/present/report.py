@@ -82,6 +82,8 @@ def funnel_report(result, seed=None, console: Console | None = None) -> None:
         ("AE slot utilisation", _pct(m["ae_slot_utilisation"])),
         ("mean MQLs waiting", _num(m["queue_mean_mqls"], 1)),
         ("mean SQLs waiting for an AE", _num(m["queue_mean_sqls"], 1)),
+        ("wins lost to waiting (expected: decay and cold)", _num(m["wins_lost.total"], 1)),
+        (f"bookings lost to waiting ({cur})", _num(m["bookings_lost.total"])),
         (f"bookings ({cur})", _num(m["bookings"])),
         (f"revenue ({cur})", _num(m["revenue"])),
         (f"ending ARR ({cur})", _num(m["ending_arr"])),

@@ -67,6 +67,7 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
         if isinstance(name, str) and not NAME.fullmatch(name):
             out.append((key_path("channels", name), f"a channel's name may hold {NAME_RULE}; got {shown(name)}"))
     out += _stage_name_problems(data)
+    out += _scoring_problems(data)
     for name, ch in channels.items():
         ch = _mapping(ch)
         spend = ch.get("spend")
@@ -108,6 +109,62 @@ def _stage_name_problems(data: dict) -> list[tuple[str, str]]:
                                "own (it names the measure stage_advance.<name>)"))
         else:
             first[name] = i
+    return out
+
+
+# Scoring by activities draws each activity at every touch, touch by touch: a bound far past any
+# nurture programme (daily touches for 20 years are 7,305) keeps a file from asking for millions.
+MAX_ACTIVITY_TOUCHES = 10_000
+_INTENT_ONLY = {"score_noise": "the noise of the observed score", "mql_threshold": "the observed score of an MQL"}
+
+
+def _scoring_problems(data: dict) -> list[tuple[str, str]]:
+    """Each scoring mode's fields, and only its own (``docs/model.md``, section 2).
+
+    A field of the other mode is refused when it is given a value other than its
+    default (what :meth:`Scenario.replace` writes back for a field that was left out).
+    """
+    from sim.scenario.schema import Nurture
+    from sim.scenario.units import DAYS_PER_MONTH
+
+    scoring = _mapping(data.get("scoring"))
+    mode = scoring.get("mode", "intent")
+    out = []
+    if mode == "intent":
+        for key in ("mql_points", "activities"):
+            if scoring.get(key) not in (None, {}):
+                out.append((f"scoring.{key}", "belongs to scoring by activities; write mode: activities to score "
+                                              "leads by their activities' points"))
+        return out
+    if mode != "activities":
+        return out  # the schema's to say
+    for key, what in _INTENT_ONLY.items():
+        value = _number(scoring.get(key))
+        if value is not None and value != 0:
+            out.append((f"scoring.{key}", f"is for mode intent ({what}); with mode activities a lead is an MQL "
+                                          "when its points reach mql_points (leave it out)"))
+    if scoring.get("mql_points") is None:
+        out.append(("scoring.mql_points", "is required with mode activities: the points at which a lead is an MQL"))
+    activities = scoring.get("activities")
+    if activities is None or activities == {}:
+        out.append(("scoring.activities", "needs at least one activity with mode activities, e.g. "
+                                          "{webinar: {points: 30, chance: {low: 0.02, high: 0.4}}}"))
+    nurture = data.get("nurture")
+    if not isinstance(nurture, dict):
+        return out
+    points = _number(nurture.get("touch_points"))
+    if points is not None and points != Nurture.model_fields["touch_points"].default:
+        out.append(("nurture.touch_points", "is for scoring mode intent (the score each touch adds); with mode "
+                                            "activities a touch earns its activities' points (leave it out)"))
+    default = {k: f.default for k, f in Nurture.model_fields.items()}
+    interval, max_days = (_number(nurture.get(k, default[k])) for k in ("touch_interval_days", "max_days"))
+    H = _horizon(data)
+    if interval is not None and interval > 0 and max_days is not None and H is not None:
+        days = min(H * DAYS_PER_MONTH, max_days)
+        if days / interval > MAX_ACTIVITY_TOUCHES:
+            out.append(("nurture.touch_interval_days", f"gives {days / interval:,.0f} touches within the horizon; "
+                                                       f"scoring by activities draws every touch, at most "
+                                                       f"{MAX_ACTIVITY_TOUCHES:,} (touch less often)"))
     return out
 
 

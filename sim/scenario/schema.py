@@ -2,7 +2,8 @@
 
 A scenario describes one funnel (``docs/model.md``): marketing channels, scoring and
 nurture, SDR qualification, AE opportunities, the teams, the customers and
-optionally a budget. Optional parts are off unless written. Unknown keys are errors.
+optionally a budget; and, not simulated, what a sensitivity analysis of it varies
+(:class:`SensitivityBlock`). Optional parts are off unless written. Unknown keys are errors.
 
 Constructing a :class:`Scenario` in any way (from a file, from a mapping, with
 ``Scenario(...)`` or :meth:`Scenario.replace`) runs every check: pydantic's per field,
@@ -15,15 +16,16 @@ own. All problems are reported at once, one line each, as a
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from sim.scenario.distributions import Distribution
 from sim.scenario.units import DAYS_PER_MONTH
 
-__all__ = ["Scenario"]
+__all__ = ["Scenario", "SensitivityBlock"]
 
 # Numbers are strict: a YAML boolean or a quoted string is not silently a number.
 Probability = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)]
@@ -131,13 +133,43 @@ class Outbound(_Strict):
     rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's prospecting yield.")
 
 
-class Scoring(_Strict):
-    """Observed score = intent + Normal(0, score_noise); MQL if score >= mql_threshold."""
+class Activity(_Strict):
+    """Something a lead may do at a touch (download a whitepaper, attend a webinar), worth points."""
 
+    points: Positive = Field(description="Points the lead earns each time it does the activity.")
+    chance: Curve = Field(description="Chance to do it at each touch, by intent ({low, high} or one number).")
+
+
+# Each activity is drawn at every touch of every lead: a bound that no scoring model needs
+# keeps a generated file from making every touch that many draws.
+MAX_ACTIVITIES = 16
+
+
+class Scoring(_Strict):
+    """How marketing scores a lead and when it is an MQL (``docs/model.md``, section 2).
+
+    ``mode: intent`` (the default): observed score = intent + Normal(0, score_noise);
+    MQL if score >= mql_threshold. ``mode: activities``: at each touch the lead does each
+    activity with its chance and earns its points; MQL once its points reach mql_points.
+    """
+
+    mode: Literal["intent", "activities"] = Field(
+        "intent", description="intent: a noisy view of intent against mql_threshold; activities: points for "
+                              "activities against mql_points.")
     score_noise: NonNegative = Field(0.0, description="Standard deviation of the score's noise around intent.")
     mql_threshold: Annotated[float, Field(ge=-1, le=2, allow_inf_nan=False, strict=True)] = Field(
         0.0, description="Observed score at or above which a lead is an MQL."
     )
+    mql_points: NonNegative | None = Field(
+        None, description="mode activities: points at or above which a lead is an MQL.")
+    activities: Annotated[dict[str, Activity], Field(max_length=MAX_ACTIVITIES)] = Field(
+        default_factory=dict, description="mode activities: what a lead may do at each touch, each with its "
+                                          "points and chance.")
+
+    @property
+    def by_activities(self) -> bool:
+        """Whether leads are scored by the points of their activities (``mode: activities``)."""
+        return self.mode == "activities"
 
 
 class Nurture(_Strict):
@@ -163,14 +195,16 @@ class Decay(_Strict):
 class Qualification(_Strict):
     """MQL -> SQL: a queue of MQLs worked by SDRs (or by AEs when there are no SDRs)."""
 
-    discipline: Literal["fifo", "lifo", "score"] = Field(
-        "fifo", description="Queue order: oldest first, newest first, or highest score first."
+    discipline: Literal["fifo", "lifo", "score", "sla"] = Field(
+        "fifo", description="Queue order: oldest first, newest first, highest score first, or sla: the oldest "
+        "MQL still within sla_hours first, and those past it newest first when none within it waits."
     )
     work_hours: Distribution = Field(0.5, description="Rep time to work one MQL, hours.")
     p_qualify: Curve = Field(IntentCurve(low=0.5, high=0.5), description="Chance to become an SQL, by intent.")
     decay: Decay | None = Field(None, description="How the chance falls with the wait for first contact.")
     max_wait_days: Positive | None = Field(None, description="Uncontacted this long: cold.")
-    sla_hours: Positive = Field(24.0, description="Reported: the share of MQLs contacted within this.")
+    sla_hours: Positive = Field(24.0, description="The share of MQLs contacted within this is reported; with "
+                                "discipline sla, the queue is routed by it.")
 
 
 class Stage(_Strict):
@@ -280,6 +314,44 @@ class Budget(_Strict):
     role_mix: dict[str, NonNegative] = Field(default_factory=dict, description="Relative weights of roles.")
 
 
+# -- the sensitivity block: how to analyse the scenario, not part of what is simulated ---------------------
+
+def _range(value):
+    """A ``[low, high]`` pair of finite numbers with low < high, refused as one problem naming the setting."""
+    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in value)
+    if not ok or not value[0] < value[1]:
+        raise ValueError("expected [low, high], two numbers with low < high")
+    return (float(value[0]), float(value[1]))
+
+
+Range = Annotated[tuple[float, float], BeforeValidator(_range, json_schema_input_type=list[float])]
+
+
+def _settings(value):
+    if isinstance(value, dict) and not value:
+        raise ValueError("expected at least one setting and its range, e.g. roles.sdr.fte: [6, 10]")
+    return value
+
+
+class SensitivityBlock(_Strict):
+    """What ``funnel sensitivity FILE`` (and :func:`sim.sensitivity` without ranges) varies, and how.
+
+    Not simulated: ``funnel run`` and every other analysis ignore it, and the
+    scenario's fingerprint leaves it out. Each setting's ends are checked as the scenario
+    is read (``sensitivity.vary.<path>``). Options given to the command or the function
+    override the block's.
+    """
+
+    method: Literal["tornado", "morris", "sobol"] = Field("tornado", description="tornado, morris or sobol.")
+    samples: Annotated[int, Field(ge=2, le=MAX_COUNT, strict=True)] | None = Field(
+        None, description="Morris: trajectories (default 16); Sobol: the base sample (default 64); tornado: unused."
+    )
+    vary: Annotated[dict[str, Range], Field(min_length=1), BeforeValidator(_settings)] = Field(
+        description="Setting path (as `funnel schema` names it) -> [low, high]."
+    )
+
+
 class Scenario(_Strict):
     """A funnel scenario (``docs/model.md``): read one with :func:`sim.load_scenario`.
 
@@ -305,6 +377,14 @@ class Scenario(_Strict):
     roles: Roles = Roles()
     customers: Customers = Customers()
     budget: Budget | None = None
+    # Left out of every dump while it is not written, so that a scenario without it dumps (and fingerprints) as before.
+    sensitivity: SensitivityBlock | None = Field(
+        None, exclude_if=lambda block: block is None,
+        description="Optional: what `funnel sensitivity FILE` varies (not simulated).")
+
+    # Top-level fields that say how to analyse the scenario, not what is simulated: the model never reads
+    # them, and its fingerprint (sim.montecarlo.store.scenario_fingerprint) leaves them out.
+    NOT_SIMULATED: ClassVar[frozenset[str]] = frozenset({"sensitivity"})
 
     @property
     def horizon_days(self) -> float:
@@ -322,8 +402,13 @@ class Scenario(_Strict):
 
     @model_validator(mode="wrap")
     @classmethod
-    def _validate_whole(cls, data: Any, handler):
-        """Field checks, cross-field checks, the plan and the random streams, every problem reported at once."""
+    def _validate_whole(cls, data: Any, handler, info: ValidationInfo):
+        """Field checks, cross-field checks, the plan and the random streams, every problem reported at once.
+
+        Then the ends of the ``sensitivity`` block's ranges, written into the scenario, except
+        in a scenario :meth:`replace` makes with the block as it was (checked where it came
+        from, and again where it is used).
+        """
         from sim.scenario.checks import cross_field_problems, stream_problems
         from sim.scenario.messages import ScenarioError, field_problems
         from sim.scenario.plan import resolve_plan
@@ -347,6 +432,11 @@ class Scenario(_Strict):
                 problems = exc.problems
             else:
                 problems = stream_problems(scenario)
+        if not problems and scenario.sensitivity is not None and not (info.context or {}).get(_REPLACED):
+            from sim.scenario.ranges import range_problems
+
+            problems = [(f"sensitivity.vary.{path}", message)
+                        for path, message in range_problems(scenario, scenario.sensitivity.vary)]
         if problems:
             raise ScenarioError("<scenario>", problems)
         return scenario
@@ -361,15 +451,19 @@ class Scenario(_Strict):
                 path indexes a list (``"opportunities.stages.0.advance"``).
             **fields: top-level fields by name (``horizon_months=12``).
 
-        Values may be plain numbers, lists, mappings or the schema's own objects.
+        Values may be plain numbers, lists, mappings or the schema's own objects. The
+        ``sensitivity`` block is checked again only when a change is to it (each end of
+        its ranges is a scenario of its own to validate; it is checked where it is used).
 
         Raises:
             ScenarioError: naming each field that is wrong in the result.
         """
         data = self.model_dump(mode="python", by_alias=True)
-        for path, value in {**(changes or {}), **fields}.items():
+        changed = {**(changes or {}), **fields}
+        for path, value in changed.items():
             _set(data, str(path), _plain(value))
-        return type(self).model_validate(data)
+        touched = any(str(path).split(".")[0] in self.NOT_SIMULATED for path in changed)
+        return type(self).model_validate(data, context={_REPLACED: not touched})
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Scenario:
         """Pydantic's copy; with ``update``, validated whole (as :meth:`replace`)."""
@@ -383,6 +477,9 @@ class Scenario(_Strict):
                 f"channels={list(self.channels)}, roles={roles}, budget={self.budget is not None})")
 
     __str__ = __repr__
+
+
+_REPLACED = "replaced"  # the validation context of Scenario.replace
 
 
 def _plain(value):

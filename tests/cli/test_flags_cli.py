@@ -80,6 +80,7 @@ PASSED_BY = {
     "spend_bounds": ("optimize",),
     "method": ("sensitivity",),
     "ranges": ("sensitivity",),
+    "samples": ("sensitivity",),
     # the scenario files themselves (FLAGS: "FILE")
     "alternatives": ("compare",),
     "scenario": ("optimize",),
@@ -165,6 +166,7 @@ def _asked_names() -> set[str]:
     from sim.decide.objectives import make_risk
     from sim.decide.optimize import budget_search_problems, race_problems
     from sim.decide.search_space import search_space
+    from sim.decide.sensitivity import sensitivity_problems
     from sim.montecarlo.experiment import check_settings
 
     found = race_problems(contenders=0, initial_reps=0, race_batch=0, max_reps=0, fresh_reps=0, level=2, delta=-1,
@@ -173,6 +175,7 @@ def _asked_names() -> set[str]:
                             precision_batch=0, chunk_size=0, trace=-1)
     found += budget_search_problems(probability=2, budget_range=(5, 1), budget_tolerance=2)
     found += comparison_problems(reps=1, level=2)
+    found += sensitivity_problems(None, None, method="nope", reps=0, samples=0, level=2)
     scenario, small = sim.load_scenario(TEACHING), sim.load_scenario(SMALL_FIRM)
     for attempt in (lambda: make_risk("var"), lambda: make_risk("mean", tail=0.1, target=3),
                     lambda: search_space(small, fixed=["nosuch"], min_fte={"nosuch": 1}, max_fte={"ae": -1},

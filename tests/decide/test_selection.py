@@ -94,3 +94,24 @@ def test_batches_do_not_change_the_choice():
         one = kn(source(*args, np.random.default_rng(seed)), 3, delta=0.3, first_stage=10, batch=1)
         many = kn(source(*args, np.random.default_rng(seed)), 3, delta=0.3, first_stage=10, batch=13)
         assert (one.chosen, one.eliminated_at) == (many.chosen, many.eliminated_at)
+
+
+def test_survivors_whose_regions_closed_with_an_elimination_stop_there():
+    # Systems 0 and 2 are identical (no variance between them: their region closes at once);
+    # system 1 is far worse but noisy enough to keep its regions open past the first stage.
+    # Once 1 is eliminated the survivors' regions are closed: the procedure ends at that r,
+    # and never asks for fewer replications than it has read.
+    rng = np.random.default_rng(0)
+    rows = [np.array([10.0, 0.0, 10.0]) + np.array([1.0, 4.5, 1.0]) * z for z in rng.normal(size=(200, 1))]
+    rows = [row + np.array([0.0, rng.normal() * 4.5, 0.0]) for row in rows]
+    asked = []
+
+    def values(alive, r):
+        asked.append(r)
+        return np.array(rows[:r])[:, alive]
+
+    sel = kn(values, 3, delta=1.0, first_stage=10, batch=5)
+    assert sel.finished and sel.chosen == 0 and sel.survivors == [0, 2]
+    assert sel.eliminated_at[1] is not None
+    assert asked == sorted(asked)  # replications asked for never go back
+    assert sel.replications[0] == sel.replications[2] == sel.eliminated_at[1]

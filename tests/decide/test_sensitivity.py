@@ -9,8 +9,10 @@ point's own, whose variance is known, so the noise floor can be checked too.
 
 import math
 
+import pandas as pd
 import pytest
-from paths import TEACHING
+import yaml
+from paths import SMALL_FIRM, TEACHING
 from toy_model import IshigamiScenario, ishigami, ishigami_indices
 
 import sim
@@ -88,8 +90,68 @@ def test_wrong_settings_are_one_problem_each_naming_them():
     sc = sim.load_scenario(TEACHING)
     problems = sensitivity_problems(sc, {"roles.ae.ftee": (1, 3), "roles.ae.fte": (3, 1),
                                          "scoring.score_noise": (-1.0, 0.2)}, method="nope", reps=1)
-    assert [p for p, _ in problems] == ["method", "reps", "roles.ae.ftee", "roles.ae.ftee", "roles.ae.fte",
-                                        "scoring.score_noise"]
+    # An unknown path is one problem (the same at both ends, said once without a value); a bad end names its value.
+    assert [p for p, _ in problems] == ["method", "reps", "roles.ae.ftee", "roles.ae.fte", "scoring.score_noise"]
+    assert problems[2][1].startswith("unknown key")
     assert "-1: " in problems[-1][1]
     with pytest.raises(CompareError):
         sensitivity(sc, {}, reps=2)
+
+
+# ---------------------------------------------------------------------------------
+# The scenario's `sensitivity:` block stands in for what is not given.
+
+BLOCK_RANGES = {"channels.ads.spend": (3000.0, 8000.0), "roles.ae.fte": (1.0, 3.0)}
+
+
+def _with_block(**block):
+    """teaching_minimal with a `sensitivity:` block, read as a file's would be (its ends checked)."""
+    data = yaml.safe_load(TEACHING.read_text())
+    data["sensitivity"] = block
+    return sim.parse_scenario(data)
+
+
+def _same(a, b):
+    assert (a.method, a.points, a.reps, a.noise_floor, a.statements) == (b.method, b.points, b.reps, b.noise_floor,
+                                                                        b.statements)
+    pd.testing.assert_frame_equal(a.table, b.table, check_exact=True)
+    pd.testing.assert_frame_equal(a.samples, b.samples, check_exact=True)
+
+
+def test_the_block_gives_what_the_arguments_would_bit_for_bit():
+    sc = _with_block(method="morris", samples=2, vary={k: list(v) for k, v in BLOCK_RANGES.items()})
+    plain = sim.load_scenario(TEACHING)
+    found = sensitivity(sc, reps=2, seed=4)
+    assert found.method == "morris" and found.points == 2 * (len(BLOCK_RANGES) + 1)
+    _same(found, sensitivity(plain, BLOCK_RANGES, method="morris", samples=2, reps=2, seed=4))
+
+
+def test_arguments_given_override_the_block_one_by_one():
+    sc = _with_block(method="morris", samples=3, vary={"roles.ae.fte": [1, 3]})
+    plain = sim.load_scenario(TEACHING)
+    tornado = sensitivity(sc, {"channels.ads.spend": (3000, 8000)}, method="tornado", reps=2, seed=1)
+    assert tornado.method == "tornado" and list(tornado.table["setting"]) == ["channels.ads.spend"]
+    # The block's method and samples with other ranges; its ranges with another number of samples.
+    _same(sensitivity(sc, {"channels.ads.spend": (3000, 8000)}, reps=2, seed=1),
+          sensitivity(plain, {"channels.ads.spend": (3000, 8000)}, method="morris", samples=3, reps=2, seed=1))
+    _same(sensitivity(sc, samples=2, reps=2, seed=1),
+          sensitivity(plain, {"roles.ae.fte": (1, 3)}, method="morris", samples=2, reps=2, seed=1))
+
+
+def test_without_ranges_or_a_block_one_problem_says_what_to_add():
+    with pytest.raises(CompareError) as info:
+        sensitivity(sim.load_scenario(TEACHING), reps=2)
+    ((name, message),) = info.value.problems
+    assert name == "ranges" and "`sensitivity:` block" in message
+
+
+def test_a_block_made_wrong_by_a_later_change_is_named_where_it_is_used():
+    # replace() does not check the block again (it was checked where it came from): sensitivity() does.
+    data = yaml.safe_load(SMALL_FIRM.read_text())
+    data["sensitivity"] = {"vary": {"budget.marketing_share": [0.2, 0.4]}}
+    sc = sim.parse_scenario(data).replace({"budget": None})  # no budget: a share alone is not one
+    with pytest.raises(CompareError) as info:
+        sensitivity(sc, reps=2)
+    assert info.value.problems
+    assert {name for name, _ in info.value.problems} == {"sensitivity.vary.budget.marketing_share"}
+    assert sensitivity_problems(sc, {"roles.ae.fte": (1, 3)}) == []  # other ranges do not mind it

@@ -65,7 +65,8 @@ def scenarios(draw):
         "channels": channels,
         "scoring": {"score_noise": draw(st.floats(0, 0.3)), "mql_threshold": draw(st.floats(0, 0.8))},
         "qualification": {
-            "discipline": draw(st.sampled_from(["fifo", "lifo", "score"])),
+            "discipline": draw(st.sampled_from(["fifo", "lifo", "score", "sla"])),
+            "sla_hours": draw(st.sampled_from([0.5, 4.0, 24.0])),
             "work_hours": {"dist": "lognormal", "mean": draw(st.floats(0.1, 4)), "cv": 0.5},
             "p_qualify": {"low": draw(prob), "high": draw(prob)},
             "max_wait_days": draw(st.sampled_from([None, 0.5, 3.0])),
@@ -114,6 +115,23 @@ def test_every_lead_is_accounted_for(sc, seed):
         assert m["cold_events"] == m["losses.cold_leads"]
     for k in ("qualifier_utilisation", "ae_slot_utilisation", "sla_share"):
         assert math.isnan(m[k]) or 0 <= m[k] <= 1 + 1e-9, k
+    # The cost of waiting: each part of it needs its cause, and the parts add up.
+    parts = {"queue_decay": sc.qualification.decay, "slot_decay": sc.opportunities.slot_decay,
+             "cold": sc.qualification.max_wait_days}
+    for name, cause in parts.items():
+        assert m[f"wins_lost.{name}"] >= 0 and (cause is not None or m[f"wins_lost.{name}"] == 0), name
+    assert math.isclose(m["wins_lost.total"], sum(m[f"wins_lost.{n}"] for n in parts), rel_tol=1e-9, abs_tol=1e-9)
+    assert m["wins_lost.total"] <= m["mqls"]
+    # The month-by-month queues and busy shares average to their measures over the horizon.
+    mo, H = r.monthly, sc.horizon_months
+    assert math.isclose(mo["queue_mqls"].sum() / H, m["queue_mean_mqls"], rel_tol=1e-9, abs_tol=1e-9)
+    assert math.isclose(mo["queue_sqls"].sum() / H, m["queue_mean_sqls"], rel_tol=1e-9, abs_tol=1e-9)
+    seats = mo[f"fte_{'sdr' if sc.roles.sdr is not None else 'ae'}"]
+    if seats.sum() > 0:
+        busy = (mo["qualifier_utilisation"].fillna(0) * seats).sum() / seats.sum()
+        assert math.isclose(busy, m["qualifier_utilisation"], rel_tol=1e-9, abs_tol=1e-12)
+    shares = mo[["qualifier_utilisation", "ae_slot_utilisation"]].to_numpy()
+    assert (np.isnan(shares) | ((shares >= 0) & (shares <= 1 + 1e-9))).all()
 
 
 

@@ -31,13 +31,13 @@ def mmc_scenario(discipline="fifo", c=3, rho=0.8):
     return make(
         horizon_months=36,
         channels={"inbound": {"baseline_leads": lam_per_day * DAYS_PER_MONTH}},
-        qualification={"discipline": discipline, "p_qualify": 0.0,
+        qualification={"discipline": discipline, "p_qualify": 0.0, "sla_hours": 1.0,
                        "work_hours": {"dist": "exponential", "mean": service_days * 24}},
         roles={"sdr": {"fte": c, "hours_per_day": 24}, "ae": {"fte": 1}},
     ), lam_per_day, 1 / service_days
 
 
-@pytest.mark.parametrize("discipline", ["fifo", "lifo", "score"])
+@pytest.mark.parametrize("discipline", ["fifo", "lifo", "score", "sla"])
 def test_sdr_queue_is_mmc_against_erlang_c(discipline):
     # Any work-conserving discipline that ignores service times has the same mean
     # wait and P(wait) as FIFO, so all three must match Erlang C.

@@ -29,7 +29,7 @@ def experiment():
 def test_each_panel_is_the_quantiles_of_its_series(experiment):
     sc, e = experiment
     fig = funnel_fans(e.monthly, currency=sc.currency)
-    assert len(fig.axes) == len(FUNNEL_FANS) == 6
+    assert len(fig.axes) == len(FUNNEL_FANS) == 9
     for ax, (column, _, _, cumulative) in zip(fig.axes, FUNNEL_FANS, strict=True):
         table = e.monthly.pivot(index="month", columns="replication", values=column).sort_index()
         if cumulative:
