@@ -346,7 +346,7 @@ def funnel_plot(comparison, fig: Figure | None = None) -> Figure:
         low = (table["mean"] - table["ci_low"].clip(lower=0)).clip(lower=0)
         high = (table["ci_high"] - table["mean"]).clip(lower=0)
         ax.errorbar(table["mean"], y, xerr=np.nan_to_num(np.vstack([low, high])), fmt="o", color=f"C{k}",
-                    capsize=3, label=f"{FUNNEL_STAGES[measure]}: mean, {ci}")
+                    capsize=3, label=f"{FUNNEL_STAGES[measure]}: mean, {ci}", clip_on=False)
         base = table["mean"].get(comparison.baseline, math.nan)
         if math.isfinite(base):
             ax.axvline(base, color="grey", linestyle="--", linewidth=1, zorder=0)
@@ -359,6 +359,8 @@ def funnel_plot(comparison, fig: Figure | None = None) -> Figure:
         ax.set_title(FUNNEL_STAGES[measure])
         ax.xaxis.set_major_locator(MaxNLocator(nbins=3, min_n_ticks=2))
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _number(v)))
+        if ax.get_xlim()[0] < 0:  # no count is below zero (points there are drawn whole: clip_on=False)
+            ax.set_xlim(left=0, right=max(ax.get_xlim()[1], 1.0))
         ax.grid(True, axis="x", alpha=0.3)
         ax.set_ylim(-0.7, len(labels) - 0.3)
     axes[0].set_yticks(y, wrapped)
