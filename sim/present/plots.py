@@ -174,7 +174,7 @@ def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
 
     The first setting runs along the x axis and the second up the y axis. Each cell
     shows its objective and its confidence interval: ``11.95M ±0.38M`` for the mean's
-    t interval, ``11.58M-12.33M`` for a bootstrap interval (a risk measure's, which
+    t interval, ``11.58M–12.33M`` for a bootstrap interval (a risk measure's, which
     need not be symmetric). The best cell of the grid is outlined; a dashed outline
     marks each cell whose paired difference to the best has a confidence interval
     that holds 0 (``vs_best_ci_low <= 0 <= vs_best_ci_high``): cells these
@@ -271,17 +271,15 @@ def _cell_texts(values: np.ndarray, low: np.ndarray, high: np.ndarray, compariso
     """Each heatmap cell's text (same shape as ``values``): its value over its CI, ``11.95M`` over ``±0.38M``.
 
     The mean's t interval is symmetric and shown as its half-width; any other risk
-    measure's is a bootstrap interval, shown as its ends (``11.58M–12.33M``). All cells share one scale (M,
-    k or none, from the largest value) and as many decimals as give the narrowest
-    interval two significant digits (at most three).
+    measure's is a bootstrap interval, shown as its ends (``11.58M–12.33M``). All cells
+    share one scale (M, k or none, from the largest value) and as many decimals as give
+    the narrowest interval two significant digits (at most three); probabilities are
+    whole percentages.
     """
     symmetric = comparison.risk.name == "mean"
-    if comparison.risk.name == "probability":
+    if comparison.risk.name == "probability":  # a bootstrap interval too: shown by its ends
         def show(v):
             return f"{v:.0%}"
-
-        def width(h):
-            return f"±{h * 100:.0f} pp"
     else:
         finite = np.abs(values[np.isfinite(values)])
         largest = float(finite.max()) if finite.size else 0.0
@@ -294,9 +292,6 @@ def _cell_texts(values: np.ndarray, low: np.ndarray, high: np.ndarray, compariso
 
         def show(v):
             return f"{v / scale:,.{decimals}f}{suffix}"
-
-        def width(h):
-            return f"±{show(h)}"
     texts = np.full(values.shape, "", dtype=object)
     for k, (v, lo, hi) in enumerate(zip(values.flat, low.flat, high.flat, strict=True)):
         if not math.isfinite(v):
@@ -304,7 +299,7 @@ def _cell_texts(values: np.ndarray, low: np.ndarray, high: np.ndarray, compariso
         if not (math.isfinite(lo) and math.isfinite(hi)):
             texts.flat[k] = show(v)
         elif symmetric:
-            texts.flat[k] = f"{show(v)}\n{width((hi - lo) / 2)}"
+            texts.flat[k] = f"{show(v)}\n±{show((hi - lo) / 2)}"
         else:
             texts.flat[k] = f"{show(v)}\n{show(lo)}–{show(hi)}"
     return texts
