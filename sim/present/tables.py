@@ -24,10 +24,11 @@ SHARES = {"lead_to_mql", "mql_to_sql", "opportunity_win_rate", "mql_to_win", "st
           "qualifier_utilisation", "ae_slot_utilisation", "roi"}
 
 # Measures (or families) in the scenario's currency, with the money columns of the monthly series.
-MONEY = {"bookings", "revenue", "revenue_from_new_customers", "ending_mrr", "ending_arr", "average_deal_value",
-         "cost", "cost_per_lead", "cost_per_mql", "cac", "ltv", "gross_margin", "contribution", "npv_contribution",
-         "open_pipeline_weighted_value", "budget_total", "budget_marketing", "budget_sales", "budget_unspent",
-         "budget_vacancies", "marketing_spend", "costs", "salaries", "commissions", "other_costs", "mrr_end"}
+MONEY = {"bookings", "bookings_lost", "revenue", "revenue_from_new_customers", "ending_mrr", "ending_arr",
+         "average_deal_value", "cost", "cost_per_lead", "cost_per_mql", "cac", "ltv", "gross_margin", "contribution",
+         "npv_contribution", "open_pipeline_weighted_value", "budget_total", "budget_marketing", "budget_sales",
+         "budget_unspent", "budget_vacancies", "marketing_spend", "costs", "salaries", "commissions", "other_costs",
+         "mrr_end"}
 
 # Ratios of two amounts of the same unit that are not shares.
 RATIOS = {"ltv_to_cac"}

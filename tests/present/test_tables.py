@@ -79,6 +79,11 @@ def test_units_are_those_the_model_documents():
     for cell in money:
         for name in _names(cell):
             assert measure_unit(name, "EUR") == not_money.get(name, "EUR"), name
+    waiting = _doc_table("The cost of waiting (expected wins")
+    assert len(waiting) >= 4
+    for cell in waiting:
+        for name in _names(cell):
+            assert measure_unit(name, "EUR") == ("count" if name.startswith("wins_lost.") else "EUR"), name
     assert measure_unit("contribution") == "money"  # no currency given
     assert measure_unit("no_such_measure") == "count"
 
