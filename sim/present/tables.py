@@ -1,11 +1,11 @@
 """Measures as a reader reads them: thousands separators, shares as percentages, never scientific notation.
 
 :func:`measures_table` turns numbers named by their measure (``docs/model.md``, section 8)
-into a table of strings for a notebook or a report. The unit of a measure comes from its
-name, as the model names them: times carry theirs (``_hours``, ``_months``), rates and
-utilisations are shares of 1, money is in the scenario's currency, and the rest are
-counts. A name it does not know is formatted as a count: a plain number, never in
-scientific notation.
+into a table of strings for a notebook or a report. The unit of a measure comes from the
+project's one table of names and units (:mod:`sim.present.measure_names`, which the
+workbook uses too): shares of 1 as percentages, money in the scenario's currency, times
+in theirs, the rest counts. A name it does not know is formatted as a count: a plain
+number, never in scientific notation.
 """
 
 from __future__ import annotations
@@ -16,51 +16,33 @@ from collections.abc import Mapping
 import pandas as pd
 
 from sim.present.errors import PresentError
+from sim.present.measure_names import UNITS, measure_name, monthly_name
 
-__all__ = ["measure_unit", "measures_table"]
-
-# Measures (or families, the part before the first dot) that are shares of 1, shown as percentages.
-SHARES = {"lead_to_mql", "mql_to_sql", "opportunity_win_rate", "mql_to_win", "stage_advance", "sla_share",
-          "qualifier_utilisation", "ae_slot_utilisation", "roi"}
-
-# Measures (or families) in the scenario's currency, with the money columns of the monthly series.
-MONEY = {"bookings", "bookings_lost", "revenue", "revenue_from_new_customers", "ending_mrr", "ending_arr",
-         "average_deal_value", "cost", "cost_per_lead", "cost_per_mql", "cac", "ltv", "gross_margin", "contribution",
-         "npv_contribution", "open_pipeline_weighted_value", "budget_total", "budget_marketing", "budget_sales",
-         "budget_unspent", "budget_vacancies", "marketing_spend", "costs", "salaries", "commissions", "other_costs",
-         "mrr_end"}
-
-# Ratios of two amounts of the same unit that are not shares.
-RATIOS = {"ltv_to_cac"}
-
+__all__ = ["measure_unit", "measures_table", "shown"]
 
 def measure_unit(name: str, currency: str = "") -> str:
-    """The unit of a measure, from its name.
+    """The unit of a measure or a monthly column, from the one table of names (:mod:`sim.present.measure_names`).
 
     Returns:
-        ``%`` (a share of 1), the currency (``money`` without one), ``hours``, ``months``,
-        ``FTE``, ``FTE-months``, ``ratio`` or ``count``.
+        ``%`` (a share of 1), the currency (``money`` without one), ``hours``, ``days``,
+        ``months``, ``FTE``, ``FTE-months``, ``ratio`` or ``count`` (also for a name the
+        table does not know).
     """
-    family = str(name).split(".")[0]
-    if family in SHARES or family.endswith(("_share", "_utilisation", "_rate")):
+    known = measure_name(str(name)) or monthly_name(str(name))
+    if known is None:
+        return "count"
+    shown, kind = UNITS.get(known.unit, (known.unit, "number"))
+    if kind == "percent":
         return "%"
-    if family in MONEY:
+    if kind == "money":
         return currency or "money"
-    if family == "fte_months":
-        return "FTE-months"
-    if family == "fte_end" or family.startswith("fte_"):
-        return "FTE"
-    if family.endswith("_hours"):
-        return "hours"
-    if family.endswith("_months"):
-        return "months"
-    if family in RATIOS:
-        return "ratio"
+    if kind in ("ratio", "duration"):
+        return shown
     return "count"
 
 
-def _shown(value, unit: str) -> str:
-    """One number in its unit: ``50,426``, ``87.2%``, ``0.21``, ``3.4``; ``n/a`` for a missing one."""
+def shown(value, unit: str) -> str:
+    """One number in its unit (a :func:`measure_unit`): ``50,426``, ``87.2%``, ``0.21``, ``3.4``; ``n/a`` if missing."""
     try:
         x = float(value)
     except (TypeError, ValueError):  # not a number (a nested mapping, a label): as it is
@@ -71,7 +53,7 @@ def _shown(value, unit: str) -> str:
         return "infinite" if x > 0 else "-infinite"
     if unit == "%":
         return f"{100 * x:,.1f}%"
-    if unit in ("hours", "months", "ratio"):
+    if unit in ("hours", "days", "months", "ratio"):
         return f"{x:,.1f}" if abs(x) >= 10 else f"{x:,.2f}"
     if abs(x) >= 100 or x == round(x):
         return f"{x:,.0f}"
@@ -116,13 +98,13 @@ def measures_table(data, currency: str = "", measures: str = "index") -> pd.Data
     if measures == "index":
         units = [measure_unit(name, currency) for name in data.index]
         # A summary's "n" counts replications, whatever the measure.
-        out = pd.DataFrame({column: [_shown(v, "count" if column == "n" else u)
+        out = pd.DataFrame({column: [shown(v, "count" if column == "n" else u)
                                      for v, u in zip(data[column], units, strict=True)]
                             for column in data.columns}, index=data.index)
         out["unit"] = units
     else:
         units = [measure_unit(name, currency) for name in data.columns]
-        out = pd.DataFrame({column: [_shown(v, u) for v in data[column]]
+        out = pd.DataFrame({column: [shown(v, u) for v in data[column]]
                             for column, u in zip(data.columns, units, strict=True)}, index=data.index)
         out.columns = [f"{c} ({currency})" if currency and u == currency else c
                        for c, u in zip(data.columns, units, strict=True)]
