@@ -157,7 +157,7 @@ def _write_plan(path: Path, scenario) -> list[str]:
 
 
 def _write_cash_plot(folder: Path, calendar: dict, d, currency: str) -> list[str]:
-    from sim.present.fan import cash_fan_plot  # its figures are not pyplot's: saving is enough
+    from sim.present.fan import cash_fan_plot, funnel_fans  # its figures are not pyplot's: saving is enough
 
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -168,6 +168,8 @@ def _write_cash_plot(folder: Path, calendar: dict, d, currency: str) -> list[str
         fig = cash_fan_plot(shown, runway=runway, probability=probability, currency=currency,
                             title="Cash over months (cumulative contribution), fresh replications")
         fig.savefig(folder / "cash.png", dpi=110, bbox_inches="tight")
+        fig = funnel_fans(shown, currency=currency, title="The funnel over time, fresh replications")
+        fig.savefig(folder / "fans.png", dpi=110, bbox_inches="tight")
     except OSError as exc:
         return [f"--plots: cannot write {folder}: {exc.strerror or exc}"]
     return []

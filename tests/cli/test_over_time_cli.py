@@ -68,6 +68,7 @@ def test_plan_yaml_is_the_chosen_plan_as_a_scenario_that_keeps_the_budget(over_t
 def test_the_cash_chart_and_the_workbook_are_written(over_time):
     document, _, plots, excel, _ = over_time
     assert (plots / "cash.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (plots / "fans.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     book = openpyxl.load_workbook(excel, read_only=True)
     assert {"Inputs", "Monthly", "Calendar", "Search", "Diagnostics", "Columns"} <= set(book.sheetnames)
     book.close()
