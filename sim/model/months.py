@@ -30,7 +30,8 @@ PIECE = 1 << 16
 
 def month_starts(start_date, horizon_months: int) -> np.ndarray:
     """The calendar date each month starts on: ``start_date`` plus ``k`` calendar months (``datetime64[ns]``)."""
-    return pd.date_range(pd.Timestamp(start_date), periods=horizon_months, freq="MS").to_numpy()
+    starts = pd.date_range(pd.Timestamp(start_date), periods=horizon_months, freq="MS")
+    return starts.to_numpy().astype("datetime64[ns]")
 
 
 def with_month_start(monthly: pd.DataFrame, scenario) -> pd.DataFrame:
@@ -45,7 +46,8 @@ def dates(start_date, days) -> np.ndarray:
 
     NaN (what did not happen) is NaT; each is rounded to the nanosecond.
     """
-    return (pd.Timestamp(start_date) + pd.to_timedelta(np.asarray(days, dtype=float), unit="D")).to_numpy()
+    offsets = pd.to_timedelta(np.asarray(days, dtype=float), unit="D")
+    return (pd.Timestamp(start_date) + offsets).to_numpy().astype("datetime64[ns]")
 
 
 def month_of(days, horizon_months: int) -> np.ndarray:

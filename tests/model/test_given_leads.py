@@ -161,7 +161,10 @@ def test_lead_dates_are_the_start_date_plus_the_days_and_nat_where_nothing_happe
 
 def test_month_start_is_calendar_months_from_the_start_date_and_stays_near_the_models_months():
     sc = _dated(start="2024-11-01", horizon=60)
-    for monthly in (sim.simulate(sc, seed=0, lead_records=False).monthly, approximate_monthly(sc)):
+    experiment = sim.run_many(sc.replace({"horizon_months": 60}), reps=2).monthly
+    for monthly in (sim.simulate(sc, seed=0, lead_records=False).monthly, approximate_monthly(sc),
+                    experiment[experiment["replication"] == 1].drop(columns="replication").reset_index(drop=True)):
+        assert monthly["month_start"].dtype == "datetime64[ns]"
         starts = pd.DatetimeIndex(monthly["month_start"])
         assert list(monthly.columns[:2]) == ["month", "month_start"]
         assert starts[0] == pd.Timestamp("2024-11-01") and starts.is_monotonic_increasing
