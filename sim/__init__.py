@@ -100,6 +100,8 @@ _WHERE = {
     "frontier_plot": "sim.present.frontier",
     "frontier_table": "sim.present.frontier",
     "indices_plot": "sim.present.sensitivity_plots",
+    "measures_table": "sim.present.tables",
+    "measure_unit": "sim.present.tables",
     "write_tables": "sim.present.export",
     "write_excel": "sim.present.export",
     "write_experiment_excel": "sim.present.export",
@@ -191,6 +193,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     )
     from sim.present.run_plots import write_run_plots  # noqa: F401
     from sim.present.sensitivity_plots import indices_plot, tornado_plot  # noqa: F401
+    from sim.present.tables import measure_unit, measures_table  # noqa: F401
     from sim.present.waterfall import lead_waterfall, money_waterfall  # noqa: F401
     from sim.scenario import Plan, Scenario, ScenarioError, load_scenario, parse_scenario  # noqa: F401
     from sim.seeds import SeedError  # noqa: F401

@@ -138,6 +138,7 @@ def _main(argv) -> int:
             except SystemExit:  # --help, --version, a usage error: what they printed must reach stdout too
                 sys.stdout.flush()
                 raise
+            args.argv = [str(a) for a in (sys.argv[1:] if argv is None else argv)]  # the workbook says how it was made
             code = args.func(args)
             sys.stdout.flush()  # here, where a failure can be reported, not at exit
             return code

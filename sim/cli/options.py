@@ -20,10 +20,11 @@ from pathlib import Path
 from sim.cli.flags import error_lines
 from sim.errors import FunnelError
 
-__all__ = ["EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "LIMIT_HELP", "MAX_ALTERNATIVES",
-           "MAX_VALUES", "Parser", "Terminated", "add_limit", "attempt", "directory_problems", "fail", "file_problems",
-           "grid_problems", "integer", "jsonable", "limits_of", "number", "pairs", "run_with_progress",
-           "setting_values", "size_lines", "sigterm_interrupts", "value_list", "warn_workers"]
+__all__ = ["EXCEL_HELP", "EXIT_BAD_INPUT", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "LIMIT_HELP",
+           "MAX_ALTERNATIVES", "MAX_VALUES", "Parser", "Terminated", "add_limit", "attempt", "directory_problems",
+           "excel_problems", "fail", "file_problems", "grid_problems", "integer", "jsonable", "limits_of", "number",
+           "pairs", "run_with_progress", "setting_values", "size_lines", "sigterm_interrupts", "value_list",
+           "warn_workers", "write_workbook"]
 
 EXIT_FAILED = 1  # it ran, and there is no result: every replication failed, or the output could not be written
 EXIT_BAD_INPUT = 2
@@ -275,6 +276,42 @@ def file_problems(value, option: str) -> list[str]:
             return [f"{option}: cannot create {value}: {existing} is a file, not a folder"]
         return [f"{option}: folder {folder} does not exist"]
     return _writable_folder(folder, option, value)
+
+
+EXCEL_HELP = ("write an Excel workbook of the results: Inputs (scenario, horizon, currency, seed, replications, "
+              "budget, what was checked), the results' sheets, a Monthly P&L, Columns (every column's code and unit); "
+              "an existing file of that name is replaced")
+
+
+def excel_problems(value) -> list[str]:
+    """What stops ``value`` from being the ``--excel`` workbook: a name not ending in .xlsx, or an unusable path."""
+    if value is None:
+        return []
+    if Path(value).suffix.lower() != ".xlsx":
+        return [f"--excel: expected a file name ending in .xlsx, got {value!r}"]
+    return file_problems(value, "--excel")
+
+
+def write_workbook(args, result, *, scenario=None, about=None) -> list[str]:
+    """Write ``result`` to the ``--excel`` workbook (if asked for); the problems, one line each.
+
+    The Inputs sheet starts with the command line as it was given and the scenario file(s).
+    """
+    if getattr(args, "excel", None) is None:
+        return []
+    import shlex
+
+    from sim.present.export import write_excel
+
+    files = getattr(args, "scenarios", None) or [getattr(args, "scenario", None)]
+    lines = {"Command": "funnel " + shlex.join(getattr(args, "argv", None) or [args.command]),
+             "Scenario file" + ("s" if len(files) > 1 else ""): ", ".join(str(f) for f in files if f is not None),
+             **(about or {})}
+    try:
+        write_excel(result, args.excel, scenario=scenario, about=lines)
+    except OSError as exc:  # checked before the run; the disk may still fill up, or the folder change
+        return [f"--excel: cannot write {args.excel}: {exc.strerror or exc}"]
+    return []
 
 
 def warn_workers(workers, local: bool) -> None:

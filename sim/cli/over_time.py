@@ -112,8 +112,10 @@ def cmd_over_time(args, *, common_problems, judgement, running, run, write_outpu
         return code
     import pandas as pd
 
+    from sim.present.records import plan_diagnostics_record
+
     calendar, d = result
-    summary = diagnostics_document(d)
+    summary = plan_diagnostics_record(d)
     extra = {"calendar": pd.DataFrame({"calendar": calendar["lines"]}),
              "plan": pd.DataFrame({k: v for k, v in calendar.items() if k.startswith("spend_month.")}),
              "search": d.history,
@@ -122,7 +124,7 @@ def cmd_over_time(args, *, common_problems, judgement, running, run, write_outpu
              "guarantee": pd.DataFrame({"checked": d.statements})}
     plots = args.plots
     args.plots = None  # the comparison's split plots do not apply; the cash chart is written below
-    problems = write_outputs(args, d.comparison, extra)
+    problems = write_outputs(args, d.comparison, extra, workbook=(calendar, d))
     args.plots = plots
     if not problems and args.out is not None:
         problems += _write_plan(Path(args.out) / "plan.yaml", calendar["scenario"])
@@ -139,22 +141,6 @@ def cmd_over_time(args, *, common_problems, judgement, running, run, write_outpu
 
         over_time_report(calendar, d, currency=scenario.currency)
     return 0
-
-
-def diagnostics_document(d) -> dict:
-    """:class:`sim.decide.over_time.PlanDiagnostics` as plain values."""
-    out = {"objective": d.objective.label, "estimate": d.estimate, "ci_low": d.ci_low, "ci_high": d.ci_high,
-           "delta": d.delta, "level": d.level, "guarantee_holds": d.holds, "plans_compared": d.compared,
-           "plans_screened": d.screened, "screen_converged": d.screen_converged,
-           "replications_used": d.replications_used, "seconds": d.seconds, "runner_up": d.runner_up,
-           "cash_constraint_broken_by": d.infeasible, "statements": d.statements}
-    for name, triple in (("vs_today", d.vs_today), ("vs_static", d.vs_static),
-                         ("runner_up_difference", d.runner_up_difference)):
-        low_high = triple or (None, None, None)
-        out.update({name: low_high[0], f"{name}_ci_low": low_high[1], f"{name}_ci_high": low_high[2]})
-    if d.cash is not None:
-        out.update({f"cash.{k}": v for k, v in d.cash.items()})
-    return out
 
 
 def _write_plan(path: Path, scenario) -> list[str]:

@@ -7,10 +7,12 @@ import sys
 
 from sim.cli.flags import error_lines
 from sim.cli.options import (
+    EXCEL_HELP,
     EXIT_FAILED,
     add_limit,
     attempt,
     directory_problems,
+    excel_problems,
     fail,
     file_problems,
     integer,
@@ -20,6 +22,7 @@ from sim.cli.options import (
     run_with_progress,
     size_lines,
     warn_workers,
+    write_workbook,
 )
 from sim.scenario import Scenario, ScenarioError, load_scenario
 
@@ -59,6 +62,11 @@ def _run_problems(args) -> list[str]:
         problems.append("--plots: not with --fast (the approximation has no replications to draw the spread of)")
     else:
         problems += directory_problems(args.plots, "--plots")
+    if args.excel is not None and args.fast:
+        problems.append("--excel: not with --fast (the approximation's expected values are a quick check, not "
+                        "results to hand on: simulate, with --reps R for intervals)")
+    else:
+        problems += excel_problems(args.excel)
     if args.reps is not None and args.replication is None and not args.fast:
         problems += directory_problems(args.out, "--out", experiment=True)
     # The library's own checks, before anything runs.
@@ -137,6 +145,10 @@ def _cmd_run(args) -> int:
         one = pd.DataFrame([flatten_metrics(result.metrics)])
         if problems := _write_plots(scenario, one, result.monthly.assign(replication=0), args.plots):
             return fail(problems)
+    about = {"Seed": args.seed} if args.replication is None else {
+        "Root seed": args.seed, "Replication": args.replication}
+    if problems := write_workbook(args, result, about=about):
+        return fail(problems)
     if args.json:
         print(json.dumps(jsonable(result.metrics), indent=2))
     else:
@@ -202,6 +214,8 @@ def _run_many(args, scenario) -> int:
     if args.plots is not None and not experiment.all_failed and (
             problems := _write_plots(scenario, experiment.replications, experiment.monthly, args.plots)):
         return fail(problems)
+    if args.excel is not None and not experiment.all_failed and (problems := write_workbook(args, experiment)):
+        return fail(problems)
     if args.json:
         summary = experiment.summary()
         document = {
@@ -222,6 +236,8 @@ def _run_many(args, scenario) -> int:
         listed += "in the JSON's \"failures\"" if args.json else "above"
         print(f"all {len(experiment.failures)} replications failed: no result (each failure is listed {listed})",
               file=sys.stderr)
+        if args.excel is not None:
+            print(f"--excel: {args.excel} not written: no replication finished", file=sys.stderr)
         return EXIT_FAILED
     return 0
 
@@ -335,6 +351,7 @@ def add_run_commands(sub) -> None:
     run.add_argument("--monthly", metavar="CSV", help="write the monthly series to this CSV file")
     run.add_argument("--plots", metavar="DIR", help="write PNG plots: the funnel over time (fan charts), the cash, "
                      "where the leads and the money went")
+    run.add_argument("--excel", metavar="FILE.xlsx", help=EXCEL_HELP)
     run.add_argument("--fast", action="store_true", help="print a deterministic approximation of the expected "
                      "measures instead of simulating (milliseconds; see docs/model.md, section 11)")
     many = run.add_argument_group("many replications")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from sim.cli.flags import error_lines
-from sim.cli.options import attempt, fail, integer, jsonable, pairs
+from sim.cli.options import attempt, fail, integer, jsonable, pairs, write_workbook
 from sim.errors import FunnelError
 from sim.scenario import load_scenario
 
@@ -74,6 +74,8 @@ def _cmd_sensitivity(args) -> int:
             write_sensitivity_plots(result, args.plots, scenario.currency)
         except OSError as exc:
             return fail([f"--plots: cannot write {args.plots}: {exc.strerror or exc}"])
+    if problems := write_workbook(args, result, scenario=scenario):
+        return fail(problems)
     if args.json:
         print(json.dumps(jsonable({"method": result.method, "objective": result.objective.label,
                                    "reps": result.reps, "points": result.points, "level": result.level,

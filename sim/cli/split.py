@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sim.cli.flags import error_lines, flag
 from sim.cli.options import (
+    EXCEL_HELP,
     add_limit,
     attempt,
     directory_problems,
+    excel_problems,
     fail,
-    file_problems,
     grid_problems,
     integer,
     jsonable,
@@ -30,6 +31,7 @@ from sim.cli.options import (
     setting_values,
     value_list,
     warn_workers,
+    write_workbook,
 )
 from sim.cli.over_time import add_over_time_options
 from sim.errors import FunnelError
@@ -116,13 +118,7 @@ def _judgement(args, problems: list[str]):
 
 def _output_problems(args) -> list[str]:
     """Where the results go, checked before anything runs: a long run is never lost to a typo."""
-    problems = []
-    excel = getattr(args, "excel", None)
-    if excel is not None:
-        if Path(excel).suffix.lower() != ".xlsx":
-            problems.append(f"--excel: expected a file name ending in .xlsx, got {excel!r}")
-        else:
-            problems += file_problems(excel, "--excel")
+    problems = excel_problems(getattr(args, "excel", None))
     for option in ("out", "plots"):
         problems += directory_problems(getattr(args, option, None), f"--{option}")
     return problems
@@ -163,9 +159,12 @@ def _common_problems(args) -> list[str]:
     return problems
 
 
-def _write_outputs(args, comparison, extra: dict | None = None, currency: str = "") -> list[str]:
-    """Write --out tables, --excel and --plots; return problems (one line each)."""
-    from sim.present.export import write_excel, write_tables
+def _write_outputs(args, comparison, extra: dict | None = None, currency: str = "", workbook=None) -> list[str]:
+    """Write --out tables, --plots and --excel (of ``workbook``, default the comparison); return problems.
+
+    Problems are one line each.
+    """
+    from sim.present.export import write_tables
 
     def write_plots(comparison, directory):
         from sim.present.plots import write_plots  # matplotlib, only when asked for
@@ -174,7 +173,6 @@ def _write_outputs(args, comparison, extra: dict | None = None, currency: str = 
 
     problems = []
     for option, value, write in (("--out", args.out, lambda: write_tables(comparison, args.out, extra)),
-                                 ("--excel", args.excel, lambda: write_excel(comparison, args.excel, extra)),
                                  ("--plots", args.plots, lambda: write_plots(comparison, args.plots))):
         if value is None:
             continue
@@ -184,7 +182,7 @@ def _write_outputs(args, comparison, extra: dict | None = None, currency: str = 
             problems.append(f"{option}: cannot write {value}: {exc.strerror or exc}")
         except FunnelError as exc:  # the writer's own refusal names the path it was given: this option
             problems += exc.lines(lambda name, option=option: option if name == "directory" else flag(name))
-    return problems
+    return problems + write_workbook(args, comparison if workbook is None else workbook)
 
 
 def _comparison_document(comparison, **header) -> dict:
@@ -329,9 +327,8 @@ def _cmd_optimize(args) -> int:
                 max_reps=args.max_reps, fresh_reps=args.fresh_reps, delta=args.delta)
     _library(problems, race_problems(**race, level=args.confidence, channel_step=args.channel_step))
     if args.smallest_budget:
-        for option in ("excel", "plots"):
-            if getattr(args, option) is not None:
-                problems.append(f"--{option}: not available with --smallest-budget; --out DIR keeps its tables")
+        if args.plots is not None:
+            problems.append("--plots: not available with --smallest-budget; --out DIR and --excel keep its tables")
         for option in ("candidates", "initial_reps", "batch", "max_reps", "delta"):
             if getattr(args, option) != OPTIMIZE_DEFAULTS[option]:
                 problems.append(f"--{option.replace('_', '-')}: not used with --smallest-budget (it compares two "
@@ -371,11 +368,13 @@ def _cmd_optimize(args) -> int:
         return code
     import pandas as pd
 
+    from sim.present.records import budget_search_record, diagnostics_record
+
     allocation, diagnostics = result
     if args.smallest_budget:
         from sim.present.split_report import budget_search_report
 
-        summary = _budget_search(diagnostics)
+        summary = budget_search_record(diagnostics)
         if args.out is not None:
             from sim.present.export import write_csv
 
@@ -385,20 +384,23 @@ def _cmd_optimize(args) -> int:
                     write_csv(table, Path(args.out) / f"{name}.csv")
             except OSError as exc:
                 return fail([f"--out: cannot write the results: {exc}"])
+        if problems := write_workbook(args, (allocation, diagnostics), scenario=scenario):
+            return fail(problems)
         if args.json:
             print(json.dumps(jsonable({"allocation": allocation, "budget_search": summary,
                                        "budgets": diagnostics.tried.to_dict(orient="records")}), indent=1))
         else:
             budget_search_report(allocation, diagnostics, currency=scenario.currency)
         return 0
-    summary = {k: v for k, v in _diagnostics(diagnostics).items() if k != "statements"}  # a table has no lists
+    summary = {k: v for k, v in diagnostics_record(diagnostics).items() if k != "statements"}  # a table has no lists
     extra = {"allocation": pd.DataFrame([allocation]), "search": diagnostics.history,
              "diagnostics": pd.DataFrame([summary]),
              "guarantee": pd.DataFrame({"checked": diagnostics.guarantee.statements})}
-    if problems := _write_outputs(args, diagnostics.comparison, extra, currency=scenario.currency):
+    if problems := _write_outputs(args, diagnostics.comparison, extra, currency=scenario.currency,
+                                  workbook=(allocation, diagnostics)):
         return fail(problems)
     if args.json:
-        document = {"allocation": allocation, "diagnostics": _diagnostics(diagnostics),
+        document = {"allocation": allocation, "diagnostics": diagnostics_record(diagnostics),
                     **_comparison_document(diagnostics.comparison, seed=args.seed)}
         print(json.dumps(jsonable(document), indent=1))
     else:
@@ -406,30 +408,6 @@ def _cmd_optimize(args) -> int:
 
         optimization_report(allocation, diagnostics, currency=scenario.currency)
     return 0
-
-
-def _budget_search(b) -> dict:
-    return {"target": b.target, "probability": b.probability, "level": b.level, "reps": b.reps,
-            "budget_low": b.low, "budget_high": b.high, "high_proof": b.high_proof, "low_proof": b.low_proof,
-            "split": b.label, "estimate": b.estimate, "ci_low": b.ci_low, "ci_high": b.ci_high,
-            "replications_used": b.replications_used, "seconds": b.seconds}
-
-
-def _diagnostics(d) -> dict:
-    low_high = d.runner_up_difference or (None, None, None)
-    return {"objective": d.objective.label, "risk": d.risk.label, "estimate": d.estimate, "ci_low": d.ci_low,
-            "ci_high": d.ci_high, "replications_used": d.replications_used,
-            "candidates_evaluated": d.candidates_evaluated, "runner_up": d.runner_up,
-            "runner_up_difference": low_high[0], "runner_up_difference_ci_low": low_high[1],
-            "runner_up_difference_ci_high": low_high[2], "p_selected": d.p_selected,
-            "vs_today": d.vs_today[0], "vs_today_ci_low": d.vs_today[1], "vs_today_ci_high": d.vs_today[2],
-            "selection_replications": d.selection_replications, "fresh_replications": d.fresh_replications,
-            "seconds": d.seconds, "guarantee": d.guarantee.procedure, "guarantee_holds": d.guarantee.holds,
-            "delta": d.guarantee.delta, "level": d.guarantee.level, "splits_compared": d.guarantee.compared,
-            "splits_screened": d.guarantee.screened, "screen_converged": d.guarantee.screen_converged,
-            "statements": d.guarantee.statements,
-            **{f"neighbours_compared.{k}": v for k, v in d.guarantee.neighbours.items()},
-            **{f"tolerance.{k}": v for k, v in d.tolerance.items()}}
 
 
 def _common(p, reps_default: int | None) -> None:
@@ -455,8 +433,7 @@ def _common(p, reps_default: int | None) -> None:
     p.add_argument("--json", action="store_true", help="print the results as one JSON object")
     p.add_argument("--out", metavar="DIR", help="write CSV and Parquet tables (and the replications, so that "
                    "running again resumes)")
-    p.add_argument("--excel", metavar="FILE.xlsx", help="write a workbook: summary, paired differences, "
-                   "measures, replications")
+    p.add_argument("--excel", metavar="FILE.xlsx", help=EXCEL_HELP)
     p.add_argument("--plots", metavar="DIR", help="write PNG plots")
     p.add_argument("--workers", type=integer, default=1, metavar="W", help="processes to run on (default 1)")
     p.add_argument("--backend", choices=("local", "dask"), default="local", help="local processes or Dask")

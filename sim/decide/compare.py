@@ -90,6 +90,8 @@ class Comparison:
             labels merged into it.
         currency: the alternatives' currency, when they share one (plots and reports
             label money with it), else empty.
+        scenarios: the scenario each alternative ran, by label (what a workbook says
+            they were: horizon, budget, the settings that differ).
     """
 
     objective: Objective
@@ -108,6 +110,7 @@ class Comparison:
     dimensions: list[str] = field(default_factory=list)
     merged: dict[str, list[str]] = field(default_factory=dict)
     currency: str = ""
+    scenarios: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def p_best(self) -> pd.DataFrame:
@@ -212,6 +215,7 @@ def analyse(alternatives: list[Alternative], runs: dict[str, pd.DataFrame], *, o
     currencies = {getattr(a.scenario, "currency", "") or "" for a in alternatives}
     return Comparison(
         currency=currencies.pop() if len(currencies) == 1 else "",
+        scenarios={a.label: a.scenario for a in alternatives},
         objective=objective, risk=risk, level=level, best=best, baseline=baseline,
         reps=reps if reps is not None else len(common), n=len(common),
         alternatives=pd.DataFrame(table).set_index("alternative"), paired=pd.DataFrame(paired),

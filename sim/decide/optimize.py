@@ -338,8 +338,9 @@ def _report(scenario, space, evaluator, seed, cands, scenarios, found, selection
     if any(len(f) < 2 for f in runs.values()):
         raise OptimizeError("fresh_reps", "fewer than 2 fresh replications finished; run the chosen split alone "
                                           "(sim.simulate) to see why")
+    monthly = {a.label: evaluator.monthly(a.scenario, fresh_reps, start=FRESH_START) for a in alternatives}
     comparison = analyse(alternatives, runs, objective=objective, risk=risk, baseline=baseline, level=level,
-                         seed=seed, reps=fresh_reps)
+                         seed=seed, reps=fresh_reps, monthly=monthly)
     if same_as_today:
         comparison.merged = {baseline: ["today"]}
     table = comparison.alternatives

@@ -35,9 +35,8 @@ def _ratio(a, b):
     return float(a) / float(b) if b else math.nan
 
 
-def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
-    """Opportunity slot-days the AE seats offered, from the same steps the seats take."""
-    total = 0.0
+def _slot_steps(seats, max_open, selling_share, ramp_months, horizon):
+    """The AE seats' slot limits over time, as the seats step them: per tenure, ``[(from, to, limit), ...]``."""
     for seat in seats:
         for ten in seat.tenures:
             end = min(ten.end, horizon)
@@ -45,23 +44,21 @@ def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
                 continue
             steps = slot_limit_steps(ten, max_open * selling_share, ramp_months, end)
             edges = [t for t, _ in steps[1:]] + [end]
-            total += sum(limit * (hi - t) for (t, limit), hi in zip(steps, edges, strict=True))
-    return total
+            yield [(t, hi, limit) for (t, limit), hi in zip(steps, edges, strict=True)]
+
+
+def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
+    """Opportunity slot-days the AE seats offered."""
+    return sum((sum(limit * (hi - t) for t, hi, limit in tenure)
+                for tenure in _slot_steps(seats, max_open, selling_share, ramp_months, horizon)), 0.0)
 
 
 def _slot_months(seats, max_open, selling_share, ramp_months, horizon_months):
     """Opportunity slot-months the AE seats offered in each month, from the steps the seats take."""
     offered = np.zeros(horizon_months)
-    horizon = horizon_months * DAYS_PER_MONTH
-    for seat in seats:
-        for ten in seat.tenures:
-            end = min(ten.end, horizon)
-            if end <= ten.start:
-                continue
-            steps = slot_limit_steps(ten, max_open * selling_share, ramp_months, end)
-            edges = [t for t, _ in steps[1:]] + [end]
-            for (t, limit), hi in zip(steps, edges, strict=True):
-                offered += limit * interval_months([t], [hi], horizon_months)
+    for tenure in _slot_steps(seats, max_open, selling_share, ramp_months, horizon_months * DAYS_PER_MONTH):
+        for t, hi, limit in tenure:
+            offered += limit * interval_months([t], [hi], horizon_months)
     return offered
 
 

@@ -26,6 +26,7 @@ from sim.errors import FunnelError
 from sim.present.errors import PresentError
 from sim.present.fan import _fan_chart
 from sim.present.plots import Figure, _number
+from sim.present.tables import measure_unit, shown
 
 __all__ = ["CAMPAIGN_MONTHS", "Control", "Explorer", "KEY_MEASURES", "RUNS_KEPT"]
 
@@ -36,17 +37,14 @@ CAMPAIGN_MONTHS = (3, 4, 5)
 # How many runs an explorer keeps, so that moving a slider back to where it was answers at once.
 RUNS_KEPT = 16
 
-# The measures an explorer shows: (measure, what it is called, how it is written).
+# The measures an explorer shows, and what it calls them (shorter than the workbook's words, for a
+# slider's table); their units come from the one table of names (sim.present.measure_names).
 KEY_MEASURES = (
-    ("leads", "leads", "count"), ("mqls", "MQLs (handed to sales)", "count"),
-    ("mql_to_sql", "MQL to SQL (of those contacted)", "share"), ("sqls", "SQLs", "count"),
-    ("wins", "wins", "count"), ("wins_lost.total", "wins lost to waiting (expected)", "count"),
-    ("losses.cold_leads", "leads lost cold", "count"),
-    ("response_time_median_hours", "response time, median (hours)", "hours"),
-    ("sla_share", "contacted within the SLA", "share"),
-    ("qualifier_utilisation", "qualifying reps busy", "share"),
-    ("ae_slot_utilisation", "AE deal slots in use", "share"),
-    ("contribution", "contribution", "money"),
+    ("leads", "leads"), ("mqls", "MQLs (handed to sales)"), ("mql_to_sql", "MQL to SQL (of those contacted)"),
+    ("sqls", "SQLs"), ("wins", "wins"), ("wins_lost.total", "wins lost to waiting (expected)"),
+    ("losses.cold_leads", "leads lost cold"), ("response_time_median_hours", "response time, median"),
+    ("sla_share", "contacted within the SLA"), ("qualifier_utilisation", "qualifying reps busy"),
+    ("ae_slot_utilisation", "AE deal slots in use"), ("contribution", "contribution"),
 )
 
 
@@ -151,7 +149,7 @@ class Explorer:
         explorer = sim.Explorer(sim.load_scenario("scenarios/student_explorer.yaml"))
         explorer            # in a notebook: the sliders, the figure and the table
         explorer.set(sdrs=1)
-        explorer.measures()
+        explorer.table(["wins", "wins_lost.total"])
     """
 
     def __init__(self, scenario, *, reps: int = 20, seed: int = 1):
@@ -228,34 +226,48 @@ class Explorer:
         """
         a, b = self.start_run.replications, self.now_run.replications
         rows = {}
-        for key, label, unit in KEY_MEASURES:
+        for key, label in KEY_MEASURES:
             x, y = a[key].to_numpy(dtype=float), b[key].to_numpy(dtype=float)
             both = np.isfinite(x) & np.isfinite(y)
             d = y[both] - x[both]
             n = len(d)
             half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n) if n >= 2 else math.nan
             mean = float(d.mean()) if n else math.nan
-            rows[key] = {"measure": label, "unit": self.start.currency if unit == "money" else unit,
+            rows[key] = {"measure": label, "unit": measure_unit(key, self.start.currency),
                          "start": float(np.nanmean(x)) if np.isfinite(x).any() else math.nan,
                          "now": float(np.nanmean(y)) if np.isfinite(y).any() else math.nan,
                          "change": mean, "ci_low": mean - half, "ci_high": mean + half}
         return pd.DataFrame.from_dict(rows, orient="index")
 
-    def table_html(self) -> str:
-        """:meth:`measures` as an HTML table with readable numbers (what the widget shows)."""
-        table = self.measures()
-        units = dict(zip(table.index, (u for _, _, u in KEY_MEASURES), strict=True))
-        body = []
-        for key, row in table.iterrows():
-            f = _formatter(units[key])
+    def table(self, measures=None) -> pd.DataFrame:
+        """:meth:`measures` written for reading: the measure in words, start, now and the change with its CI.
+
+        Args:
+            measures: the measures to show, by their names in the model (default: all of
+                :data:`KEY_MEASURES`), e.g. ``["wins", "wins_lost.total"]``.
+
+        Raises:
+            PresentError: for a measure the explorer does not show.
+        """
+        full = self.measures()
+        keys = list(full.index) if measures is None else list(measures)
+        unknown = [k for k in keys if k not in full.index]
+        if unknown:
+            raise PresentError("measures", f"expected measures among {', '.join(full.index)}, got {unknown[0]!r}")
+        rows = []
+        for key in keys:
+            row = full.loc[key]
+            unit = row["unit"]
             change = "" if not math.isfinite(row["change"]) else (
-                f"{_signed(f, row['change'])} [{_signed(f, row['ci_low'])}, {_signed(f, row['ci_high'])}]")
-            body.append(f"<tr><td>{row['measure']}</td><td style='text-align:right'>{f(row['start'])}</td>"
-                        f"<td style='text-align:right'>{f(row['now'])}</td>"
-                        f"<td style='text-align:right'>{change}</td></tr>")
-        head = ("<tr><th>measure</th><th>start</th><th>now</th>"
-                f"<th>change [95% CI, paired over {self.reps} replications]</th></tr>")
-        return f"<table>{head}{''.join(body)}</table>"
+                f"{_signed(row['change'], unit)} [{_signed(row['ci_low'], unit)}, {_signed(row['ci_high'], unit)}]")
+            label = row["measure"] + ("" if unit in ("count", "%") else f" ({unit})")
+            rows.append({"measure": label, "start": shown(row["start"], unit), "now": shown(row["now"], unit),
+                         f"change [95% CI, {self.reps} paired replications]": change})
+        return pd.DataFrame(rows, index=keys)
+
+    def table_html(self) -> str:
+        """:meth:`table` of every key measure as an HTML table (what the widget shows)."""
+        return self.table().to_html(index=False, justify="left")
 
     def figure(self) -> Figure:
         """The funnel (start and now, means), and fans of leads, wins and MQLs waiting, month by month."""
@@ -368,14 +380,7 @@ class Explorer:
         self._widgets["table"].value = self.table_html()
 
 
-def _formatter(unit: str) -> Callable[[float], str]:
-    if unit == "share":
-        return lambda v: "" if not math.isfinite(v) else f"{v:.1%}"
-    if unit == "hours":
-        return lambda v: "" if not math.isfinite(v) else f"{v:,.1f}"
-    return lambda v: "" if not math.isfinite(v) else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.1f}")
-
-
-def _signed(f: Callable[[float], str], value: float) -> str:
-    text = f(value)
-    return text if text.startswith("-") or not text or value == 0 else f"+{text}"
+def _signed(value: float, unit: str) -> str:
+    """A change in its unit, with its sign: ``+12.5``, ``-3.1%``, ``0``."""
+    text = shown(value, unit)
+    return text if text.startswith("-") or value == 0 else f"+{text}"

@@ -172,9 +172,15 @@ def difference_plot(comparison, against: str = "baseline", ax: Axes | None = Non
 def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
     """The objective over a two-setting sweep's grid, one coloured cell per alternative.
 
-    The first setting runs along the x axis and the second up the y axis; each cell
-    is labelled with its objective and the best cell of the grid is outlined. Today's
-    split is not a grid cell: its objective is given in the title.
+    The first setting runs along the x axis and the second up the y axis. Each cell
+    shows its objective and its confidence interval: ``11.95M ±0.38M`` for the mean's
+    t interval, ``11.58M–12.33M`` for a bootstrap interval (a risk measure's, which
+    need not be symmetric). The best cell of the grid is outlined; a dashed outline
+    marks each cell whose paired difference to the best has a confidence interval
+    that holds 0 (``vs_best_ci_low <= 0 <= vs_best_ci_high``): cells these
+    replications cannot tell from the best. Today's split is not a grid cell: its
+    objective is given in the title. Past 100 cells the numbers no longer fit and
+    are left out; the outlines stay.
 
     Args:
         comparison: a :class:`sim.decide.compare.Comparison` from a sweep over two settings.
@@ -192,9 +198,12 @@ def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
                                          f"{len(dims)}" + (f" ({', '.join(dims)})" if dims else "")
                            + "; use objective_plot")
     grid, today = _grid_and_today(comparison)
-    table = _heatmap_table(comparison)
+    tables = {column: _heatmap_table(comparison, column)
+              for column in ("objective", "objective_ci_low", "objective_ci_high", "vs_best_ci_low",
+                             "vs_best_ci_high")}
+    table = tables["objective"]
     rows, columns = table.shape
-    fig, ax = _axes(ax, (min(14.0, max(6.5, 2.5 + 1.1 * columns)), min(10.0, max(4.5, 2.0 + 0.7 * rows))))
+    fig, ax = _axes(ax, (min(14.0, max(7.0, 2.5 + 1.2 * columns)), min(10.0, max(5.0, 2.6 + 0.75 * rows))))
     values = table.to_numpy(dtype=float)
     image = ax.imshow(values, origin="lower", aspect="auto", cmap="viridis")
     colorbar = ax.figure.colorbar(image, ax=ax)
@@ -206,68 +215,154 @@ def heatmap_plot(comparison, ax: Axes | None = None) -> Figure:
     ax.set_yticks(range(table.shape[0]), [_setting_value(v, dims[1]) for v in table.index])
     ax.set_xlabel(_setting_name(dims[0]))
     ax.set_ylabel(_setting_name(dims[1]))
+    low, high = tables["objective_ci_low"].to_numpy(dtype=float), tables["objective_ci_high"].to_numpy(dtype=float)
+    # Today's value is written in the title as the cells are, on the same scale.
+    extra = [[today["objective"], today["objective_ci_low"], today["objective_ci_high"]]] if today is not None else []
+    texts = _cell_texts(np.append(values, [e[0] for e in extra]), np.append(low, [e[1] for e in extra]),
+                        np.append(high, [e[2] for e in extra]), comparison)
+    today_text, texts = (texts[-1] if extra else ""), texts[:values.size].reshape(values.shape)
     if table.size <= 100:  # beyond that the numbers no longer fit in their cells
         middle = np.nanmin(values) + (np.nanmax(values) - np.nanmin(values)) / 2
         for (i, j), v in np.ndenumerate(values):
             if math.isfinite(v):
-                ax.text(j, i, _value(v, comparison), ha="center", va="center", fontsize=8,
+                ax.text(j, i, texts[i, j], ha="center", va="center", fontsize=8,
                         color="black" if v > middle else "white")
     i, j = np.unravel_index(np.nanargmax(values), values.shape)
     ax.add_patch(_outline(j, i))
     best = grid.loc[grid["objective"].idxmax()]
+    on_grid = comparison.best != TODAY
+    d_low, d_high = tables["vs_best_ci_low"].to_numpy(dtype=float), tables["vs_best_ci_high"].to_numpy(dtype=float)
+    tied = (d_low <= 0) & (d_high >= 0)
+    if on_grid:
+        tied[i, j] = False  # the best itself: outlined already
+    for i2, j2 in zip(*np.nonzero(tied), strict=True):
+        ax.add_patch(_outline(j2, i2, dashed=True))
+    level = f"{comparison.level:.0%}"
+    best_name = "the best" if on_grid else f"the best ({_today_name(comparison)})"
+    handles = [_outline(0, 0), _outline(0, 0, dashed=True)]
+    names = ["best on the grid", textwrap.fill(f"not distinguishable from {best_name}: the {level} CI of the "
+                                               "paired difference to it holds 0", 70)]
+    ax.legend(handles, names, loc="upper center", bbox_to_anchor=(0.5, -0.14 if rows < 6 else -0.1),
+              fontsize=8, frameon=False, ncols=1, handlelength=1.5, handleheight=1.2)
     title = (f"{_objective_name(comparison)} over the grid\n"
-             f"best on the grid (outlined): {best.name}, P(best) {best['p_best']:.0%}")
+             f"cell: {comparison.risk.label} {'±' if comparison.risk.name == 'mean' else 'and'} its {level} CI "
+             f"({comparison.n} paired replications)\n"
+             f"best on the grid: {best.name}, P(best) {best['p_best']:.0%}")
     if today is not None:
-        title += f"\n{_today_name(comparison)}: {_value(today['objective'], comparison)}"
+        value, _, interval = today_text.partition("\n")
+        title += f"\n{_today_name(comparison)}: {value}" + (f" ({level} CI {interval})" if "–" in interval
+                                                              else f" {interval}")
         if comparison.best == TODAY:
             title += " (best of all)"
-    ax.set_title(title)
+        elif today["vs_best_ci_low"] <= 0 <= today["vs_best_ci_high"]:
+            title += ", not distinguishable from the best"
+    ax.set_title(title, fontsize=10)
     return fig
 
 
-def _heatmap_table(comparison) -> pd.DataFrame:
-    """The objective by the second setting (rows, ascending) and the first (columns), today left out."""
+def _heatmap_table(comparison, column: str = "objective") -> pd.DataFrame:
+    """``column`` by the second setting (rows, ascending) and the first (columns), today left out."""
     dims = list(comparison.dimensions)
     grid, _ = _grid_and_today(comparison)
-    return grid.pivot(index=dims[1], columns=dims[0], values="objective").sort_index().sort_index(axis=1)
+    return grid.pivot(index=dims[1], columns=dims[0], values=column).sort_index().sort_index(axis=1)
 
 
-def funnel_plot(comparison, ax: Axes | None = None) -> Figure:
-    """The funnel of each alternative side by side: leads, MQLs, SQLs, wins and times leads went cold waiting.
+def _cell_texts(values: np.ndarray, low: np.ndarray, high: np.ndarray, comparison) -> np.ndarray:
+    """Each heatmap cell's text (same shape as ``values``): its value over its CI, ``11.95M`` over ``±0.38M``.
 
-    One group of bars per alternative, one bar per stage (mean over replications),
-    with its confidence interval as an error bar.
+    The mean's t interval is symmetric and shown as its half-width; any other risk
+    measure's is a bootstrap interval, shown as its ends (``11.58M–12.33M``). All cells
+    share one scale (M, k or none, from the largest value) and as many decimals as give
+    the narrowest interval two significant digits (at most three); probabilities are
+    whole percentages.
+    """
+    symmetric = comparison.risk.name == "mean"
+    if comparison.risk.name == "probability":  # a bootstrap interval too: shown by its ends
+        def show(v):
+            return f"{v:.0%}"
+    else:
+        finite = np.abs(values[np.isfinite(values)])
+        largest = float(finite.max()) if finite.size else 0.0
+        scale, suffix = (1e6, "M") if largest >= 1e6 else (1e3, "k") if largest >= 1e4 else (1.0, "")
+        halves = ((high - low) / 2 / scale)[np.isfinite(high - low) & (high > low)]
+        narrowest = float(halves.min()) if halves.size else 0.0
+        decimals = min(3, max(0, 1 - math.floor(math.log10(narrowest)))) if narrowest > 0 else 0
+        if not suffix:
+            decimals = min(decimals, 1 if largest < 100 else 0)
+
+        def show(v):
+            return f"{v / scale:,.{decimals}f}{suffix}"
+    texts = np.full(values.shape, "", dtype=object)
+    for k, (v, lo, hi) in enumerate(zip(values.flat, low.flat, high.flat, strict=True)):
+        if not math.isfinite(v):
+            continue
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            texts.flat[k] = show(v)
+        elif symmetric:
+            texts.flat[k] = f"{show(v)}\n±{show((hi - lo) / 2)}"
+        else:
+            texts.flat[k] = f"{show(v)}\n{show(lo)}–{show(hi)}"
+    return texts
+
+
+def funnel_plot(comparison, fig: Figure | None = None) -> Figure:
+    """The funnel of each alternative: leads, MQLs, SQLs, wins and times leads went cold waiting.
+
+    One panel per stage, each on its own linear axis, so that a difference of a few
+    percent in leads and one of a few dozen wins both show. In each panel every
+    alternative is a point (the mean over the paired replications) with an error bar
+    (the confidence interval of that mean, at the comparison's level); the axis is not
+    drawn from zero, so points rather than bars. A dashed line marks the baseline's
+    mean, and where the baseline's mean is not zero the top axis reads the same
+    positions as a percentage difference to it. Alternatives run down the side, the
+    first on top (today first, then the grid by its value, for a one-setting sweep).
 
     Args:
         comparison: a :class:`sim.decide.compare.Comparison`.
-        ax: the Axes to draw into; a new Figure is made if not given.
+        fig: the Figure (or SubFigure) to add the panels to; a new Figure is made if not given.
 
     Returns:
         The Figure drawn into.
     """
     labels = _order(comparison)
-    fig, ax = _axes(ax, (_width(len(labels), 0.9), 5 + _x_labels_height(labels)))
     stages = [m for m in FUNNEL_STAGES if m in set(comparison.measures["measure"])]
-    width = 0.8 / max(1, len(stages))
-    positions = np.arange(len(labels), dtype=float)
-    for k, measure in enumerate(stages):
+    wrapped = [_wrap(label) for label in labels]
+    if fig is None:
+        lines = sum(len(w.splitlines()) for w in wrapped)
+        ticks = INCH_PER_CHAR * max((len(line) for w in wrapped for line in w.splitlines()), default=0)
+        size = (min(14.0, max(9.0, 0.6 + ticks + 2.2 * len(stages))), 2.3 + 0.25 * lines + 0.12 * len(labels))
+        fig = Figure(figsize=size, layout="constrained")
+    axes = np.atleast_1d(fig.subplots(1, max(1, len(stages)), sharey=True, squeeze=False)[0])
+    y = np.arange(len(labels))[::-1]  # the first alternative on top, as in a table
+    ci = f"{comparison.level:.0%} CI of the mean"
+    for k, (ax, measure) in enumerate(zip(axes, stages, strict=False)):
         table = _measure(comparison, measure, labels)
         # A count cannot be negative; the t interval dips below zero when almost every replication is zero.
-        low = table["mean"] - table["ci_low"].clip(lower=0)
-        high = table["ci_high"] - table["mean"]
-        ax.bar(positions + (k - (len(stages) - 1) / 2) * width, table["mean"], width, label=FUNNEL_STAGES[measure],
-               yerr=np.vstack([low.clip(lower=0), high.clip(lower=0)]), capsize=2, color=f"C{k}",
-               error_kw={"elinewidth": 0.8})
-    # Leads outnumber wins by one or two orders of magnitude, so a linear axis flattens the later stages;
-    # symlog rather than log because zero (no lead went cold) is a real answer a log axis cannot show.
-    ax.set_yscale("symlog", linthresh=1)
-    ax.set_ylim(bottom=0)
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_ylabel("count over the horizon (mean, log scale)")
-    _categorical_x(ax, labels)
-    ax.set_title(f"Funnel per alternative, with {comparison.level:.0%} CI")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    ax.grid(True, axis="y", alpha=0.3)
+        low = (table["mean"] - table["ci_low"].clip(lower=0)).clip(lower=0)
+        high = (table["ci_high"] - table["mean"]).clip(lower=0)
+        ax.errorbar(table["mean"], y, xerr=np.nan_to_num(np.vstack([low, high])), fmt="o", color=f"C{k}",
+                    capsize=3, label=f"{FUNNEL_STAGES[measure]}: mean, {ci}", clip_on=False)
+        base = table["mean"].get(comparison.baseline, math.nan)
+        if math.isfinite(base):
+            ax.axvline(base, color="grey", linestyle="--", linewidth=1, zorder=0)
+        if math.isfinite(base) and base > 0:
+            top = ax.secondary_xaxis("top", functions=(lambda v, b=base: (v / b - 1) * 100,
+                                                       lambda p, b=base: (p / 100 + 1) * b))
+            top.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}%" if round(v) else "0%"))
+            top.xaxis.set_major_locator(MaxNLocator(nbins=3))
+            top.tick_params(labelsize=8)
+        ax.set_title(FUNNEL_STAGES[measure])
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=3, min_n_ticks=2))
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: _number(v)))
+        if ax.get_xlim()[0] < 0:  # no count is below zero (points there are drawn whole: clip_on=False)
+            ax.set_xlim(left=0, right=max(ax.get_xlim()[1], 1.0))
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.set_ylim(-0.7, len(labels) - 0.3)
+    axes[0].set_yticks(y, wrapped)
+    fig.supxlabel(f"count over the horizon: mean of {comparison.n} replications, bar: {ci}", fontsize=10)
+    fig.suptitle(f"Funnel per alternative: one panel per stage, each on its own linear axis (not from zero)\n"
+                 f"dashed line: the baseline ({_wrap(comparison.baseline)}); top axis: the difference to it",
+                 fontsize=11)
     return fig
 
 
@@ -595,7 +690,11 @@ def _x_labels_height(labels: list[str]) -> float:
     return max(0.0, (0.71 * longest if turned else 0.0) + deepest - 0.5)
 
 
-def _outline(x: float, y: float) -> Rectangle:
+def _outline(x: float, y: float, dashed: bool = False) -> Rectangle:
+    """A heatmap cell's outline: solid red round the best, dashed (inset, so neighbours' stay apart) round a tie."""
+    if dashed:
+        return Rectangle((x - 0.44, y - 0.44), 0.88, 0.88, fill=False, edgecolor="red", linewidth=1.5,
+                         linestyle=(0, (4, 2)))
     return Rectangle((x - 0.5, y - 0.5), 1, 1, fill=False, edgecolor="red", linewidth=2.5)
 
 

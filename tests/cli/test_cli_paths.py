@@ -23,12 +23,14 @@ from sim.montecarlo import backends
 
 T, S = TEACHING, SMALL_FIRM
 COMMANDS = {  # each command with what it needs to run, and the output options it has
-    "run": (["run", T, "--reps", 2], {"--out": "dir", "--monthly": "file"}),
+    "run": (["run", T, "--reps", 2], {"--out": "dir", "--monthly": "file", "--excel": "file"}),
     "compare": (["compare", T, "--marketing-share", "0.2,0.3", "--reps", 2],
                 {"--out": "dir", "--plots": "dir", "--excel": "file"}),
     "sweep": (["sweep", T, "--marketing-share", "0.2,0.3", "--reps", 2],
               {"--out": "dir", "--plots": "dir", "--excel": "file"}),
     "optimize": (["optimize", S], {"--out": "dir", "--plots": "dir", "--excel": "file"}),
+    "sensitivity": (["sensitivity", T, "--vary", "roles.ae.fte=1:3", "--reps", 2],
+                    {"--out": "dir", "--plots": "dir", "--excel": "file"}),
 }
 
 

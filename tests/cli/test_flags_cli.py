@@ -91,9 +91,10 @@ NOT_PASSED = {"budget_tolerance", "spend_step", "max_evaluations"}
 # Parameters no option of the command line reaches: the pure response curves' rate and lag_months (the scenario's
 # schema checks those fields first), the record of a lead table, and what plots and exports are given (the command
 # line gives them only what it made itself: a comparison, its own extra tables, the fan chart's monthly frames,
-# labels and bands, a waterfall's replications, a sensitivity plot's result, what-if settings it built from --set).
+# labels and bands, a waterfall's replications, a sensitivity plot's result, what-if settings it built from --set,
+# the numbers measures_table formats and where their measures are).
 NOT_FROM_OPTIONS = {"rate", "lag_months", "record", "comparison", "against", "extra", "monthly", "label", "bands",
-                    "settings", "replications", "result"}
+                    "settings", "replications", "result", "data", "measures"}
 # Named by the writers of --out, --plots (and their folder checks) as `directory`: the command line words each
 # writer's refusal with the option that gave that writer its folder (sim/cli/split.py, _write_outputs).
 WORDED_BY_THE_WRITER = {"directory"}

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from cli_run import assert_one_line_per_option, in_process, strict_json
 from paths import SCENARIOS, SMALL_FIRM, TEACHING
+from workbooks import assert_records_equal, by_code, inputs, items, sheet
 
 from sim.scenario import load_scenario
 
@@ -65,10 +66,26 @@ def test_plan_yaml_is_the_chosen_plan_as_a_scenario_that_keeps_the_budget(over_t
 
 
 def test_the_cash_chart_and_the_workbook_are_written(over_time):
-    _, _, plots, excel, _ = over_time
+    document, _, plots, excel, _ = over_time
     assert (plots / "cash.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     book = openpyxl.load_workbook(excel, read_only=True)
-    assert {"calendar", "guarantee"} <= set(book.sheetnames)
+    assert {"Inputs", "Monthly", "Calendar", "Search", "Diagnostics", "Columns"} <= set(book.sheetnames)
+    book.close()
+    # The Calendar sheet is the JSON's calendar, a row per month: the spend, and the hires requested that month.
+    calendar = by_code(excel, "Calendar")
+    assert list(calendar["month"]) == list(range(12))
+    assert list(calendar["spend_month.ads"]) == pytest.approx(document["calendar"]["spend_month.ads"])
+    hires = document["calendar"]["hires.ae"]
+    assert list(calendar["hires.ae"]) == [hires.count(m) for m in range(12)]
+    # Diagnostics: the JSON's, item for item, named in words; what was checked: the JSON's statements.
+    d = {k: v for k, v in document["diagnostics"].items() if k != "statements"}
+    d["cash_constraint_broken_by"] = "; ".join(d["cash_constraint_broken_by"]) or "none"
+    assert sorted(items(excel, "Diagnostics")) == sorted(d)
+    assert_records_equal([items(excel, "Diagnostics")], [d])
+    assert (sheet(excel, "Diagnostics")["Item"] != sheet(excel, "Diagnostics")["Code"]).all()
+    assert [r["Value"] for r in inputs(excel) if r["Item"] == "What the optimiser checked"] == \
+        document["diagnostics"]["statements"]
+    assert [r["Value"] for r in inputs(excel) if r["Item"] == "Calendar"] == document["calendar"]["lines"]
 
 
 def test_running_again_resumes_and_gives_the_same_answer(over_time):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cli_run import assert_one_line_per_option, in_process, nonblank_lines, strict_json
 from paths import BAD_DIR, TEACHING
+from workbooks import assert_records_equal, by_code, formats, inputs, inputs_value
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -11,7 +12,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def test_a_tornado_ranks_the_settings_and_writes_its_plot(tmp_path):
     code, text, err = in_process("sensitivity", str(TEACHING), "--vary", "channels.ads.spend=3000:8000",
                                  "--vary", "customers.expansion_month=0:0.05", "--reps", "4", "--seed", "1",
-                                 "--json", "--plots", str(tmp_path / "plots"))
+                                 "--json", "--plots", str(tmp_path / "plots"), "--excel", str(tmp_path / "s.xlsx"))
     assert code == 0, err
     document = strict_json(text)
     settings = document["settings"]
@@ -19,6 +20,14 @@ def test_a_tornado_ranks_the_settings_and_writes_its_plot(tmp_path):
     assert settings[1]["width"] == 0 and not settings[1]["shown"]  # enters nothing: exactly 0, common worlds
     assert settings[0]["swing"] == settings[0]["at_high"] - settings[0]["at_low"]
     assert (tmp_path / "plots" / "tornado.png").read_bytes().startswith(PNG)
+    # The workbook's ranked table is the JSON's, each setting's ends formatted in the setting's own unit.
+    book = tmp_path / "s.xlsx"
+    assert_records_equal(by_code(book, "Sensitivity").to_dict(orient="records"), settings)
+    ends = formats(book, "Sensitivity", key="Setting (its path in the scenario)")
+    assert ends[("channels.ads.spend", "Low value")] == "#,##0"  # money
+    assert ends[("customers.expansion_month", "High value")] == "0.0%"  # a rate per month
+    assert (inputs_value(book, "Replications per point"), inputs_value(book, "Method")) == (4, "tornado")
+    assert [r["Value"] for r in inputs(book) if r["Item"] == "What was checked"] == document["statements"]
 
 
 def test_morris_prints_its_noise_floor_and_writes_the_indices(tmp_path):

@@ -22,6 +22,7 @@ import pytest
 from cli_run import assert_one_line_per_option, in_process, stamps, strict_json
 from paths import SMALL_FIRM, TEACHING
 from scipy import stats
+from workbooks import assert_records_equal, by_code, formats, inputs, inputs_value, items, sheet
 
 from sim.scenario import load_scenario
 
@@ -31,7 +32,7 @@ SEED = 5
 REPS = 8
 PNG = b"\x89PNG\r\n\x1a\n"
 TABLES = ["alternatives", "paired", "measures", "replications", "failures"]
-SHEETS = ["summary", "paired", "measures", "replications"]
+SHEETS = ["Inputs", "Summary", "Paired", "Measures", "Monthly", "Replications", "Columns"]
 
 
 # ---------------------------------------------------------------------------------
@@ -83,12 +84,14 @@ COMPARE = ("compare", TEACHING, "--marketing-share", "0.2,0.3", "--reps", REPS, 
 
 @pytest.fixture(scope="module")
 def compared(tmp_path_factory):
-    out_dir = tmp_path_factory.mktemp("compare") / "out"
-    return _ok(*COMPARE, "--out", out_dir), out_dir
+    base = tmp_path_factory.mktemp("compare")
+    out_dir, book = base / "out", base / "book" / "result.xlsx"
+    book.parent.mkdir()
+    return _ok(*COMPARE, "--out", out_dir, "--excel", book), out_dir, book
 
 
 def test_compare_json_has_its_parts(compared):
-    doc, _ = compared
+    doc, *_ = compared
     assert {"comparison", "alternatives", "paired", "p_best"} <= set(doc)
     assert [a["alternative"] for a in doc["alternatives"]] == ["today", "marketing 20%", "marketing 30%"]
     shares = {a["alternative"]: a["marketing_share"] for a in doc["alternatives"]}
@@ -106,7 +109,7 @@ def test_compare_json_has_its_parts(compared):
 
 
 def test_compare_differences_are_those_of_the_replications(compared):
-    doc, out_dir = compared
+    doc, out_dir, _ = compared
     tidy = pd.read_csv(out_dir / "replications.csv")
     assert tidy["objective"].tolist() == tidy["contribution"].tolist()  # the default objective
     values = _objectives(out_dir)
@@ -136,7 +139,7 @@ def test_compare_differences_are_those_of_the_replications(compared):
 
 
 def test_out_writes_csv_and_parquet_that_read_back_equal(compared):
-    _, out_dir = compared
+    _, out_dir, _ = compared
     for name in TABLES:
         from_csv = pd.read_csv(out_dir / f"{name}.csv")
         from_parquet = pd.read_parquet(out_dir / f"{name}.parquet")
@@ -148,7 +151,7 @@ def test_out_writes_csv_and_parquet_that_read_back_equal(compared):
 
 
 def test_compare_resumes_from_out_without_running_anything_again(compared):
-    doc, out_dir = compared
+    doc, out_dir, _ = compared
     chunks = _chunks(out_dir)
     assert len(chunks) == 3  # one experiment directory per alternative
     before = stamps(chunks)
@@ -159,7 +162,7 @@ def test_compare_resumes_from_out_without_running_anything_again(compared):
 
 
 def test_compare_without_out_gives_the_same_numbers(compared):
-    doc, _ = compared
+    doc, *_ = compared
     assert json.dumps(_ok(*COMPARE)) == json.dumps(doc)
 
 
@@ -240,18 +243,24 @@ def test_sweep_over_two_settings(tmp_path):
 # --excel
 
 
-def test_excel(tmp_path):
-    book_path = tmp_path / "result.xlsx"
-    doc = _ok(*COMPARE, "--excel", book_path)
-    book = openpyxl.load_workbook(book_path, read_only=True)
-    assert book.sheetnames[:4] == SHEETS
-    rows = list(book["replications"].iter_rows(values_only=True))
-    assert len(rows) == 1 + 3 * REPS
-    assert "objective" in rows[0] and "replication" in rows[0]
-    summary = [row for row in book["summary"].iter_rows(values_only=True) if row and row[0] == "best"]
-    assert summary and summary[0][1] == doc["comparison"]["best"]
-    book.close()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.xlsx"]
+def test_excel_holds_the_numbers_of_the_json(compared):
+    doc, _, book = compared
+    assert openpyxl.load_workbook(book, read_only=True).sheetnames == SHEETS
+    assert sorted(p.name for p in book.parent.iterdir()) == ["result.xlsx"]  # nothing left beside it
+    # Every sheet read back with pandas as it is, its columns by code, equals the JSON, number for number.
+    assert_records_equal(by_code(book, "Summary").to_dict(orient="records"), doc["alternatives"],
+                         keys=[k for k in doc["alternatives"][0] if k != "n"])
+    assert_records_equal(by_code(book, "Paired").to_dict(orient="records"), doc["paired"])
+    measures = by_code(book, "Measures").to_dict(orient="records")
+    key = {(m["alternative"], m["measure"]): m for m in measures}
+    assert len(key) == len(doc["measures"])
+    assert_records_equal([key[(m["alternative"], m["measure"])] for m in doc["measures"]], doc["measures"])
+    assert len(sheet(book, "Replications")) == 3 * REPS
+    c = doc["comparison"]
+    assert (inputs_value(book, "Best"), inputs_value(book, "Baseline"), inputs_value(book, "Root seed"),
+            inputs_value(book, "Replications per alternative")) == (c["best"], c["baseline"], SEED, REPS)
+    assert inputs_value(book, "Command").startswith("funnel compare ")
+    assert inputs_value(book, "Scenario file") == str(TEACHING)
 
 
 # ---------------------------------------------------------------------------------
@@ -362,14 +371,30 @@ def _chosen_objectives(out_dir, label: str) -> np.ndarray:
 
 
 def test_optimize_writes_tables_and_a_workbook_that_read_back(tmp_path, small):
-    doc = _ok(*OPTIMIZE, "--out", tmp_path / "out", "--excel", tmp_path / "optimize.xlsx")
+    book = tmp_path / "optimize.xlsx"
+    doc = _ok(*OPTIMIZE, "--out", tmp_path / "out", "--excel", book)
     checked = pd.read_csv(tmp_path / "out" / "guarantee.csv")["checked"].tolist()
     assert checked == doc["diagnostics"]["statements"]
     diagnostics = pd.read_csv(tmp_path / "out" / "diagnostics.csv")
     assert diagnostics.loc[0, "estimate"] == pytest.approx(doc["diagnostics"]["estimate"])
-    book = openpyxl.load_workbook(tmp_path / "optimize.xlsx", read_only=True)
-    assert {"allocation", "search", "diagnostics", "guarantee"} <= set(book.sheetnames)
-    book.close()
+    names = openpyxl.load_workbook(book, read_only=True).sheetnames
+    assert names == [*SHEETS[:-1], "Allocation", "Search", "Diagnostics", "Columns"]
+    # The optimiser's sheets hold the JSON's numbers, each item named in words, with its unit's format.
+    assert_records_equal([items(book, "Allocation")], [doc["allocation"]])
+    assert sorted(items(book, "Allocation")) == sorted(doc["allocation"])
+    expected = {k: v for k, v in doc["diagnostics"].items() if k != "statements"}
+    assert sorted(items(book, "Diagnostics")) == sorted(expected)
+    assert_records_equal([items(book, "Diagnostics")], [expected])
+    for name in ("Allocation", "Diagnostics"):
+        table = sheet(book, name)
+        assert (table["Item"] != table["Code"]).all(), name  # every item has a name in words
+    assert formats(book, "Diagnostics", key="Code")[("estimate", "Value")] == "#,##0"
+    assert formats(book, "Allocation", key="Code")[("marketing_share", "Value")] == "0.0%"
+    search = pd.read_csv(tmp_path / "out" / "search.csv")
+    assert_records_equal(by_code(book, "Search").to_dict(orient="records"), search.to_dict(orient="records"))
+    assert [r["Value"] for r in inputs(book) if r["Item"] == "What the optimiser checked"] == checked
+    assert_records_equal(by_code(book, "Summary").to_dict(orient="records"), doc["alternatives"],
+                         keys=[k for k in doc["alternatives"][0] if k != "n"])
 
 
 def test_optimize_for_cvar(tmp_path, small):
@@ -398,8 +423,9 @@ def test_optimize_for_the_probability_of_a_target(tmp_path, small):
 
 
 def test_smallest_budget_reaching_a_revenue_target(tmp_path):
+    book = tmp_path / "budget.xlsx"
     doc = _ok("optimize", TEACHING, "--smallest-budget", "--target", 200000, "--probability", 0.5,
-              "--fresh-reps", 12, "--seed", 1, "--out", tmp_path)
+              "--fresh-reps", 12, "--seed", 1, "--out", tmp_path, "--excel", book)
     allocation, b = doc["allocation"], doc["budget_search"]
     low, high = allocation["budget_low"], allocation["budget_high"]
     assert 0 <= low < high and (b["budget_low"], b["budget_high"]) == (low, high)
@@ -419,6 +445,14 @@ def test_smallest_budget_reaching_a_revenue_target(tmp_path):
         rows = [r for r in tried if r["budget"] == budget]
         assert (rows[0]["verdict"] == "reached") == (max(r["lower"] for r in rows) >= 0.5)
     assert pd.read_csv(tmp_path / "budgets.csv").shape[0] == len(tried)
+    # The workbook holds the same: the allocation, every budget tried, the search's bracket and proofs.
+    assert openpyxl.load_workbook(book, read_only=True).sheetnames == ["Inputs", "Allocation", "Budgets",
+                                                                       "Budget search", "Columns"]
+    assert_records_equal([items(book, "Allocation")], [allocation])
+    assert_records_equal(by_code(book, "Budgets").to_dict(orient="records"), tried)
+    assert sorted(items(book, "Budget search")) == sorted(b)
+    assert_records_equal([items(book, "Budget search")], [b])
+    assert inputs_value(book, "Target") == 200000 and inputs_value(book, "What was shown at the top") == b["high_proof"]
 
 
 # ---------------------------------------------------------------------------------

@@ -200,32 +200,9 @@ def test_alternatives_from_files_without_budgets_show_their_planned_team():
     assert _planned_fte(files[1])["ae"] == 7 + 2 and _planned_fte(files[2])["sdr"] == 2 + 4
 
 
-def _sheet_columns(header):
-    """The alternatives-table column under each header of the workbook's summary sheet (CI columns follow theirs)."""
-    stems = {"difference to baseline": "vs_baseline", "difference to best": "vs_best", "P(best)": "p_best"}
-    columns, stem = [], None
-    for h in header:
-        if h.startswith("objective ("):
-            stem = "objective"
-            columns.append(stem)
-        elif h in stems:
-            stem = stems[h]
-            columns.append(stem)
-        elif h in ("CI low", "CI high"):
-            columns.append(f"{stem}_ci_{h.split()[1]}")
-        elif h == "P(selected)":
-            columns.append("p_selected")
-        elif h.startswith("FTE "):
-            columns.append(f"fte.{h.removeprefix('FTE ')}")
-        elif h == "alternative":
-            columns.append(h)
-        else:  # a setting: "marketing share", "channel share: ads"
-            columns.append(h.replace(" share: ", "_share.").replace(" ", "_"))
-    return columns
-
-
 def test_a_comparisons_tables_and_workbook_hold_its_numbers(teaching, tmp_path):
     import openpyxl
+    from workbooks import assert_frame_matches, by_code, inputs_value
 
     c = sweep(teaching, {"marketing_share": [0.2, 0.35]}, reps=3, seed=1)
     pd.testing.assert_frame_equal(c.summary(), c.alternatives, check_exact=True)
@@ -235,21 +212,18 @@ def test_a_comparisons_tables_and_workbook_hold_its_numbers(teaching, tmp_path):
     assert c.alternatives.loc["today", "objective"] != 1.0
     path = c.to_excel(tmp_path / "c.xlsx")
     book = openpyxl.load_workbook(path, read_only=True)
-    assert book.sheetnames == ["summary", "paired", "measures", "replications"]
-    rows = list(book["summary"].iter_rows(values_only=True))
-    above = dict(r[:2] for r in rows[:7])
-    assert (above["best"], above["baseline"], above["replications"], above["risk"]) == (c.best, "today", 3, "mean")
-    header, body = rows[8], rows[9:]
-    columns = _sheet_columns(header)
-    expected = c.alternatives.reset_index()
-    assert sorted(columns) == sorted(col for col in expected.columns if col != "n")
-    back = pd.DataFrame(body, columns=columns)[list(expected.columns.drop("n"))]
-    pd.testing.assert_frame_equal(back, expected.drop(columns="n"), check_dtype=False, rtol=1e-15)
-    for sheet, table in (("paired", c.paired), ("measures", c.measures), ("replications", c.replications)):
-        read = pd.read_excel(path, sheet_name=sheet)
-        assert list(read.columns) == list(table.columns)
+    assert book.sheetnames == ["Inputs", "Summary", "Paired", "Measures", "Monthly", "Replications", "Columns"]
+    book.close()
+    assert (inputs_value(path, "Best"), inputs_value(path, "Baseline"), inputs_value(path, "Replications per "
+            "alternative"), inputs_value(path, "Risk measure")) == (c.best, "today", 3, "mean")
+    # Each sheet read back with pandas as it is (no rows to skip), its columns by code: the comparison's tables.
+    assert_frame_matches(by_code(path, "Summary"), c.alternatives.reset_index().drop(columns="n"))
+    for sheet, table in (("Paired", c.paired), ("Replications", c.replications)):
         # Excel has no infinity: an infinite variance reduction is an empty cell.
-        pd.testing.assert_frame_equal(read, table.replace([np.inf, -np.inf], np.nan), check_dtype=False, rtol=1e-15)
+        assert_frame_matches(by_code(path, sheet), table)
+    measures = by_code(path, "Measures").drop(columns=["Measure", "Unit"])
+    assert_frame_matches(measures.sort_values(["alternative", "measure"], ignore_index=True),
+                         c.measures.sort_values(["alternative", "measure"], ignore_index=True))
 
 
 def test_a_comparisons_repr_is_short_and_names_the_best(teaching):

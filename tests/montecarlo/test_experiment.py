@@ -268,6 +268,7 @@ def test_dask_problems_are_one_clear_line(monkeypatch):
 
 def test_an_experiments_tables_and_workbook_hold_its_replications(tmp_path):
     import openpyxl
+    from workbooks import assert_frame_matches, by_code, inputs_value
 
     exp = run_many(small(), reps=4, seed=2)
     frame = exp.to_frame()
@@ -277,17 +278,16 @@ def test_an_experiments_tables_and_workbook_hold_its_replications(tmp_path):
     path = exp.to_excel(tmp_path / "book" / "exp.xlsx")
     assert path == tmp_path / "book" / "exp.xlsx"
     book = openpyxl.load_workbook(path, read_only=True)
-    assert book.sheetnames == ["summary", "replications", "monthly"]
-    above = dict(row[:2] for row in book["summary"].iter_rows(max_row=8, values_only=True))
-    assert above["scenario"] == "test" and above["root seed"] == "2" and above["replications"] == 4
-    # The summary sheet is experiment.summary(), under the lines that say what it is.
-    summary = pd.read_excel(path, sheet_name="summary", skiprows=9, index_col=0)
+    assert book.sheetnames == ["Inputs", "Measures", "Monthly", "Monthly by replication", "Replications", "Columns"]
+    book.close()
+    assert (inputs_value(path, "Scenario"), inputs_value(path, "Root seed"),
+            inputs_value(path, "Replications completed")) == ("test", 2, 4)
+    # The Measures sheet is experiment.summary(), one row per measure with its words, unit and code.
+    summary = by_code(path, "Measures").set_index("measure")[list(exp.summary().columns)]
     summary.index.name = "measure"
-    pd.testing.assert_frame_equal(summary, exp.summary(), check_dtype=False, rtol=1e-15)
-    for sheet, table in (("replications", exp.replications), ("monthly", exp.monthly)):
-        back = pd.read_excel(path, sheet_name=sheet)
-        assert list(back.columns) == list(table.columns)
-        pd.testing.assert_frame_equal(back, table, check_dtype=False, rtol=1e-15)
+    pd.testing.assert_frame_equal(summary.loc[exp.summary().index], exp.summary(), check_dtype=False, rtol=1e-15)
+    for sheet, table in (("Replications", exp.replications), ("Monthly by replication", exp.monthly)):
+        assert_frame_matches(by_code(path, sheet), table)
 
 
 def test_an_experiments_repr_is_short_and_names_it():

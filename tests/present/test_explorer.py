@@ -7,6 +7,7 @@ numbers.
 """
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -56,6 +57,15 @@ def test_a_slider_move_runs_that_scenario_with_the_same_seed(explorer, scenario)
     assert bytes(explorer._widgets["image"].value).startswith(PNG)
     html = explorer.table_html()
     assert "wins lost to waiting" in html and "e+" not in html
+    shown = explorer.table(["wins", "contribution", "sla_share"])
+    change, low, high = _paired(explorer.start_run, explorer.now_run, "wins")
+    texts = re.findall(r"[-+][\d,]+(?:\.\d+)?", shown.iloc[0, 3])
+    for text, value in zip(texts, (change, low, high), strict=True):  # each as shown, to its last digit
+        assert float(text.replace(",", "")) == pytest.approx(value, abs=0.5 * 10 ** -len(text.partition(".")[2]))
+    assert shown.loc["contribution", "measure"] == f"contribution ({explorer.start.currency})"
+    assert shown.loc["sla_share", "now"].endswith("%")
+    with pytest.raises(sim.PresentError, match="measures"):
+        explorer.table(["no_such_measure"])
     # set() moves the widget too, and reset() brings every control back.
     explorer.set(discipline="lifo")
     assert explorer.widgets["discipline"].value == "lifo"

@@ -10,6 +10,7 @@ import openpyxl
 import pandas as pd
 import pytest
 from paths import TEACHING
+from workbooks import assert_frame_matches, assert_records_equal, by_code, formats, inputs, inputs_value, items, sheets
 
 from sim import __version__, load_scenario
 from sim.decide.compare import compare, sweep
@@ -46,8 +47,8 @@ def tables(comparison, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def workbook(comparison, tmp_path_factory):
-    path = write_excel(comparison, tmp_path_factory.mktemp("excel") / "sweep.xlsx", extra={"curve": EXTRA})
-    return openpyxl.load_workbook(path)
+    """The sweep's workbook: its path (read it back with pandas, as its readers do)."""
+    return write_excel(comparison, tmp_path_factory.mktemp("excel") / "sweep.xlsx", extra={"curve": EXTRA})
 
 
 def expected_tables(c):
@@ -65,12 +66,6 @@ def strict_json(text):
 
 def sheet_rows(sheet):
     return [list(row) for row in sheet.iter_rows(values_only=True)]
-
-
-def summary_table(sheet):
-    rows = sheet_rows(sheet)
-    start = next(k for k, row in enumerate(rows) if row[0] == "alternative")
-    return rows[start], rows[start + 1:]
 
 
 # --- write_tables
@@ -197,98 +192,203 @@ def test_unusable_extra_names_are_refused(comparison, tmp_path, name):
     assert not list(tmp_path.iterdir())
 
 
-# --- write_excel
+# --- write_excel: a comparison, read back as its readers do (pandas, no skiprows)
+
+SHEETS = ["Inputs", "Summary", "Paired", "Measures", "Monthly", "Replications", "curve", "Columns"]
 
 
 def test_workbook_sheets_in_order(workbook):
-    assert workbook.sheetnames == ["summary", "paired", "measures", "replications", "curve"]
+    assert openpyxl.load_workbook(workbook).sheetnames == SHEETS
 
 
-def test_summary_has_header_lines(workbook, comparison):
-    lines = {row[0]: row[1] for row in sheet_rows(workbook["summary"])[:8] if row[0]}
-    assert lines["objective"] == comparison.objective.label and lines["risk"] == comparison.risk.label
-    assert lines["confidence level"] == comparison.level and lines["replications"] == comparison.reps
-    assert lines["best"] == comparison.best and lines["baseline"] == comparison.baseline
+def test_every_sheet_is_a_plain_table_that_pandas_reads_as_it_is(workbook):
+    book = openpyxl.load_workbook(workbook)
+    listed = pd.read_excel(workbook, sheet_name="Columns")
+    for name, frame in sheets(workbook).items():
+        sheet = book[name]
+        header = [c.value for c in sheet[1]]
+        assert all(isinstance(h, str) and h for h in header), name
+        assert list(frame.columns) == header, name  # row 1 is the header, each once (pandas renames no twin)
+        assert sheet.max_row == len(frame) + 1, name  # nothing above or below the table
+        assert sheet.freeze_panes == "B2", name
+        for k, h in enumerate(header):
+            width = sheet.column_dimensions[openpyxl.utils.get_column_letter(k + 1)].width
+            assert width >= min(len(h), 48), (name, h)
+        if name != "Columns":  # the Columns sheet lists every column of every other sheet, in order
+            assert list(listed.loc[listed["Sheet"] == name, "Column"]) == header, name
 
 
-def test_summary_holds_each_alternative_and_its_objective(workbook, comparison):
-    header, rows = summary_table(workbook["summary"])
-    objective = header.index("objective (mean)")
-    assert header[objective + 1: objective + 3] == ["CI low", "CI high"]
-    got = {row[0]: row[objective] for row in rows}
-    assert list(got) == list(comparison.alternatives.index)
-    for label, value in comparison.alternatives["objective"].items():
-        assert got[label] == pytest.approx(value, rel=1e-12, abs=1e-9)
-    baseline = header.index("difference to baseline")
-    for row, value in zip(rows, comparison.alternatives["vs_baseline"], strict=True):
-        assert row[baseline] == pytest.approx(value, rel=1e-12, abs=1e-9)
+def test_summary_is_the_alternatives_table(workbook, comparison):
+    assert_frame_matches(by_code(workbook, "Summary"), comparison.alternatives.reset_index().drop(columns="n"))
 
 
-def test_summary_formats_and_frozen_header(workbook):
-    sheet = workbook["summary"]
-    rows = sheet_rows(sheet)
-    header_row = next(k for k, row in enumerate(rows) if row[0] == "alternative") + 1
-    assert sheet.freeze_panes == f"B{header_row + 1}"
-    header = rows[header_row - 1]
-    first = sheet[header_row + 1]
-    assert first[header.index("marketing share")].number_format == "0.0%"
-    assert first[header.index("objective (mean)")].number_format == "#,##0"
-    assert first[header.index("P(best)")].number_format == "0.0%"
-    for k, name in enumerate(header):
-        width = sheet.column_dimensions[openpyxl.utils.get_column_letter(k + 1)].width
-        assert width >= len(name), name
+def test_paired_and_replications_are_the_comparisons_tables(workbook, comparison):
+    assert_frame_matches(by_code(workbook, "Paired"), comparison.paired)
+    got = by_code(workbook, "Replications")
+    assert_frame_matches(got, comparison.replications)
+    assert list(got["alternative"]) == list(comparison.replications["alternative"])
 
 
-def test_replications_sheet_has_one_row_per_replication(workbook, comparison):
-    rows = sheet_rows(workbook["replications"])
-    assert len(rows) == len(comparison.replications) + 1
-    header = rows[0]
-    assert header == list(comparison.replications.columns)
-    got = [row[header.index("objective")] for row in rows[1:]]
-    np.testing.assert_allclose(got, comparison.replications["objective"].to_numpy(), rtol=1e-12)
-    assert workbook["replications"].freeze_panes == "B2"
+def test_measures_are_named_in_words_with_their_unit_and_code(workbook, comparison):
+    got = by_code(workbook, "Measures")
+    key = ["alternative", "measure"]
+    expected = comparison.measures.sort_values(key, ignore_index=True)
+    assert_frame_matches(got.drop(columns=["Measure", "Unit"]).sort_values(key, ignore_index=True), expected)
+    unit = {row["measure"]: row["Unit"] for row in got.to_dict(orient="records")}
+    assert (unit["leads"], unit["wins"], unit["revenue"], unit["qualifier_utilisation"],
+            unit["response_time_median_hours"]) == ("leads", "wins", "USD", "share", "hours")
+    words = dict(zip(got["measure"], got["Measure"], strict=True))
+    assert words["cost.total"] == "Total costs" and words["wins"] == "Deals won"
 
 
-def test_paired_and_measures_sheets_match(workbook, comparison):
-    for name in ("paired", "measures"):
-        rows = sheet_rows(workbook[name])
-        frame = getattr(comparison, name)
-        assert rows[0] == list(frame.columns)
-        assert [row[0] for row in rows[1:]] == list(frame["alternative"])
+def test_monthly_is_the_mean_and_spread_of_each_month_over_the_replications(workbook, comparison, scenario):
+    got = pd.read_excel(workbook, sheet_name="Monthly")
+    labels = list(comparison.alternatives.index)
+    assert list(got["Alternative"]) == [a for a in labels for _ in range(scenario.horizon_months)]
+    assert list(got["Month"]) == list(range(scenario.horizon_months)) * len(labels)
+    # Computed here from the long series by pandas, not by the workbook's code.
+    m = comparison.monthly.sort_values(["alternative", "replication", "month"])
+    m = m.assign(gross=m["revenue"] * scenario.gross_margin,  # gross margin: revenue at the scenario's rate
+                 cash=m.groupby(["alternative", "replication"])["contribution"].cumsum())
+    groups = m.groupby(["alternative", "month"])
+    lines = {"Marketing spend (USD)": "marketing_spend", "Salaries (USD)": "salaries",
+             "Commissions (USD)": "commissions", "Other costs (lead costs, nurture, SDR bonuses; USD)": "other_costs",
+             "Total costs (USD)": "costs", "Revenue (USD)": "revenue", "Gross margin (USD)": "gross",
+             "Contribution (USD)": "contribution", "Cumulative contribution (cash; USD)": "cash",
+             "Bookings (USD)": "bookings", "Deals won": "wins"}
+    for header, column in lines.items():
+        for stat, value in (("mean", groups[column].mean()), ("P10", groups[column].quantile(0.1)),
+                            ("P90", groups[column].quantile(0.9))):
+            expected = [value[(a, k)] for a, k in zip(got["Alternative"], got["Month"], strict=True)]
+            np.testing.assert_allclose(got[f"{header}, {stat}"], expected, rtol=1e-9, atol=1e-6, err_msg=header)
+    # The lines add up to the total, and the last month's cash is the contribution over the horizon.
+    parts = ["Marketing spend (USD)", "Salaries (USD)", "Commissions (USD)",
+             "Other costs (lead costs, nurture, SDR bonuses; USD)"]
+    np.testing.assert_allclose(sum(got[f"{p}, mean"] for p in parts), got["Total costs (USD), mean"], rtol=1e-12)
+    last = got[got["Month"] == scenario.horizon_months - 1].set_index("Alternative")
+    contribution = comparison.replications.groupby("alternative")["contribution"].mean()
+    np.testing.assert_allclose(last.loc[labels, "Cumulative contribution (cash; USD), mean"], contribution[labels],
+                               rtol=1e-9)
+
+
+def test_inputs_say_what_the_numbers_are_about(workbook, comparison, scenario):
+    import sim
+
+    def value(item):
+        return inputs_value(workbook, item)
+
+    assert (value("Scenario"), value("Horizon"), value("Currency")) == ("teaching_minimal", 12, "USD")
+    assert (value("Root seed"), value("Replications per alternative"), value("Paired replications")) == (1, 10, 10)
+    assert (value("Failed replications"), value("Confidence level")) == (0, 0.95)
+    assert (value("Objective"), value("Risk measure"), value("Baseline"), value("Best")) == (
+        "contribution", "mean", "today", comparison.best)
+    assert value("Program") == f"funnel-sim {__version__}"
+    assert value("Budget for the horizon") == pytest.approx(sim.current_split(scenario).total, rel=1e-12)
+    rows = inputs(workbook)
+    assert [r["Item"] for r in rows][:2] == ["Workbook", "Program"]
+    assert any(r["Item"] == "Checked" and "lead accounting" in r["Value"] and "in 40 of 40 replications" in r["Value"]
+               for r in rows)
+    assert any(r["Item"] == "Not checked" for r in rows)
+
+
+def test_inputs_list_every_setting_the_alternatives_of_a_sweep_differ_in(workbook, comparison, scenario):
+    import sim
+
+    rows = {r["Item"].removeprefix("Differs between alternatives: "): r for r in inputs(workbook)
+            if r["Item"].startswith("Differs between alternatives: ")}
+    shares = comparison.alternatives["marketing_share"]
+    share = rows["Marketing share of the budget"]
+    assert share["Value"] == "; ".join(f"{label}: {x:.1%}" for label, x in shares.items())
+    assert share["Unit"] == "share" and "marketing_share" in share["Notes"]
+    # The split moves money between the one channel and the team: its spend differs, by the share of the budget.
+    total = sim.current_split(scenario).total
+    spend = rows["Spend on ads over the horizon"]
+    assert spend["Value"] == "; ".join(f"{label}: {x * total:,.0f} USD" for label, x in shares.items())
+    assert ("AE FTE" in rows) == (comparison.alternatives["fte.ae"].nunique() > 1)
+    assert not [item for item in rows if "Ads share" in item or "horizon_months" in item]  # the same everywhere
+
+
+@pytest.fixture(scope="module")
+def identical_book(identical, tmp_path_factory):
+    return write_excel(identical, tmp_path_factory.mktemp("same") / "same.xlsx")
+
+
+def test_alternatives_that_differ_in_nothing_but_their_names_list_no_difference(identical_book):
+    assert not [r for r in inputs(identical_book) if r["Item"].startswith("Differs")]
+
+
+def test_scenarios_compared_list_each_field_they_differ_in(scenario, tmp_path):
+    other = scenario.replace({"name": "other", "roles.ae.fte": 3, "scoring.mql_threshold": 0.35})
+    path = write_excel(compare({"today": scenario, "other": other}, reps=2, seed=1), tmp_path / "files.xlsx")
+    rows = {r["Item"].removeprefix("Differs between alternatives: "): r for r in inputs(path)
+            if r["Item"].startswith("Differs")}
+    assert rows["Scenario: scoring.mql_threshold"]["Value"] == "today: 0.3; other: 0.35"
+    assert rows["Scenario: roles.ae.fte"]["Value"] == "today: 2; other: 3"
+    assert rows["Scenario: roles.ae.fte"]["Unit"] == rows["AE FTE"]["Unit"] == "FTE"
+    # The budget the plan spends (no budget block): channel spend plus each AE at cost for the horizon.
+    budgets = [scenario.plan.marketing_spend + fte * scenario.roles.ae.cost_per_fte_year * 12 / 12 for fte in (2, 3)]
+    assert rows["Budget for the horizon"]["Value"] == f"today: {budgets[0]:,.0f} USD; other: {budgets[1]:,.0f} USD"
+    assert sorted(rows) == ["AE FTE", "Budget for the horizon", "Scenario: roles.ae.fte",
+                            "Scenario: scoring.mql_threshold"]  # not the name: it labels, it is no setting
+    assert inputs_value(path, "Scenario") == "teaching_minimal, other"
+
+
+def test_numbers_are_formatted_by_their_unit(workbook):
+    summary = formats(workbook, "Summary")
+    assert summary["Marketing share of the budget"] == summary["P(best)"] == "0.0%"
+    assert summary["Mean of contribution (USD)"] == summary["Mean of contribution (USD), CI low"] == "#,##0"
+    assert summary["AE FTE"] == "#,##0"
+    measures = formats(workbook, "Measures", key="Code")
+    assert measures[("leads", "Mean")] == measures[("leads", "P90")] == "#,##0.0"  # a mean of counts: one decimal
+    assert measures[("leads", "Replications")] == "#,##0"
+    assert measures[("revenue", "Mean")] == measures[("revenue", "SD")] == "#,##0"
+    assert measures[("qualifier_utilisation", "CI low")] == "0.0%"
+    assert measures[("response_time_median_hours", "Mean")] == "#,##0.0"
+    replications = formats(workbook, "Replications")
+    assert replications["Leads"] == replications["Deals won"] == "#,##0"  # one replication's count: whole
+    assert replications["Revenue (recognised; USD)"] == replications["Total costs (USD)"] == "#,##0"
+    assert replications["Lead to MQL rate"] == "0.0%"
+    assert replications["Response time, median (hours)"] == "#,##0.0"
+    assert replications["Replication"] == replications["Root seed"] == "0"
+    values = formats(workbook, "Inputs", key="Item")
+    assert values[("Confidence level", "Value")] == "0.0%" and values[("Budget for the horizon", "Value")] == "#,##0"
+    monthly = formats(workbook, "Monthly")
+    assert monthly["Month"] == "0" and monthly["Revenue (USD), mean"] == "#,##0"
+    assert monthly["Deals won, mean"] == "#,##0.0"
 
 
 def test_extra_table_is_a_sheet_with_its_index(workbook):
-    rows = sheet_rows(workbook["curve"])
+    rows = sheet_rows(openpyxl.load_workbook(workbook)["curve"])
     assert rows == [["share", "value"], [0.2, 1.5], [0.3, None]]
 
 
-def test_nan_and_inf_cells_are_empty(identical, tmp_path):
-    book = openpyxl.load_workbook(write_excel(identical, tmp_path / "same.xlsx"))
-    rows = sheet_rows(book["paired"])
-    column = rows[0].index("variance_reduction")
+def test_nan_and_inf_cells_are_empty(identical, identical_book):
+    book = openpyxl.load_workbook(identical_book)
+    rows = sheet_rows(book["Paired"])
+    column = rows[0].index("Variance reduction (independent-runs variance / paired variance)")
     assert [row[column] for row in rows[1:]] == [None] * len(identical.paired)
     assert [row[0] for row in rows[1:]] == list(identical.paired["alternative"])  # "=1+1" is text
-    assert book["paired"]["A2"].data_type == "s"
+    assert book["Paired"]["A2"].data_type == "s"
     # openpyxl reads a NaN it wrote back as None too, so look at what Excel would see: no value at all.
-    with zipfile.ZipFile(tmp_path / "same.xlsx") as z:
-        sheets = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
-    for xml in sheets:
+    with zipfile.ZipFile(identical_book) as z:
+        sheets_xml = [z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/")]
+    for xml in sheets_xml:
         assert not re.search(r"<v\s*/>|<v>\s*-?(nan|inf)", xml, re.IGNORECASE)
 
 
-def test_unwritable_workbook_raises_oserror_and_leaves_nothing(comparison, tmp_path):
+def test_unwritable_workbook_raises_oserror_and_leaves_nothing(identical, tmp_path):
     (tmp_path / "file").write_text("not a directory")
     with pytest.raises(OSError):
-        write_excel(comparison, tmp_path / "file" / "sweep.xlsx")
+        write_excel(identical, tmp_path / "file" / "sweep.xlsx")
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
     (tmp_path / "sweep.xlsx").mkdir()  # the workbook is written, then cannot replace a directory
     with pytest.raises(OSError):
-        write_excel(comparison, tmp_path / "sweep.xlsx")
+        write_excel(identical, tmp_path / "sweep.xlsx")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "sweep.xlsx"]
 
 
-def test_failed_workbook_write_keeps_the_old_workbook(comparison, tmp_path, monkeypatch):
-    path = write_excel(comparison, tmp_path / "sweep.xlsx")
+def test_failed_workbook_write_keeps_the_old_workbook(identical, tmp_path, monkeypatch):
+    path = write_excel(identical, tmp_path / "sweep.xlsx")
     before = path.read_bytes()
     save = openpyxl.Workbook.save
 
@@ -298,20 +398,20 @@ def test_failed_workbook_write_keeps_the_old_workbook(comparison, tmp_path, monk
 
     monkeypatch.setattr(openpyxl.Workbook, "save", save_then_fail)
     with pytest.raises(OSError, match="No space"):
-        write_excel(comparison, path)
+        write_excel(identical, path)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["sweep.xlsx"]
 
 
-def test_second_write_replaces_the_workbook(comparison, tmp_path):
+def test_second_write_replaces_the_workbook(identical, tmp_path):
     path = tmp_path / "sweep.xlsx"
-    write_excel(comparison, path, extra={"curve": EXTRA})
-    write_excel(comparison, path)
-    assert openpyxl.load_workbook(path).sheetnames == ["summary", "paired", "measures", "replications"]
+    write_excel(identical, path, extra={"curve": EXTRA})
+    write_excel(identical, path)
+    assert openpyxl.load_workbook(path).sheetnames == [s for s in SHEETS if s != "curve"]
     assert [p.name for p in tmp_path.iterdir()] == ["sweep.xlsx"]
 
 
-@pytest.mark.parametrize("name", ["summary", "bad:name", "x" * 32])
+@pytest.mark.parametrize("name", ["summary", "Inputs", "columns", "calendar", "bad:name", "x" * 32])
 def test_unusable_sheet_names_are_refused(comparison, tmp_path, name):
     with pytest.raises(PresentError, match="table name"):
         write_excel(comparison, tmp_path / "sweep.xlsx", extra={name: EXTRA})
@@ -326,6 +426,12 @@ def test_extra_names_differing_only_in_case_are_refused(comparison, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_what_a_workbook_cannot_hold_is_refused(tmp_path):
+    with pytest.raises(PresentError, match="^result: expected a comparison"):
+        write_excel({"not": "a result"}, tmp_path / "x.xlsx")
+    assert not list(tmp_path.iterdir())
+
+
 # --- write_experiment_excel and Experiment.to_excel
 
 
@@ -336,47 +442,91 @@ def experiment(scenario):
     return sim.run_many(scenario, reps=6, seed=4)
 
 
-def _experiment_sheets(path) -> dict[str, pd.DataFrame]:
-    """The three sheets read back with pandas: the summary below its header lines, the others as they are."""
-    firsts = [row[0] for row in sheet_rows(openpyxl.load_workbook(path)["summary"])]
-    start = firsts.index("measure")
-    return {"summary": pd.read_excel(path, sheet_name="summary", skiprows=start, index_col=0),
-            "replications": pd.read_excel(path, sheet_name="replications"),
-            "monthly": pd.read_excel(path, sheet_name="monthly")}
+def _summary(path) -> pd.DataFrame:
+    """The Measures sheet as a summary: one row per measure code, the statistics' columns."""
+    from sim.montecarlo.summary import SUMMARY_COLUMNS
+
+    return by_code(path, "Measures").set_index("measure")[SUMMARY_COLUMNS]
 
 
-def _assert_frames_equal(got: pd.DataFrame, expected: pd.DataFrame) -> None:
-    # Excel has one number type: 3 comes back as 3 (int) or 3.0; NaN as an empty cell, read back as NaN.
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False, check_exact=False, rtol=1e-12, atol=1e-9)
-
-
-@pytest.mark.parametrize("how", ["write_experiment_excel", "to_excel"])
-def test_experiment_workbook_holds_the_summary_and_the_frames(experiment, scenario, tmp_path, how):
-    from sim.present.export import write_experiment_excel
-
+def test_experiment_workbook_holds_the_summary_and_the_frames(experiment, scenario, tmp_path):
     path = tmp_path / "experiment.xlsx"
-    returned = write_experiment_excel(experiment, path) if how == "write_experiment_excel" \
-        else experiment.to_excel(path)
-    assert Path(returned) == path
-    assert openpyxl.load_workbook(path).sheetnames == ["summary", "replications", "monthly"]
-    sheets = _experiment_sheets(path)
+    assert Path(experiment.to_excel(path)) == path
+    assert openpyxl.load_workbook(path).sheetnames == ["Inputs", "Measures", "Monthly", "Monthly by replication",
+                                                       "Replications", "Columns"]
     assert experiment.replications.isna().any().any()  # the empty-cell case is exercised
-    _assert_frames_equal(sheets["summary"], experiment.summary())
-    _assert_frames_equal(sheets["replications"], experiment.replications)
-    _assert_frames_equal(sheets["monthly"], experiment.monthly)
-    assert len(sheets["replications"]) == 6 and len(sheets["monthly"]) == 6 * scenario.horizon_months
-    lines = {row[0]: row[1] for row in sheet_rows(openpyxl.load_workbook(path)["summary"])[:8]}
-    assert lines["scenario"] == scenario.name and lines["horizon (months)"] == scenario.horizon_months
-    assert lines["root seed"] == "4" and lines["replications"] == 6 and lines["failed"] == 0
-    assert lines["confidence level"] == 0.95
+    expected = experiment.summary()
+    got = _summary(path)
+    assert sorted(got.index) == sorted(expected.index)
+    assert_frame_matches(got.loc[expected.index].reset_index(), expected.reset_index())
+    assert_frame_matches(by_code(path, "Replications"), experiment.replications)
+    assert_frame_matches(by_code(path, "Monthly by replication"), experiment.monthly)
+    assert len(pd.read_excel(path, sheet_name="Monthly")) == scenario.horizon_months
+    assert (inputs_value(path, "Scenario"), inputs_value(path, "Horizon")) == (scenario.name, scenario.horizon_months)
+    assert (inputs_value(path, "Root seed"), inputs_value(path, "Replications completed"),
+            inputs_value(path, "Failed replications"), inputs_value(path, "Confidence level")) == (4, 6, 0, 0.95)
 
 
 def test_experiment_workbook_with_chosen_measures_and_level(experiment, tmp_path):
-    path = experiment.to_excel(tmp_path / "deep" / "chosen.xlsx", measures=["wins", "leads"], level=0.8)
-    summary = _experiment_sheets(path)["summary"]
+    from sim.present.export import write_experiment_excel
+
+    path = tmp_path / "deep" / "chosen.xlsx"
+    assert write_experiment_excel(experiment, path, measures=["wins", "leads"], level=0.8) == path
+    summary = _summary(path)
     expected = experiment.summary(["wins", "leads"], 0.8)
     assert list(summary.index) == ["wins", "leads"]
-    _assert_frames_equal(summary, expected)
+    assert_frame_matches(summary.reset_index(), expected.reset_index())
     # A narrower level gives a narrower interval than the default 95%: the level was used, not ignored.
     wide = experiment.summary(["wins"], 0.95).loc["wins"]
     assert wide["ci_low"] < summary.loc["wins", "ci_low"] <= summary.loc["wins", "ci_high"] < wide["ci_high"]
+    assert inputs_value(path, "Confidence level") == 0.8
+
+
+# --- one replication
+
+
+def test_one_replication_workbook_holds_its_measures_and_its_months(scenario, tmp_path):
+    import sim
+    from sim.montecarlo.replication import flatten_metrics
+
+    result = sim.simulate(scenario, seed=5, lead_records=False)
+    path = write_excel(result, tmp_path / "one.xlsx", about={"Seed": 5})
+    assert openpyxl.load_workbook(path).sheetnames == ["Inputs", "Measures", "Monthly", "Columns"]
+    assert inputs_value(path, "Seed") == 5
+    values = items(path, "Measures")
+    metrics = flatten_metrics(result.metrics)
+    assert sorted(values) == sorted(metrics)
+    assert_records_equal([values], [metrics])
+    monthly = by_code(path, "Monthly")
+    m = result.monthly
+    assert_frame_matches(monthly.drop(columns=["gross_margin", "cumulative_contribution"]),
+                         m[[c for c in monthly.columns if c in m.columns]])
+    np.testing.assert_allclose(monthly["gross_margin"], m["revenue"] * scenario.gross_margin, rtol=1e-9, atol=1e-6)
+    np.testing.assert_allclose(monthly["cumulative_contribution"], m["contribution"].cumsum(), rtol=1e-12)
+    formats_ = formats(path, "Measures", key="Code")
+    assert formats_[("leads", "Value")] == "#,##0" and formats_[("revenue", "Value")] == "#,##0"
+    assert formats_[("lead_to_mql", "Value")] == "0.0%"
+
+
+def test_the_lead_accounting_check_says_when_it_does_not_hold(scenario, tmp_path):
+    import sim
+
+    result = sim.simulate(scenario, seed=5, lead_records=False)
+    broken = dataclasses.replace(result, metrics={**result.metrics, "lead_accounting": {
+        **result.metrics["lead_accounting"], "won": result.metrics["lead_accounting"]["won"] + 1}})
+    checked = [[r["Value"] for r in inputs(write_excel(r, tmp_path / f"{k}.xlsx")) if r["Item"] == "Checked"]
+               for k, r in enumerate((result, broken))]
+    assert checked[0] == ["lead accounting (every lead that arrived is in exactly one state or in flight at the "
+                          "horizon) holds in 1 of 1 replications"]
+    assert checked[1] == [checked[0][0].replace("1 of 1", "0 of 1")]
+
+
+def test_a_probability_is_a_share_and_each_replications_objective_keeps_its_own_unit(scenario, tmp_path):
+    import sim
+
+    judged = sweep(scenario, {"marketing_share": [0.2]}, reps=2, seed=1, risk=sim.probability_of_target(0))
+    path = write_excel(judged, tmp_path / "p.xlsx")
+    summary = formats(path, "Summary")
+    assert summary["P(>= 0) of contribution"] == summary["Difference to the baseline"] == "0.0%"
+    assert formats(path, "Replications")["Objective: contribution (USD)"] == "#,##0"  # money, not a probability
+    assert inputs_value(path, "Objective's unit") == "share"

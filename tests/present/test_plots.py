@@ -1,6 +1,8 @@
 """The plots draw what the comparison holds, into the Axes given, without pyplot's global state."""
 
 import ast
+import dataclasses
+import re
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -8,13 +10,14 @@ import pytest
 from builders import make
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PolyCollection
-from matplotlib.container import BarContainer, ErrorbarContainer
+from matplotlib.container import ErrorbarContainer
 from matplotlib.figure import Figure
 from matplotlib.patches import PathPatch, Rectangle
 from matplotlib.ticker import PercentFormatter
 from paths import SIM
+from scipy import stats
 
-from sim.decide.compare import compare, sweep
+from sim.decide.compare import analyse, compare, split_alternatives_of, sweep
 from sim.decide.objectives import conditional_value_at_risk, probability_of_target
 from sim.present.errors import PresentError
 from sim.present.plots import (
@@ -280,7 +283,7 @@ def test_difference_plot_refuses_an_unknown_reference(plain):
 def test_long_labels_are_wrapped_wherever_alternatives_are_tick_labels(long):
     every = [*LONG, "plan"]
     for fig, axis, shown in [(objective_plot(long), "y", every), (difference_plot(long), "y", [LONG[1], "plan"]),
-                             (funnel_plot(long), "x", every), (capacity_plot(long), "x", every),
+                             (funnel_plot(long), "y", every), (capacity_plot(long), "x", every),
                              (distribution_plot(long), "x", every)]:
         texts = [t.get_text() for t in getattr(fig.axes[0], f"get_{axis}ticklabels")()]
         assert [_unwrap(t) for t in texts if "\n" in t] == [label for label in shown if label in LONG]
@@ -314,6 +317,91 @@ def test_heatmap_is_the_objective_over_the_grid(sweep2):
     assert outline.get_xy() == pytest.approx((j - 0.5, i - 0.5))
 
 
+# A cell's number as the heatmap writes it: "11.95M", "31.2k", "1,234", "62%".
+NUMBER = re.compile(r"(-?[\d,]+(?:\.(\d+))?)([kM%]?)")
+SCALE = {"M": 1e6, "k": 1e3, "%": 1e-2, "": 1.0}
+
+
+def _parse(text):
+    """A number as shown -> (its value, half a unit of its last digit: how far rounding may have moved it)."""
+    number, decimals, suffix = NUMBER.fullmatch(text).groups()
+    return float(number.replace(",", "")) * SCALE[suffix], 0.5 * 10 ** -len(decimals or "") * SCALE[suffix]
+
+
+def _cells(ax, c):
+    """Grid alternative -> the text of its heatmap cell (cells are found by where their text sits)."""
+    grid = _grid(c)
+    xs, ys = sorted({k[0] for k in grid}), sorted({k[1] for k in grid})
+    at = {(round(t.get_position()[0]), round(t.get_position()[1])): t.get_text() for t in ax.texts}
+    assert len(at) == len(grid)
+    return {row.name: at[(xs.index(x), ys.index(y))] for (x, y), row in grid.items()}
+
+
+def _dashed(ax, c):
+    """Grid alternatives whose heatmap cell has a dashed outline."""
+    grid = _grid(c)
+    xs, ys = sorted({k[0] for k in grid}), sorted({k[1] for k in grid})
+    centres = [(p.get_x() + p.get_width() / 2, p.get_y() + p.get_height() / 2) for p in ax.patches
+               if isinstance(p, Rectangle) and p.get_linestyle() not in ("-", "solid")]
+    return {row.name for (x, y), row in grid.items()
+            if any(np.isclose(cx, xs.index(x)) and np.isclose(cy, ys.index(y)) for cx, cy in centres)}
+
+
+def test_heatmap_cells_show_the_mean_and_its_confidence_interval(sweep2):
+    ax = heatmap_plot(sweep2).axes[0]
+    reps = sweep2.replications
+    for label, text in _cells(ax, sweep2).items():
+        shown, half = text.split("\n")
+        assert half.startswith("±")
+        (value, off), (width, width_off) = _parse(shown), _parse(half[1:])
+        row = sweep2.alternatives.loc[label]
+        assert value == pytest.approx(row["objective"], abs=off)
+        # The 95% t interval of the mean, from the replications themselves.
+        x = reps.loc[reps["alternative"] == label, "objective"].to_numpy(dtype=float)
+        expected = stats.t.ppf(0.975, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+        assert expected > 0 and width == pytest.approx(expected, abs=width_off * (1 + 1e-9))
+        assert width == pytest.approx((row["objective_ci_high"] - row["objective_ci_low"]) / 2, abs=width_off)
+    assert "mean ± its 95% CI" in ax.get_title()
+
+
+def test_heatmap_of_a_tail_risk_shows_its_bootstrap_interval_as_its_ends(sweep2):
+    grid = {"marketing_share": [0.3, 0.2], "role_share.sdr": [0.5, 0.3]}
+    alternatives = split_alternatives_of(make(), grid)
+    runs = {label: frame for label, frame in sweep2.to_frame().groupby("alternative")}
+    assert {a.label for a in alternatives} == set(runs)
+    c = dataclasses.replace(analyse(alternatives, runs, objective=sweep2.objective, baseline="today", seed=1,
+                                    risk=conditional_value_at_risk(0.5)), dimensions=list(grid))
+    ax = heatmap_plot(c).axes[0]
+    for label, text in _cells(ax, c).items():
+        shown, interval = text.split("\n")
+        (value, off), ((low, low_off), (high, high_off)) = _parse(shown), map(_parse, interval.split("–"))
+        row = c.alternatives.loc[label]
+        assert value == pytest.approx(row["objective"], abs=off)
+        assert (low, high) == pytest.approx((row["objective_ci_low"], row["objective_ci_high"]),
+                                            abs=max(low_off, high_off))
+    assert "CVaR 50% and its 95% CI" in ax.get_title()
+
+
+def test_heatmap_dashes_the_cells_not_distinguishable_from_the_best(sweep2):
+    alts = sweep2.alternatives
+    holds_zero = {row.name for row in _grid(sweep2).values()
+                  if row.name != sweep2.best and row["vs_best_ci_low"] <= 0 <= row["vs_best_ci_high"]}
+    ax = heatmap_plot(sweep2).axes[0]
+    assert _dashed(ax, sweep2) == holds_zero
+    texts = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert texts[0] == "best on the grid" and "not distinguishable from the best" in _unwrap(texts[1])
+    assert "95% CI of the paired difference to it holds 0" in _unwrap(texts[1])
+
+    # Every other grid cell made a tie, the rest clearly worse: the dashes follow the intervals, nothing else.
+    others = [label for label in alts.index if label not in ("today", sweep2.best)]
+    tied = set(others[::2])
+    changed = alts.copy()
+    for label in others:
+        changed.loc[label, ["vs_best_ci_low", "vs_best_ci_high"]] = (-1.0, 1.0) if label in tied else (-2.0, -1.0)
+    assert _dashed(heatmap_plot(dataclasses.replace(sweep2, alternatives=changed)).axes[0], sweep2) == tied
+    assert tied and set(others) - tied
+
+
 def test_heatmap_plot_refuses_anything_but_two_settings(sweep1, plain):
     with pytest.raises(PresentError, match="objective_plot"):
         heatmap_plot(sweep1)
@@ -323,32 +411,64 @@ def test_heatmap_plot_refuses_anything_but_two_settings(sweep1, plain):
 
 # funnel_plot
 
+STAGES = {"leads": "leads", "mqls": "MQLs", "sqls": "SQLs", "wins": "wins", "cold_events": "went cold"}
+
 
 @pytest.mark.parametrize("name", ["sweep1", "sweep2", "plain"])
-def test_funnel_bars_are_the_measure_means_with_their_intervals(name, request):
+def test_funnel_is_one_linear_panel_per_stage_with_the_means_and_their_intervals(name, request):
     c = request.getfixturevalue(name)
-    ax = funnel_plot(c).axes[0]
-    stages = {"leads": "leads", "mqls": "MQLs", "sqls": "SQLs", "wins": "wins",
-              "cold_events": "went cold"}
-    containers = {b.get_label(): b for b in ax.containers if isinstance(b, BarContainer)}
-    assert set(containers) == set(stages.values())
-    ticks = _ticks(ax.xaxis)
+    fig = funnel_plot(c)
+    assert [ax.get_title() for ax in fig.axes] == list(STAGES.values())
+    ticks = _ticks(fig.axes[0].yaxis)  # the panels share the alternatives' axis
     assert set(ticks) == set(c.alternatives.index)
-    for measure, label in stages.items():
-        bars = containers[label]
-        for patch, ((x0, y0), (_, y1)) in zip(bars.patches, _segments(bars.errorbar), strict=True):
-            centre = patch.get_x() + patch.get_width() / 2
-            (alt,) = [k for k, pos in ticks.items() if abs(pos - centre) < 0.5]
+    for ax, measure in zip(fig.axes, STAGES, strict=True):
+        # Linear: a log axis squeezes the differences between alternatives that the panels are there to show.
+        assert ax.get_xscale() == "linear" and ax.get_yscale() == "linear"
+        assert ax.get_shared_y_axes().joined(ax, fig.axes[0])
+        (bars,) = [b for b in ax.containers if isinstance(b, ErrorbarContainer)]
+        assert bars.get_label() == f"{STAGES[measure]}: mean, 95% CI of the mean"
+        x, y = bars.lines[0].get_xdata(), bars.lines[0].get_ydata()
+        segments = _segments(bars)
+        assert len(x) == len(segments) == len(ticks)
+        for value, pos, ((x0, y0), (x1, y1)) in zip(x, y, segments, strict=True):
+            (alt,) = [k for k, p in ticks.items() if p == pos]
             row = _measure_row(c, alt, measure)
-            assert patch.get_height() == pytest.approx(row["mean"])
-            assert x0 == pytest.approx(centre)
-            assert (y0, y1) == pytest.approx((max(row["ci_low"], 0.0), row["ci_high"]))
-    assert ax.get_yscale() == "symlog"
+            assert value == pytest.approx(row["mean"])
+            assert y0 == y1 == pos
+            # A count cannot be negative: the interval's low end is cut at zero.
+            assert (x0, x1) == pytest.approx((max(row["ci_low"], 0.0), row["ci_high"]))
+        (dashed,) = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert list(dashed.get_xdata()) == pytest.approx([_mean(c, c.baseline, measure)] * 2)
+    # The first alternative on top, as in a table.
+    assert [k for k, _ in sorted(ticks.items(), key=lambda kv: -kv[1])][0] == (
+        "today" if c.dimensions else list(c.alternatives.index)[0])
+    assert "95% CI of the mean" in fig.get_supxlabel() and f"{c.n} replications" in fig.get_supxlabel()
 
 
-def test_many_alternatives_get_turned_labels(sweep2, plain):
-    assert all(t.get_rotation() == 45 for t in funnel_plot(sweep2).axes[0].get_xticklabels())
-    assert all(t.get_rotation() == 0 for t in funnel_plot(plain).axes[0].get_xticklabels())
+def test_funnel_top_axis_reads_the_difference_to_the_baseline(plain):
+    fig = funnel_plot(plain)
+    FigureCanvasAgg(fig).draw()  # a secondary axis takes its limits from its parent's when drawn
+    for ax, measure in zip(fig.axes, STAGES, strict=True):
+        base = _mean(plain, plain.baseline, measure)
+        if base == 0:
+            assert ax.child_axes == []  # no percentage of nothing
+            continue
+        (top,) = ax.child_axes
+        assert top.get_xlim() == pytest.approx([(x / base - 1) * 100 for x in ax.get_xlim()])
+
+
+def test_funnel_tick_labels_lie_flat_beside_the_first_panel_only(sweep2):
+    fig = funnel_plot(sweep2)
+    labels = fig.axes[0].get_yticklabels()
+    assert len(labels) == len(sweep2.alternatives) and all(t.get_rotation() == 0 for t in labels)
+    assert [ax.yaxis.get_tick_params()["labelleft"] for ax in fig.axes] == [True] + [False] * 4
+
+
+def test_funnel_plot_adds_its_panels_to_the_figure_given(plain):
+    fig = Figure()
+    left, right = fig.subfigures(1, 2)
+    assert funnel_plot(plain, fig=left) is left
+    assert len(left.axes) == 5 and right.axes == []
 
 
 # capacity_plot
@@ -427,7 +547,7 @@ def test_distribution_marks_a_tail_risk_beside_the_mean(cvar):
 
 
 @pytest.mark.parametrize("plot, name", [(objective_plot, "sweep1"), (objective_plot, "plain"),
-                                        (heatmap_plot, "sweep2"), (funnel_plot, "plain"),
+                                        (heatmap_plot, "sweep2"),
                                         (distribution_plot, "sweep2"), (difference_plot, "sweep1"),
                                         (difference_plot, "plain")])
 def test_a_plot_draws_into_the_axes_given(plot, name, request):
