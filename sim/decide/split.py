@@ -62,7 +62,24 @@ def defined_roles(scenario: Scenario) -> dict:
 
 
 def spendable_channels(scenario: Scenario) -> list[str]:
-    """Channels that spend can buy leads from (those with a response curve)."""
+    """Channels that spend can buy leads from (those with a response curve).
+
+    Everything that moves spend between channels (today's split and the splits made
+    from it, the optimiser, plans over time) asks this first. A channel whose leads are
+    given (``leads``) is not one; with spend of its own (only a cost) it is refused
+    here, since what those searches spend on channels would leave its spend out of
+    their budget.
+
+    Raises:
+        SplitError: a channel with given leads that spends, one line naming it.
+    """
+    spending = [name for name, ch in scenario.channels.items()
+                if ch.leads is not None and any(x > 0 for x in ch.spend)]
+    if spending:
+        name = spending[0]
+        raise SplitError("split", f"channels.{name}: its leads are given (leads) and its spend is only a cost, "
+                                  "which budget splits and the optimiser cannot move (they spend to buy leads); "
+                                  "leave its spend out, or give it a response curve instead of leads")
     return [name for name, ch in scenario.channels.items() if ch.response is not None]
 
 

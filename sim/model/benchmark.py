@@ -64,7 +64,7 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
     """The same company ``factor`` times the size: spend, lead volume, team, customers and budget scaled.
 
     Every amount and count scales (spend and its history, the response curves' lead
-    volumes and spend scales, baseline leads, FTE and hires, the installed base, the
+    volumes and spend scales, baseline leads, given leads, FTE and hires, the installed base, the
     budget); rates, shares and probabilities stay. Expected leads scale by ``factor``.
     """
     changes = {}
@@ -72,6 +72,8 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
         changes[f"channels.{name}.spend"] = [s * factor for s in ch.spend]
         changes[f"channels.{name}.history"] = [s * factor for s in ch.history]
         changes[f"channels.{name}.baseline_leads"] = ch.baseline_leads * factor
+        if ch.leads is not None:
+            changes[f"channels.{name}.leads"] = [x * factor for x in ch.leads]
         if ch.response is not None:
             scale_key = "half_spend" if ch.response.curve == "hill" else "spend_scale"
             changes[f"channels.{name}.response.max_leads"] = ch.response.max_leads * factor

@@ -36,6 +36,7 @@ from sim.model.fluid_leads import INTENT, hand_over, lead_months, month_shift
 from sim.model.fluid_pipeline import SUB, pipeline, subscription_kernels
 from sim.model.fluid_queue import queue_months
 from sim.model.fluid_team import team_curve
+from sim.model.months import with_month_start
 from sim.model.qualification import qualifier_role
 from sim.model.response import wait_decay
 from sim.model.size import check_size
@@ -219,7 +220,7 @@ def _expected(scenario):
         "qualifier_utilisation": qual["utilisation_m"], "ae_slot_utilisation": np.full(H, np.nan),
         **{f"fte_{n}": t.fte_months for n, t in teams.items()},
     })
-    return m, monthly
+    return m, with_month_start(monthly, sc)
 
 
 def approximate(scenario, limits=None) -> dict[str, float]:

@@ -1,9 +1,10 @@
 """Lead generation: arrivals from spend and prospecting, and each lead's own draws (``docs/model.md``, 1).
 
 Each channel draws from its own stream: a homogeneous Poisson stream of *candidates* at
-the channel's largest possible rate (its ``max_leads`` plus baseline, times the month's
-overdispersion), each with its own uniforms and intent, thinned to the month's rate
-from the response curve of the plan's spend. More spend therefore sees a superset of
+the channel's largest possible rate (its ``max_leads`` plus baseline, or the peak of
+its given ``leads``, times the month's overdispersion), each with its own uniforms and
+intent, thinned to the month's rate from the response curve of the plan's spend (or
+to the month's given leads). More spend therefore sees a superset of
 the leads of less spend, each with the same draws. Reps' prospecting works the same
 way, one stream per seat, at ``outbound_leads_per_month`` times the rep's ramp.
 
@@ -21,7 +22,7 @@ import numpy as np
 
 from sim.model.response import effective_spend, exponential_response, hill_response
 from sim.model.team import Seat, productivity
-from sim.scenario.plan import Plan
+from sim.scenario.plan import Plan, spend_schedule
 from sim.scenario.schema import Channel, Scenario
 from sim.scenario.units import DAYS_PER_MONTH
 
@@ -120,7 +121,13 @@ def channel_names(scenario: Scenario) -> list[str]:
 
 
 def channel_rate(channel: Channel, spend: np.ndarray) -> np.ndarray:
-    """Expected leads in each month (before overdispersion) from the monthly ``spend``."""
+    """Expected leads in each month (before overdispersion) from the monthly ``spend``.
+
+    A channel whose ``leads`` are given has them as its expected leads, the schedule
+    over the months of ``spend`` (the last repeating); its spend buys none.
+    """
+    if channel.leads is not None:
+        return np.asarray(spend_schedule(channel.leads, len(spend)), dtype=float)
     eff = effective_spend(spend, channel.carryover, channel.lag_months, channel.history)
     r = channel.response
     if r is None:
@@ -133,6 +140,9 @@ def channel_rate(channel: Channel, spend: np.ndarray) -> np.ndarray:
 
 
 def _rate_cap(channel: Channel) -> float:
+    """The largest expected leads a month of ``channel`` (before overdispersion): its candidates' rate."""
+    if channel.leads is not None:
+        return max(channel.leads)  # a schedule is never longer than the horizon, and its last month repeats
     return (channel.response.max_leads if channel.response else 0.0) + channel.baseline_leads
 
 

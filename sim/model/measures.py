@@ -18,7 +18,7 @@ from sim.errors import FunnelError
 from sim.model import states as S
 from sim.model.costs import budget_measures, cost_measures, costs, npv
 from sim.model.leads import Columns
-from sim.model.months import IntervalMonths, interval_months, month_counts
+from sim.model.months import IntervalMonths, dates, interval_months, month_counts, with_month_start
 from sim.model.paths import advance_probabilities, open_win_probability
 from sim.model.record import Record
 from sim.model.response import wait_decay
@@ -146,7 +146,7 @@ def measure(record: Record) -> tuple[dict, pd.DataFrame]:
             **{f"fte_{name}": f for name, f in fte_m.items()},
         }
     )
-    return m, monthly
+    return m, with_month_start(monthly, v.sc)
 
 
 def _accounting(v: _View) -> dict:
@@ -361,18 +361,26 @@ def lead_table(record: Record) -> pd.DataFrame:
     won = book.state == S.WON
     value = np.full(len(r.mqls), np.nan)
     value[v.won] = v.win_value
+    start = v.sc.start_date
+
+    def day(name, days):
+        """A day column, and with a start date the calendar date beside it (``arrival_day``, ``arrival_date``)."""
+        if start is None:
+            return {name: days}
+        return {name: days, name.removesuffix("_day") + "_date": dates(start, days)}
+
     return pd.DataFrame(
         {
             "channel": pd.Categorical.from_codes(d.channel, r.channel_names),
-            "arrival_day": d.arrival,
+            **day("arrival_day", d.arrival),
             "intent": d.intent,
             "score": d.score,
-            "mql_day": per_lead(r.mql_time),
+            **day("mql_day", per_lead(r.mql_time)),
             "first_wait_hours": per_lead(v.first_wait_h),
-            "contact_day": per_lead(book.contact_time),
-            "sql_day": per_lead(book.sql_time),
-            "opportunity_day": per_lead(book.opp_start),
-            "close_day": per_lead(np.where(won, book.state_time, np.nan)),
+            **day("contact_day", per_lead(book.contact_time)),
+            **day("sql_day", per_lead(book.sql_time)),
+            **day("opportunity_day", per_lead(book.opp_start)),
+            **day("close_day", per_lead(np.where(won, book.state_time, np.nan))),
             "value": per_lead(value),
             "state": pd.Categorical.from_codes(r.state, STATE_NAMES),
         }

@@ -4,6 +4,12 @@ The model's clock runs in days from the start of the horizon; month ``k`` is
 ``[k, k + 1) * DAYS_PER_MONTH``. Anything at or after the end of the horizon counts
 in the last month (a time of exactly the horizon belongs to it).
 
+With a scenario ``start_date`` (the first day of a month), month ``k`` is labelled by
+the calendar date ``start_date`` plus ``k`` calendar months (:func:`month_starts`), and
+a time of ``d`` days is the date ``start_date + d days`` (:func:`dates`): the model's
+months stay 30.4375 days, so a labelled calendar month and the model's month ``k`` part
+by at most about a day and a half (``docs/model.md``, Units).
+
 Inputs of a million leads are worked through in pieces of :data:`PIECE` values, so
 the temporaries stay small; the sums are added in input order all the same
 (``numpy.add.at`` is sequential), so the result does not depend on the pieces.
@@ -12,12 +18,36 @@ the temporaries stay small; the sums are added in input order all the same
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from sim.scenario.units import DAYS_PER_MONTH
 
-__all__ = ["PIECE", "IntervalMonths", "interval_months", "month_counts", "month_of"]
+__all__ = ["PIECE", "IntervalMonths", "dates", "interval_months", "month_counts", "month_of", "month_starts",
+           "with_month_start"]
 
 PIECE = 1 << 16
+
+
+def month_starts(start_date, horizon_months: int) -> np.ndarray:
+    """The calendar date each month starts on: ``start_date`` plus ``k`` calendar months (``datetime64[ns]``)."""
+    starts = pd.date_range(pd.Timestamp(start_date), periods=horizon_months, freq="MS")
+    return starts.to_numpy().astype("datetime64[ns]")
+
+
+def with_month_start(monthly: pd.DataFrame, scenario) -> pd.DataFrame:
+    """``monthly`` with a ``month_start`` column after ``month`` if the scenario has a ``start_date``, else as it is."""
+    if scenario.start_date is not None:
+        monthly.insert(1, "month_start", month_starts(scenario.start_date, len(monthly)))
+    return monthly
+
+
+def dates(start_date, days) -> np.ndarray:
+    """Times in days from the start as calendar dates and times, ``start_date + days`` (``datetime64[ns]``).
+
+    NaN (what did not happen) is NaT; each is rounded to the nanosecond.
+    """
+    offsets = pd.to_timedelta(np.asarray(days, dtype=float), unit="D")
+    return (pd.Timestamp(start_date) + offsets).to_numpy().astype("datetime64[ns]")
 
 
 def month_of(days, horizon_months: int) -> np.ndarray:

@@ -76,8 +76,8 @@ class Size:
 
     Attributes:
         draws: lead draws, an upper bound on the leads: each source's largest monthly rate
-            over the horizon (the response curve's cap plus the baseline, with the month
-            noise's likely peak).
+            over the horizon (the response curve's cap plus the baseline, or the peak of
+            the given leads, with the month noise's likely peak).
         leads: expected leads (the DES's Poisson mean, every source).
         seats: reps' positions over the horizon (FTE at the start plus hires), every role.
         tenures: expected reps employed in turn in those seats (leavers backfilled).
@@ -125,9 +125,12 @@ def estimate_size(scenario) -> Size:
     horizon_days = scenario.horizon_days
     draws, leads = {}, {}
     for name, ch in scenario.channels.items():
-        cap = (ch.response.max_leads if ch.response else 0.0) + ch.baseline_leads
-        field = "response.max_leads" if ch.response and ch.response.max_leads >= ch.baseline_leads \
-            else "baseline_leads"
+        if ch.leads is not None:
+            cap, field = max(ch.leads), "leads"
+        else:
+            cap = (ch.response.max_leads if ch.response else 0.0) + ch.baseline_leads
+            field = "response.max_leads" if ch.response and ch.response.max_leads >= ch.baseline_leads \
+                else "baseline_leads"
         with_noise = _peak(ch.rate_cv)
         draws[f"channels.{name}.{field}"] = cap * with_noise * H
         with np.errstate(over="ignore", invalid="ignore"):  # an absurd cap is refused below, not warned about

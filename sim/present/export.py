@@ -925,7 +925,7 @@ def _write_sheet(book: Workbook, table: _Table, currency_book: _Book) -> None:
         c = WriteOnlyCell(sheet, _value(value))
         if isinstance(c.value, str) and c.value.startswith("="):
             c.data_type = "s"  # a label such as "=A1" is text, not a formula
-        if number_format and c.data_type == "n":
+        if number_format and c.data_type in ("n", "d"):  # "d": a date (month_start)
             c.number_format = number_format
         if bold:
             c.font = Font(bold=True)

@@ -65,6 +65,7 @@ UNITS: dict[str, tuple[str | None, str]] = {
     "FTE": ("FTE", "duration"),
     "FTE-months": ("FTE-months", "duration"),
     "month": ("month (from 0)", "index"),
+    "date": ("date", "date"),
     "index": ("index (from 0)", "index"),
     "seed": ("seed", "index"),
     "objective": ("the objective's unit", "number"),  # a placeholder: the writer puts the objective's unit
@@ -82,6 +83,7 @@ _FORMATS = {
     "count": ("#,##0", "#,##0.0"),
     "duration": ("#,##0", "#,##0.0"),
     "index": ("0", "0"),
+    "date": ("yyyy-mm-dd", "yyyy-mm-dd"),  # a calendar date (with a scenario's start_date)
     "number": (None, None),  # Excel's General: a number of no known unit, as precise as it fits
     "text": (None, None),
 }
@@ -166,6 +168,7 @@ _MEASURES: dict[str, Name] = {
 
 _MONTHLY: dict[str, Name] = {
     "month": Name("Month", "month", True),
+    "month_start": Name("Month starts on (with the scenario's start_date)", "date"),
     "marketing_spend": Name("Marketing spend", "currency"),
     "salaries": Name("Salaries", "currency"),
     "commissions": Name("Commissions", "currency"),

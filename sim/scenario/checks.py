@@ -70,10 +70,14 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
     out += _scoring_problems(data)
     for name, ch in channels.items():
         ch = _mapping(ch)
-        spend = ch.get("spend")
-        if H is not None and isinstance(spend, list) and len(spend) > H:
-            out.append((f"channels.{name}.spend", f"schedule has {len(spend)} months, longer than horizon_months={H}"))
-        if ch.get("response") is None and _spends(ch):
+        for key in ("spend", "leads"):
+            schedule = ch.get(key)
+            if H is not None and isinstance(schedule, list) and len(schedule) > H:
+                out.append((f"channels.{name}.{key}",
+                            f"schedule has {len(schedule)} months, longer than horizon_months={H}"))
+        if _given_leads(ch):
+            out += _given_leads_problems(name, ch)
+        elif ch.get("response") is None and _spends(ch):
             out.append((f"channels.{name}.response", "spend is given but no response curve says what it buys"))
     for role_name, role in roles.items():
         hires = _mapping(role).get("hires")
@@ -89,6 +93,36 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
     budget = data.get("budget")
     if isinstance(budget, dict):
         out += _budget_problems(budget, channels, roles)
+    return out
+
+
+def _given_leads(channel: dict) -> bool:
+    """Whether a channel's leads are given (``leads``) rather than bought by spend through a response curve."""
+    return channel.get("leads") is not None
+
+
+# What makes a channel's leads from its spend: each refused beside given leads, unless it is its default (what
+# Scenario.replace writes back for a field that was left out).
+_SPEND_DRIVES = {"response": "response curve", "carryover": "carryover", "lag_months": "lag",
+                 "history": "spend history", "baseline_leads": "baseline_leads"}
+
+
+def _given_leads_problems(name: str, channel: dict) -> list[tuple[str, str]]:
+    """Beside ``leads``, the fields that make leads from spend (or add to them) make no sense: one line each."""
+    out = []
+    for key, what in _SPEND_DRIVES.items():
+        value = channel.get(key)
+        if key == "response":
+            given = value is not None
+        elif key == "history":
+            given = isinstance(value, list) and len(value) > 0
+        else:  # a number other than 0 (a value of the wrong type is the schema's to say)
+            given = bool(_number(value))
+        if not given:
+            continue
+        why = "they are the month's expected leads" if key == "baseline_leads" else "spend does not drive them"
+        out.append((f"channels.{name}.{key}", f"expected no {what} with leads (the leads are given: {why}); "
+                                              "leave it out, or drop leads to buy leads with spend"))
     return out
 
 
@@ -268,11 +302,20 @@ def _budget_problems(budget: dict, channels: dict, roles: dict) -> list[tuple[st
     for ch in channel_mix:
         if ch not in channels:
             out.append((f"budget.channel_mix.{ch}", f"no such channel (defined: {', '.join(channels) or 'none'})"))
+        elif (_number(channel_mix[ch]) or 0) > 0 and _given_leads(_mapping(channels[ch])):
+            out.append((f"budget.channel_mix.{ch}", f"the leads of {ch} are given (channels.{ch}.leads): spend "
+                                                    "buys it none, so a split cannot spend on it (give it no "
+                                                    "weight)"))
         elif (_number(channel_mix[ch]) or 0) > 0 and _mapping(channels[ch]).get("response") is None:
             out.append((f"budget.channel_mix.{ch}", "channel has no response curve to spend on"))
+    for name, ch in channels.items():
+        if _given_leads(_mapping(ch)) and _spends(_mapping(ch)):
+            out.append((f"channels.{name}.spend", f"a budget split sets every channel's spend, and spend buys {name} "
+                                                  "no leads (they are given); leave its spend out, or account for "
+                                                  "it in a budget without marketing_share"))
     # A name the mix gets wrong is reported above; the channel it meant is not reported again.
     for name, ch in channels.items() if set(channel_mix) <= set(channels) else ():
-        if name not in channel_mix and _spends(_mapping(ch)):
+        if name not in channel_mix and _spends(_mapping(ch)) and not _given_leads(_mapping(ch)):
             out.append((f"channels.{name}.spend", f"the budget's split sets every channel's spend, and "
                                                   f"budget.channel_mix gives {name} no weight (add one, 0 for none, "
                                                   "or remove this spend)"))

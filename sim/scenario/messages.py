@@ -12,6 +12,8 @@ and past :data:`MAX_LINES` problems one line counts the rest.
 
 from __future__ import annotations
 
+import datetime
+
 from pydantic import ValidationError
 
 from sim.errors import FunnelError, fill
@@ -32,7 +34,12 @@ def short(text: str, limit: int = VALUE_CHARS) -> str:
 
 
 def shown(value, limit: int = VALUE_CHARS) -> str:
-    """``repr(value)`` cut to ``limit`` characters, or in words where Python will not write it (5,000 digits)."""
+    """``repr(value)`` cut to ``limit`` characters, or in words where Python will not write it (5,000 digits).
+
+    A date (or a date and time) is written as the file writes it, in ISO form.
+    """
+    if isinstance(value, datetime.date):
+        return value.isoformat()
     try:
         return short(repr(value), limit)
     except ValueError:

@@ -16,6 +16,7 @@ own. All problems are reported at once, one line each, as a
 from __future__ import annotations
 
 import copy
+import datetime
 import math
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
@@ -109,11 +110,22 @@ Response = Annotated[HillResponse | ExponentialResponse, Field(discriminator="cu
 
 
 class Channel(_Strict):
-    """A marketing channel: spend schedule, response curve, carryover and lead quality."""
+    """A marketing channel: spend schedule, response curve, carryover and lead quality.
+
+    Its expected leads a month come from a response curve on its spend (plus
+    ``baseline_leads``), or are given as ``leads``: then spend is only a cost, and the
+    response curve, carryover, lag, history and baseline are refused
+    (``docs/model.md``, section 1).
+    """
 
     spend: Schedule = Field(
         [0.0], description="Spend per month: one number, or one per month (the last repeats)."
     )
+    # Left out of every dump while it is not written, so that a channel without it dumps (and fingerprints) as before.
+    leads: Schedule | None = Field(
+        None, exclude_if=lambda value: value is None,
+        description="Expected leads per month, given (one number, or one per month, the last repeats): the "
+                    "month's Poisson mean instead of a response curve; spend is then only a cost.")
     history: list[NonNegative] = Field(
         default_factory=list, description="Monthly spend before the window, oldest first."
     )
@@ -352,6 +364,26 @@ class SensitivityBlock(_Strict):
     )
 
 
+def _start_date(value):
+    """An ISO date (``2025-01-01``, or a YAML date), the first day of a month; anything else is one problem."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.date.fromisoformat(value)
+        except ValueError:
+            value = None
+    if not isinstance(value, datetime.date) or isinstance(value, datetime.datetime):
+        raise ValueError("expected an ISO date, the first day of a month, e.g. 2025-01-01")
+    if value.day != 1:
+        raise ValueError(f"expected the first day of a month (month 0 starts on it), e.g. "
+                         f"{value.replace(day=1).isoformat()}")
+    return value
+
+
+StartDate = Annotated[datetime.date | None, BeforeValidator(_start_date, json_schema_input_type=datetime.date)]
+
+
 class Scenario(_Strict):
     """A funnel scenario (``docs/model.md``): read one with :func:`sim.load_scenario`.
 
@@ -363,6 +395,11 @@ class Scenario(_Strict):
     name: str = "scenario"
     description: str = ""
     horizon_months: Annotated[int, Field(ge=1, le=240, strict=True)] = Field(description="Simulated months.")
+    # Left out of every dump while it is not written, so that a scenario without it dumps (and fingerprints) as before.
+    start_date: StartDate = Field(
+        None, exclude_if=lambda value: value is None,
+        description="Optional: the calendar date of day 0, the first day of a month (ISO, e.g. 2025-01-01); the "
+                    "monthly series then carry month_start and the lead records dates.")
     currency: str = "USD"
     gross_margin: Probability = Field(1.0, description="Share of revenue kept before sales and marketing costs.")
     discount_rate_year: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False, strict=True)] = Field(

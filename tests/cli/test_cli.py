@@ -344,3 +344,30 @@ def test_schema_into_a_closed_pipe_shows_no_traceback():
     assert "Traceback" not in proc.stderr
     assert proc.stderr == ""
     assert proc.returncode == 1  # stopped, as cat does, not a crash (exit 1 from main, not 120 from Python)
+
+
+_GIVEN_LEADS = """\
+horizon_months: 3
+start_date: 2025-01-01
+channels:
+  events: {leads: [40, 60], spend: 500}
+  search: {spend: 1000, response: {curve: hill, max_leads: 100, half_spend: 1000}}
+roles: {ae: {fte: 1, cost_per_fte_year: 60000}}
+"""
+
+
+def test_given_leads_run_with_calendar_months_and_the_optimiser_refuses_their_spend_in_one_line(tmp_path):
+    path = tmp_path / "given.yaml"
+    path.write_text(_GIVEN_LEADS, encoding="utf-8")
+    monthly = tmp_path / "monthly.csv"
+    for fast in ([], ["--fast"]):
+        code, _, err = in_process("run", str(path), "--monthly", str(monthly), *fast)
+        assert code == 0, err
+        with monthly.open(newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        assert [r["month_start"] for r in rows] == ["2025-01-01", "2025-02-01", "2025-03-01"]
+        assert [float(r["marketing_spend"]) for r in rows] == [1500.0] * 3
+    code, out, err = in_process("optimize", str(path))
+    assert code == 2 and out == ""
+    (line,) = nonblank_lines(err)
+    assert line.startswith("FILE: channels.events: its leads are given") and "Traceback" not in err

@@ -311,3 +311,39 @@ def test_selection_probability_is_the_share_of_resamples_each_is_best():
     manual = np.bincount(np.argmax(values[rows].mean(axis=1), axis=1), minlength=3) / len(rows)
     assert p == pytest.approx(manual)
     assert p[0] == 0 and p[1] > 0.9 and p.sum() == pytest.approx(1)
+
+
+# -- a channel whose leads are given (leads:): its spend is only a cost, and nothing here may move it ---------
+
+
+def _given_leads(spend):
+    return make(channels={"search": {"spend": 10000, "response": {"curve": "hill", "max_leads": 400,
+                                                                   "half_spend": 10000}},
+                          "events": {"leads": [50, 80], "spend": spend}})
+
+
+def test_splits_the_optimiser_and_plans_over_time_refuse_a_given_leads_channel_that_spends_one_line():
+    from sim.decide.search_space import search_space
+    from sim.decide.split import SplitError, current_split
+    from sim.decide.timing import plan_space
+
+    sc = _given_leads(spend=2000)
+    for attempt in (lambda: current_split(sc), lambda: search_space(sc), lambda: plan_space(sc, budget=1e7),
+                    lambda: sim.sweep(sc, {"marketing_share": [0.3, 0.5]}, reps=2)):
+        with pytest.raises(SplitError) as info:
+            attempt()
+        assert len(info.value.problems) == 1
+        assert info.value.problems[0][0] == "split" and "channels.events" in info.value.problems[0][1]
+
+
+def test_a_given_leads_channel_without_spend_is_left_out_of_the_split_and_kept_as_written():
+    from sim.decide.search_space import search_space
+    from sim.decide.split import current_split, with_split
+
+    sc = _given_leads(spend=0)
+    today = current_split(sc)
+    assert set(today.channel_mix) == {"search"}
+    assert search_space(sc).free_channels == ["search"]
+    split = with_split(sc, today)
+    assert split.channels["events"].leads == [50.0, 80.0]
+    assert split.plan.monthly_spend("events").sum() == 0.0

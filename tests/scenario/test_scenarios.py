@@ -74,3 +74,17 @@ def test_json_schema_rejects_what_the_loader_rejects_field_by_field(json_schema)
     # The loader names the typo itself, and also what only the cross-field checks know (no role "sdrs").
     assert sorted(f for f, _ in info.value.problems) == ["budget.role_mix.sdrs", "channels.paid_search.carryover",
                                                          "qualification.disciplne"]
+
+
+def test_json_schema_takes_given_leads_and_a_start_date_as_the_loader_does(json_schema):
+    # A file as JSON gives the date as a string; the loader reads that, and a YAML date, alike.
+    data = {"horizon_months": 6, "start_date": "2025-01-01",
+            "channels": {"events": {"leads": [40, 60], "spend": 500}, "fairs": {"leads": 12.5}}}
+    json_schema.validate(data)
+    sc = sim.parse_scenario(data)
+    assert sc.channels["fairs"].leads == [12.5] and str(sc.start_date) == "2025-01-01"
+    for wrong in ({"start_date": 20250101}, {"channels": {"events": {"leads": -1}}},
+                  {"channels": {"events": {"leads": "many"}}}):
+        assert list(json_schema.iter_errors({**data, **wrong}))
+        with pytest.raises(sim.ScenarioError):
+            sim.parse_scenario({**data, **wrong})
