@@ -55,11 +55,12 @@ def _slot_days(seats, max_open, selling_share, ramp_months, horizon):
 
 def _slot_months(seats, max_open, selling_share, ramp_months, horizon_months):
     """Opportunity slot-months the AE seats offered in each month, from the steps the seats take."""
-    offered = np.zeros(horizon_months)
-    for tenure in _slot_steps(seats, max_open, selling_share, ramp_months, horizon_months * DAYS_PER_MONTH):
-        for t, hi, limit in tenure:
-            offered += limit * interval_months([t], [hi], horizon_months)
-    return offered
+    steps = [step for tenure in _slot_steps(seats, max_open, selling_share, ramp_months,
+                                            horizon_months * DAYS_PER_MONTH) for step in tenure]
+    if not steps:
+        return np.zeros(horizon_months)
+    start, end, limit = (np.asarray(column, dtype=float) for column in zip(*steps, strict=True))
+    return IntervalMonths(horizon_months).add(start, end, weights=limit).months()
 
 
 def _capacity_months(v: _View, fte_m: dict) -> dict:

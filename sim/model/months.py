@@ -79,24 +79,28 @@ class IntervalMonths:
         self._within, self._first, self._last = np.zeros(H), np.zeros(H), np.zeros(H)
         self._full = np.zeros(H + 1)
 
-    def add(self, start, end) -> IntervalMonths:
-        """Add intervals ``[start, end)`` (days); returns self."""
+    def add(self, start, end, weights=None) -> IntervalMonths:
+        """Add intervals ``[start, end)`` (days), each counted ``weights`` times (default once); returns self."""
         H = self.horizon_months
         horizon = H * DAYS_PER_MONTH
         start = np.asarray(start, dtype=float)
         end = np.asarray(end, dtype=float)
+        weights = None if weights is None else np.broadcast_to(np.asarray(weights, dtype=float), start.shape)
         for lo in range(0, len(start), PIECE):
             s = np.clip(start[lo:lo + PIECE], 0.0, horizon)
             e = np.clip(end[lo:lo + PIECE], s, horizon)
+            w = np.ones(len(s)) if weights is None else weights[lo:lo + PIECE]
             first = np.minimum((s / DAYS_PER_MONTH).astype(int), H - 1)
             last = np.minimum((e / DAYS_PER_MONTH).astype(int), H - 1)
             same = first == last
-            np.add.at(self._within, first[same], (e - s)[same] / DAYS_PER_MONTH)
-            f, la, ss, ee = first[~same], last[~same], s[~same], e[~same]
-            np.add.at(self._first, f, (f + 1) - ss / DAYS_PER_MONTH)  # the first, partial month
-            np.add.at(self._last, la, ee / DAYS_PER_MONTH - la)  # the last, partial month
-            np.add.at(self._full, f + 1, 1.0)  # whole months in between: +1 after the first ...
-            np.add.at(self._full, la, -1.0)  # ... and -1 from the last
+            within = (e - s)[same] / DAYS_PER_MONTH
+            np.add.at(self._within, first[same], within if weights is None else within * w[same])
+            f, la, ss, ee, ww = first[~same], last[~same], s[~same], e[~same], w[~same]
+            head, tail = (f + 1) - ss / DAYS_PER_MONTH, ee / DAYS_PER_MONTH - la
+            np.add.at(self._first, f, head if weights is None else head * ww)  # the first, partial month
+            np.add.at(self._last, la, tail if weights is None else tail * ww)  # the last, partial month
+            np.add.at(self._full, f + 1, ww)  # whole months in between: +1 after the first ...
+            np.add.at(self._full, la, -ww)  # ... and -1 from the last
         return self
 
     def months(self) -> np.ndarray:
