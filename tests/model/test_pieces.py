@@ -64,6 +64,20 @@ def test_interval_months_in_pieces_is_all_at_once_bit_for_bit_and_the_loop(case)
     np.testing.assert_allclose(at_once, _months_by_loop(start, end, H), rtol=1e-12, atol=1e-12)
 
 
+@settings(max_examples=60, deadline=None)
+@given(intervals)
+def test_weighted_intervals_count_each_interval_its_weight_times(case):
+    # A weight w is the interval added w times (the AE slots offered: a step's limit).
+    H, start, _, data = case
+    length = data.draw(arrays(float, len(start), elements=st.floats(0, 3 * DAYS_PER_MONTH)))
+    weights = data.draw(arrays(int, len(start), elements=st.integers(0, 5)))
+    end = start + length
+    weighted = IntervalMonths(H).add(start, end, weights=weights).months()
+    repeated = interval_months(np.repeat(start, weights), np.repeat(end, weights), H)
+    np.testing.assert_allclose(weighted, repeated, rtol=1e-12, atol=1e-12)
+    assert np.array_equal(IntervalMonths(H).add(start, end, weights=1.0).months(), interval_months(start, end, H))
+
+
 def test_interval_months_over_more_than_a_piece():
     H = 7
     rng = np.random.default_rng(11)
