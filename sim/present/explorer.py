@@ -165,7 +165,6 @@ class Explorer:
         self.start_run = self._run(scenario)
         self.scenario = scenario
         self.now_run = self.start_run
-        self.moves = 0
         self._widgets = None
         self._syncing = False
 
@@ -205,7 +204,6 @@ class Explorer:
         self.values = merged
         self.scenario = scenario
         self.now_run = self._run(scenario)
-        self.moves += 1
         if self._widgets is not None:
             self._sync_widgets()
             self._redraw()
