@@ -119,8 +119,6 @@ class Qualification:
         self._pop_waiting = {"score": self._pop_score, "sla": self._pop_sla}.get(q.discipline, self._pop_deque)
         self.heap: list = []  # score: (-score, queued at, lead); sla: the late lane, (-queued at, lead)
         self.sla_days = q.sla_hours / HOURS_PER_DAY
-        # sla: a lead back from nurture (queued later than its first MQL time) has missed the SLA already.
-        self.first_mql = memoryview(np.ascontiguousarray(mql_time, dtype=float))
         self.idle: list[_Server] = []
         self.n_idle = 0
         self.feeder_armed = False
@@ -155,7 +153,8 @@ class Qualification:
         self.state[lead] = S.WAITING_SDR
         if self.discipline == "score":
             heapq.heappush(self.heap, (-self.score[lead], t, lead))
-        elif self.discipline == "sla" and t > self.first_mql[lead]:
+        elif self.discipline == "sla" and t > self.pending_t[lead]:
+            # Queued later than its first MQL time (pending_t, by lead): back from nurture, past its SLA already.
             heapq.heappush(self.heap, (-t, lead))
         else:
             self.fifo.append((lead, t))
