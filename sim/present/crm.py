@@ -269,7 +269,7 @@ def write_crm(export: CrmExport, directory) -> list[Path]:
     """
     directory = Path(directory)
     names = [f"{name}.csv" for name in CRM_FILES]
-    earlier = _check_directory(directory, [*names, "about.json"], earlier="an earlier CRM export")
+    earlier = _check_directory(directory, [*names, "about.json"], kind="an earlier CRM export")
     directory.mkdir(parents=True, exist_ok=True)
     sc = export.scenario
     seed = export.seed if isinstance(export.seed, int) else None

@@ -270,6 +270,7 @@ def test_export_crm_writes_the_tables_and_replaces_only_its_own(tmp_path, scenar
     (mine / "leads.csv").write_text("my,own\n", encoding="utf-8")
     code, stdout, err = in_process("export-crm", path, "--out", mine)
     assert code == 2 and stdout == "" and len(nonblank_lines(err)) == 1 and err.startswith("--out: ")
+    assert "not an earlier CRM export" in err
     assert (mine / "leads.csv").read_text(encoding="utf-8") == "my,own\n"
 
 
