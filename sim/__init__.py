@@ -106,6 +106,9 @@ _WHERE = {
     "write_excel": "sim.present.export",
     "write_experiment_excel": "sim.present.export",
     "PresentError": "sim.present.errors",
+    "CrmExport": "sim.present.crm",
+    "crm_export": "sim.present.crm",
+    "write_crm": "sim.present.crm",
     "Explorer": "sim.present.explorer",
 }
 
@@ -177,6 +180,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.montecarlo.replication import replication_seed  # noqa: F401
     from sim.montecarlo.store import StoreError  # noqa: F401
     from sim.montecarlo.summary import summarise  # noqa: F401
+    from sim.present.crm import CrmExport, crm_export, write_crm  # noqa: F401
     from sim.present.errors import PresentError  # noqa: F401
     from sim.present.explorer import Explorer  # noqa: F401
     from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401

@@ -17,6 +17,7 @@ import os
 import sys
 import warnings
 
+from sim.cli.crm import add_crm_command
 from sim.cli.flags import error_lines, flag
 from sim.cli.options import (
     EXIT_FAILED,
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(sub)
     add_split_commands(sub)
     add_sensitivity_command(sub)
+    add_crm_command(sub)
     return parser
 
 

@@ -68,6 +68,9 @@ FLAGS = {
     "method": "--method",
     "ranges": "--vary",
     "samples": "--samples",
+    # exporting a run as CRM tables
+    "export_day": "--export-day",
+    "start_date": "FILE",
     # what a scenario message may point to
     "schema": "`funnel schema`",
 }

@@ -138,7 +138,7 @@ def _earlier_files(directory: Path) -> set[str]:
     return {name for name in about["files"] if isinstance(name, str)} | {"about.json"}
 
 
-def _check_directory(directory: Path, names: list[str]) -> set[str]:
+def _check_directory(directory: Path, names: list[str], kind: str = "an earlier comparison's tables") -> set[str]:
     """What :func:`write_tables` may replace in ``directory``: the files an earlier call wrote there.
 
     A folder holding anything else (but ``runs/``, the comparison's own experiment
@@ -154,7 +154,7 @@ def _check_directory(directory: Path, names: list[str]) -> set[str]:
         what = "holds files of the same names that it did not write ({})"
     else:
         clash = sorted(present - {"runs"})
-        what = "holds files that are not an earlier comparison's tables ({}; no about.json of funnel-sim)"
+        what = f"holds files that are not {kind} ({{}}; no about.json of funnel-sim)"
     if clash:
         shown = ", ".join(clash[:3]) + (", ..." if len(clash) > 3 else "")
         raise PresentError("directory", f"{directory}: {what.format(shown)}; nothing was written: use a new or "

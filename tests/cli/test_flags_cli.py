@@ -81,7 +81,9 @@ PASSED_BY = {
     "method": ("sensitivity",),
     "ranges": ("sensitivity",),
     "samples": ("sensitivity",),
+    "export_day": ("export-crm",),
     # the scenario files themselves (FLAGS: "FILE")
+    "start_date": ("export-crm",),
     "alternatives": ("compare",),
     "scenario": ("optimize",),
 }
@@ -99,7 +101,7 @@ NOT_FROM_OPTIONS = {"rate", "lag_months", "record", "comparison", "against", "ex
 # writer's refusal with the option that gave that writer its folder (sim/cli/split.py, _write_outputs).
 WORDED_BY_THE_WRITER = {"directory"}
 # The names that are not flags, as flags.py words them.
-NOT_FLAGS = {"grid", "split", "alternatives", "scenario"}
+NOT_FLAGS = {"grid", "split", "alternatives", "scenario", "start_date"}
 
 
 def _library_modules():
@@ -214,7 +216,8 @@ def _help(command: str) -> str:
 
 @pytest.fixture(scope="module")
 def helps() -> dict[str, str]:
-    return {command: _help(command) for command in (*RUNNING, "validate", "schema", "bench", "sensitivity")}
+    return {command: _help(command) for command in (*RUNNING, "validate", "schema", "bench", "sensitivity",
+                                                                 "export-crm")}
 
 
 def _offers(help_text: str, option: str) -> bool:
