@@ -476,20 +476,27 @@ def _monthly_table(monthly: pd.DataFrame, book: _Book, order: list | None = None
     lines = [code for code in MONTHLY_LINES if code in present or derived.get(code, {""}) <= present]
     if not lines:
         return None
+    dated = "month_start" in present
     rows = []
     for label, frame in groups:
         if frame.empty:
             continue
         tables = _monthly_lines(frame)
         months = tables[lines[0]].index
+        starts = frame.groupby("month")["month_start"].first() if dated else None  # the same in every replication
         parts = []
         for code in lines:
             values = tables[code].to_numpy(dtype=float)  # months x replications
             parts += [values[:, 0]] if reps == 1 else [values.mean(axis=1), *np.percentile(values, [10, 90], axis=1)]
         for k, month in enumerate(months):
-            rows.append(([label] if by else []) + [int(month)] + [float(part[k]) for part in parts])
+            rows.append(([label] if by else []) + [int(month)] + ([starts[month].date()] if dated else [])
+                        + [float(part[k]) for part in parts])
     columns = [_Column("Alternative", "alternative")] if by else []
     columns.append(_Column("Month", "month", "month", True, "counted from 0, as in the scenario file and the JSON"))
+    if dated:
+        name = monthly_name("month_start")
+        columns.append(_Column(name.words, "month_start", name.unit, False, "the calendar month the model's month "
+                                                                            "labels (docs/model.md, Units)"))
     for code in lines:
         name = monthly_name(code)
         header = book.header(name.words, name.unit)

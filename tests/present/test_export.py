@@ -530,3 +530,22 @@ def test_a_probability_is_a_share_and_each_replications_objective_keeps_its_own_
     assert summary["P(>= 0) of contribution"] == summary["Difference to the baseline"] == "0.0%"
     assert formats(path, "Replications")["Objective: contribution (USD)"] == "#,##0"  # money, not a probability
     assert inputs_value(path, "Objective's unit") == "share"
+
+
+def test_a_dated_scenario_s_monthly_sheet_carries_its_calendar_months(tmp_path):
+    # With a start_date the Monthly sheet says which calendar month each model month is,
+    # as the monthly series does (month_start), and keeps the date format.
+    from paths import SCENARIOS
+
+    import sim
+
+    scenario = load_scenario(SCENARIOS / "student_explorer.yaml").replace({"horizon_months": 4})
+    experiment = sim.run_many(scenario, reps=2, seed=1)
+    book = write_excel(experiment, tmp_path / "run.xlsx", scenario=scenario)
+    monthly = pd.read_excel(book, sheet_name="Monthly")
+    column = [c for c in monthly.columns if c.startswith("Month starts on")]
+    assert len(column) == 1
+    expected = experiment.monthly.groupby("month")["month_start"].first()
+    assert list(pd.to_datetime(monthly[column[0]])) == list(expected)
+    cell = openpyxl.load_workbook(book)["Monthly"].cell(2, list(monthly.columns).index(column[0]) + 1)
+    assert cell.number_format == "yyyy-mm-dd"
