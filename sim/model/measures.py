@@ -26,7 +26,7 @@ from sim.model.revenue import revenue
 from sim.model.team import fte_by_month, slot_limit_steps
 from sim.scenario.units import DAYS_PER_MONTH, HOURS_PER_DAY
 
-__all__ = ["STATE_NAMES", "lead_table", "measure"]
+__all__ = ["STATE_NAMES", "deal_values", "lead_table", "measure"]
 
 STATE_NAMES = [({**S.TERMINAL, **S.IN_FLIGHT})[code] for code in range(len(S.TERMINAL) + len(S.IN_FLIGHT))]
 
@@ -94,6 +94,17 @@ def _capacity_months(v: _View, fte_m: dict) -> dict:
                 "ae_slot_utilisation": np.where(offered > 0, held / offered, np.nan)}
 
 
+def deal_values(record: Record, positions: np.ndarray) -> np.ndarray:
+    """What the deals of the MQLs at ``positions`` (of the book) are worth if won.
+
+    Each its own draw of ``deal.value`` times its intent's multiplier (``value_intent``).
+    """
+    deal = record.scenario.opportunities.deal
+    v0, v1 = deal.value_intent
+    multiplier = v0 + (v1 - v0) * record.mql_intent[positions]
+    return deal.value.ppf(record.mql_u.column(Columns.VALUE)[positions]) * multiplier
+
+
 class _View:
     """What the measures read of a record, worked out once: the MQLs in lead order, the won deals, their values."""
 
@@ -110,7 +121,7 @@ class _View:
         v0, v1 = deal.value_intent
         self.mql_intent = r.mql_intent
         self.intent_mult = v0 + (v1 - v0) * self.mql_intent
-        self.win_value = deal.value.ppf(r.mql_u.column(Columns.VALUE)[self.won]) * self.intent_mult[self.won]
+        self.win_value = deal_values(r, self.won)
         self.first_wait_h = (book.contact_time - book.queued_at) * HOURS_PER_DAY
 
 

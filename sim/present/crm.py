@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from sim.model import states as S
-from sim.model.leads import Columns
+from sim.model.measures import deal_values
 from sim.model.months import dates, month_starts
 from sim.model.paths import stage_durations
 from sim.model.record import Record
@@ -204,10 +204,7 @@ def _deals(r: Record, D: float, start) -> tuple[pd.DataFrame, pd.DataFrame]:
     stage = np.where(won, "won", np.where(closed, "lost", np.asarray(names, dtype=object)[current]))
     value = np.full(len(rows), np.nan)
     if won.any():
-        deal = op.deal
-        v0, v1 = deal.value_intent
-        w = rows[won]
-        value[won] = deal.value.ppf(r.mql_u.column(Columns.VALUE)[w]) * (v0 + (v1 - v0) * r.mql_intent[w])
+        value[won] = deal_values(r, rows[won])
     deals = pd.DataFrame({
         "deal_id": deal_id,
         "lead_id": r.mqls[rows],

@@ -20,8 +20,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from sim.decide.objectives import mean as _mean_risk
+from sim.decide.paired import paired_difference
 from sim.errors import FunnelError
 from sim.present.errors import PresentError
 from sim.present.fan import _fan_chart
@@ -33,6 +34,8 @@ __all__ = ["CAMPAIGN_MONTHS", "Control", "Explorer", "KEY_MEASURES", "RUNS_KEPT"
 # The months (0-based) a campaign adds its spend to: a pulse, so that a student sees when its leads
 # and its wins arrive.
 CAMPAIGN_MONTHS = (3, 4, 5)
+
+_MEAN = _mean_risk()  # the changes are of means: a t interval of the paired differences
 
 # How many runs an explorer keeps, so that moving a slider back to where it was answers at once.
 RUNS_KEPT = 16
@@ -227,14 +230,12 @@ class Explorer:
         for key, label in KEY_MEASURES:
             x, y = a[key].to_numpy(dtype=float), b[key].to_numpy(dtype=float)
             both = np.isfinite(x) & np.isfinite(y)
-            d = y[both] - x[both]
-            n = len(d)
-            half = stats.t.ppf(0.975, n - 1) * d.std(ddof=1) / math.sqrt(n) if n >= 2 else math.nan
-            mean = float(d.mean()) if n else math.nan
+            change, low, high = paired_difference(y[both], x[both], _MEAN, 0.95, None) if both.any() \
+                else (math.nan, math.nan, math.nan)
             rows[key] = {"measure": label, "unit": measure_unit(key, self.start.currency),
                          "start": float(np.nanmean(x)) if np.isfinite(x).any() else math.nan,
                          "now": float(np.nanmean(y)) if np.isfinite(y).any() else math.nan,
-                         "change": mean, "ci_low": mean - half, "ci_high": mean + half}
+                         "change": change, "ci_low": low, "ci_high": high}
         return pd.DataFrame.from_dict(rows, orient="index")
 
     def table(self, measures=None) -> pd.DataFrame:
@@ -290,10 +291,9 @@ class Explorer:
                  ("opportunities", "deals"), ("wins", "wins"))
         x = np.arange(len(steps))
         for k, (name, run) in enumerate((("start", self.start_run), ("now", self.now_run))):
-            reps = run.replications
-            means = np.array([reps[s].mean() for s, _ in steps])
-            half = np.array([stats.t.ppf(0.975, len(reps) - 1) * reps[s].std(ddof=1) / math.sqrt(len(reps))
-                             for s, _ in steps])
+            summary = run.summary().loc[[s for s, _ in steps]]  # the means and their 95% CIs, as everywhere
+            means = summary["mean"].to_numpy()
+            half = (summary["ci_high"] - summary["mean"]).to_numpy()
             bars = ax.bar(x + (k - 0.5) * 0.38, means, width=0.38, color=f"C{k}", label=name, yerr=half,
                           capsize=2, error_kw={"linewidth": 0.8})
             for bar, value in zip(bars, means, strict=True):
