@@ -103,8 +103,8 @@ _WHERE = {
     "measures_table": "sim.present.tables",
     "measure_unit": "sim.present.tables",
     "write_tables": "sim.present.export",
-    "write_excel": "sim.present.export",
-    "write_experiment_excel": "sim.present.export",
+    "write_excel": "sim.present.workbook",
+    "write_experiment_excel": "sim.present.workbook",
     "PresentError": "sim.present.errors",
     "CrmExport": "sim.present.crm",
     "crm_export": "sim.present.crm",
@@ -183,7 +183,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.present.crm import CrmExport, crm_export, write_crm  # noqa: F401
     from sim.present.errors import PresentError  # noqa: F401
     from sim.present.explorer import Explorer  # noqa: F401
-    from sim.present.export import write_excel, write_experiment_excel, write_tables  # noqa: F401
+    from sim.present.export import write_tables  # noqa: F401
     from sim.present.fan import cash_fan_plot, fan_chart, funnel_fans  # noqa: F401
     from sim.present.frontier import frontier_plot, frontier_table  # noqa: F401
     from sim.present.plots import (  # noqa: F401
@@ -199,5 +199,6 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.present.sensitivity_plots import indices_plot, tornado_plot  # noqa: F401
     from sim.present.tables import measure_unit, measures_table  # noqa: F401
     from sim.present.waterfall import lead_waterfall, money_waterfall  # noqa: F401
+    from sim.present.workbook import write_excel, write_experiment_excel  # noqa: F401
     from sim.scenario import Plan, Scenario, ScenarioError, load_scenario, parse_scenario  # noqa: F401
     from sim.seeds import SeedError  # noqa: F401

@@ -30,8 +30,8 @@ BELOW = {
 # The one way up: a result object's to_excel hands itself to the presentation layer, which
 # knows it only by its attributes; the import is inside that method, made only when it is called.
 UP_ON_PURPOSE = {
-    ("sim/montecarlo/experiment.py", "sim.present.export", "to_excel"),
-    ("sim/decide/compare.py", "sim.present.export", "to_excel"),
+    ("sim/montecarlo/experiment.py", "sim.present.workbook", "to_excel"),
+    ("sim/decide/compare.py", "sim.present.workbook", "to_excel"),
 }
 # Third-party libraries and the only rooms that may import them.
 ROOMS = {

@@ -301,7 +301,7 @@ def write_workbook(args, result, *, scenario=None, about=None) -> list[str]:
         return []
     import shlex
 
-    from sim.present.export import write_excel
+    from sim.present.workbook import write_excel
 
     files = getattr(args, "scenarios", None) or [getattr(args, "scenario", None)]
     lines = {"Command": "funnel " + shlex.join(getattr(args, "argv", None) or [args.command]),

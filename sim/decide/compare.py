@@ -126,8 +126,8 @@ class Comparison:
         return self.replications.copy()
 
     def to_excel(self, path, extra: dict[str, pd.DataFrame] | None = None):
-        """Write the workbook finance opens (see :func:`sim.present.export.write_excel`); returns its path."""
-        from sim.present.export import write_excel  # the presentation layer, only when asked
+        """Write the workbook finance opens (see :func:`sim.present.workbook.write_excel`); returns its path."""
+        from sim.present.workbook import write_excel  # the presentation layer, only when asked
 
         return write_excel(self, path, extra)
 

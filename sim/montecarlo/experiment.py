@@ -80,8 +80,8 @@ class Experiment:
         return self.replications.copy()
 
     def to_excel(self, path, measures=None, level: float = 0.95):
-        """Write a workbook: the summary, the replications and the monthly series (see :mod:`sim.present.export`)."""
-        from sim.present.export import write_experiment_excel  # the presentation layer, only when asked
+        """Write a workbook: the summary, the replications and the monthly series (see :mod:`sim.present.workbook`)."""
+        from sim.present.workbook import write_experiment_excel  # the presentation layer, only when asked
 
         return write_experiment_excel(self, path, measures=measures, level=level)
 

@@ -3,5 +3,5 @@
 The only layer that imports rich, matplotlib or openpyxl. It knows results only by
 their attributes (a Result, an Experiment, a Comparison and the optimiser's
 diagnostics), so ``Experiment.to_excel`` and ``Comparison.to_excel`` can hand themselves
-to :mod:`sim.present.export` when they are called.
+to :mod:`sim.present.workbook` when they are called.
 """

@@ -155,3 +155,11 @@ def test_sla_routing_meets_the_sla_for_more_mqls_than_fifo_or_lifo():
         diff = sla - np.asarray(shares[other])
         se = diff.std(ddof=1) / math.sqrt(len(diff))
         assert diff.mean() > 3 * se and diff.mean() > 0, (other, diff)
+
+
+def test_the_fast_approximation_takes_sla_as_fifo():
+    # Documented in docs/model.md, section 11: the approximation knows nothing of the late lane.
+    from sim.model.fluid import approximate
+
+    fifo, sla = (approximate(_overloaded(d)) for d in ("fifo", "sla"))
+    assert sla == fifo

@@ -15,7 +15,8 @@ from workbooks import assert_frame_matches, assert_records_equal, by_code, forma
 from sim import __version__, load_scenario
 from sim.decide.compare import compare, sweep
 from sim.present.errors import PresentError
-from sim.present.export import write_excel, write_tables
+from sim.present.export import write_tables
+from sim.present.workbook import write_excel
 
 EXTRA = pd.DataFrame({"share": [0.2, 0.3], "value": [1.5, math.inf]}).set_index("share")
 
@@ -468,7 +469,7 @@ def test_experiment_workbook_holds_the_summary_and_the_frames(experiment, scenar
 
 
 def test_experiment_workbook_with_chosen_measures_and_level(experiment, tmp_path):
-    from sim.present.export import write_experiment_excel
+    from sim.present.workbook import write_experiment_excel
 
     path = tmp_path / "deep" / "chosen.xlsx"
     assert write_experiment_excel(experiment, path, measures=["wins", "leads"], level=0.8) == path
