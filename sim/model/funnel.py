@@ -16,7 +16,7 @@ from sim.model import states as S
 from sim.model.leads import Columns, Uniforms
 from sim.model.nurture import recycle
 from sim.model.opportunities import Opportunities
-from sim.model.paths import stage_paths
+from sim.model.paths import LeadStages, stage_paths
 from sim.model.qualification import Qualification, qualifier_role
 from sim.model.record import FunnelCounters, MqlBook
 from sim.model.team import Seat
@@ -63,15 +63,16 @@ class _ColdLeads:
 
 
 def run_funnel(scenario: Scenario, mql_time: np.ndarray, intent: np.ndarray, score: np.ndarray, u: Uniforms,
-               cols: Columns, seats: dict[str, list[Seat]]) -> tuple[MqlBook, FunnelCounters]:
-    """Run the MQLs (in order of ``mql_time``, with their intents, scores and uniforms) to the horizon."""
+               cols: Columns, seats: dict[str, list[Seat]], stages: LeadStages | None = None,
+               arrival: np.ndarray | None = None) -> tuple[MqlBook, FunnelCounters]:
+    """Run the MQLs (in order of ``mql_time``, with their intents, scores, uniforms, stage settings and arrivals)."""
     env = simpy.Environment()
     book = MqlBook.empty(len(mql_time))
     roles = scenario.roles
     cs_carries_care = roles.customer_success is not None and any(s.tenures for s in seats.get("customer_success", []))
     care = 0.0 if cs_carries_care else roles.ae.account_care_share
-    opportunities = Opportunities(env, scenario, book, stage_paths(scenario.opportunities, intent, u, cols), u,
-                                  seats["ae"], selling_share=1.0 - care)
+    opportunities = Opportunities(env, scenario, book, stage_paths(scenario.opportunities, intent, u, cols, stages),
+                                  u, seats["ae"], selling_share=1.0 - care, arrival=arrival)
     role = qualifier_role(scenario)
     cold = None
     qualification = Qualification(env, scenario, book, mql_time, intent, score, u, seats[role], care,

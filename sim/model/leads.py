@@ -26,7 +26,7 @@ from sim.scenario.plan import Plan, spend_schedule
 from sim.scenario.schema import Channel, Scenario
 from sim.scenario.units import DAYS_PER_MONTH
 
-__all__ = ["OUTBOUND", "Columns", "LeadBlock", "Uniforms", "channel_names", "channel_rate", "lead_blocks"]
+__all__ = ["OUTBOUND", "Columns", "LeadBlock", "Uniforms", "channel_names", "channel_rate", "lead_blocks", "segment_draws", "segment_names"]
 
 OUTBOUND = "outbound"  # the channel name of the leads reps prospect themselves
 U_BLOCK_ROWS = 1 << 16  # candidates' uniforms drawn at a time (the same stream, in pieces)
@@ -107,17 +107,29 @@ class LeadBlock:
         arrival: arrival times, days.
         intent: latent intent in [0, 1].
         u: ``(leads, Columns.count)`` uniforms, each lead's own.
+        segment: each lead's segment, by its place in the channel's ``segments`` (0 for
+            a channel without segments).
     """
 
     channel: int
     arrival: np.ndarray
     intent: np.ndarray
     u: np.ndarray
+    segment: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.segment is None:
+            self.segment = np.zeros(len(self.arrival), dtype=np.int8)
 
 
 def channel_names(scenario: Scenario) -> list[str]:
     """The channels' names by code: the scenario's channels, then :data:`OUTBOUND`."""
     return [*scenario.channels, OUTBOUND]
+
+
+def segment_names(scenario: Scenario) -> list[list[str]]:
+    """Per channel code, its segments' names by code; a channel without segments has one, its own name."""
+    return [list(ch.segments) or [name] for name, ch in scenario.channels.items()] + [[OUTBOUND]]
 
 
 def channel_rate(channel: Channel, spend: np.ndarray) -> np.ndarray:
@@ -153,10 +165,12 @@ def _month_multipliers(rng, cv: float, horizon_months: int) -> np.ndarray:
     return rng.gamma(shape, 1.0 / shape, size=horizon_months)
 
 
-def _thinned_candidates(rng, cap_per_month, accept_prob, horizon_days, n_cols, prior):
+def _thinned_candidates(rng, cap_per_month, accept_prob, horizon_days, n_cols, prior, segmented=None):
     """Candidates of a Poisson stream at ``cap_per_month``, kept with ``accept_prob(t)``.
 
-    Returns the kept candidates' times, intents and uniforms. Every candidate draws its
+    Returns the kept candidates' times, intents and uniforms (and, with ``segmented``, a
+    function of the number of candidates and their intents giving their intents and
+    segments, also their segments). Every candidate draws its
     own, whether kept or not, so the draws belong to the candidate; the uniforms are
     drawn in pieces of :data:`U_BLOCK_ROWS` rows, which gives the same numbers as one
     draw, and only the kept rows are held.
@@ -171,8 +185,32 @@ def _thinned_candidates(rng, cap_per_month, accept_prob, horizon_days, n_cols, p
         kept = piece[keep[lo:lo + len(piece)]]
         u[at:at + len(kept)] = kept
         at += len(kept)
-    intent = rng.beta(prior.a, prior.b, n)[keep]
-    return times[keep], intent, u
+    intent = rng.beta(prior.a, prior.b, n)
+    if segmented is None:
+        return times[keep], intent[keep], u
+    intent, segment = segmented(n, intent)
+    return times[keep], intent[keep], u, segment[keep]
+
+
+def segment_draws(streams, name: str, channel: Channel, n: int, intent: np.ndarray):
+    """The segments of a channel's ``n`` candidates, and their intents: ``(intent, segment)``.
+
+    Each candidate's segment comes from a uniform of its own, from the channel's stream
+    ``segments/<channel>`` (every candidate draws one, kept or not), against the
+    cumulative shares. A segment with an intent prior other than the channel's gives
+    its leads intents from a stream of its own (``segments/<channel>/<segment>``, one
+    per candidate); the others keep the channel's. The arrival stream is not touched,
+    so a channel's arrivals, uniforms and intents are those it has without segments.
+    """
+    segments = list(channel.segments.values())
+    cum = np.cumsum([seg.share for seg in segments])
+    u = streams(f"segments/{name}").random(n)
+    segment = np.minimum(np.searchsorted(cum / cum[-1], u, side="right"), len(segments) - 1).astype(np.int8)
+    for k, (seg_name, seg) in enumerate(channel.segments.items()):
+        if seg.intent is not None and seg.intent != channel.intent:
+            own = streams(f"segments/{name}/{seg_name}").beta(seg.intent.a, seg.intent.b, n)
+            intent = np.where(segment == k, own, intent)
+    return intent, segment
 
 
 def lead_blocks(scenario: Scenario, plan: Plan, seats: dict[str, list[Seat]], streams,
@@ -190,7 +228,13 @@ def lead_blocks(scenario: Scenario, plan: Plan, seats: dict[str, list[Seat]], st
             month = np.minimum((t / DAYS_PER_MONTH).astype(int), H - 1)
             return rate[month] / cap
 
-        yield LeadBlock(code, *_thinned_candidates(rng, cap, accept, horizon_days, cols.count, ch.intent))
+        segmented = None
+        if ch.segments:
+            def segmented(n, intent, name=name, ch=ch):
+                return segment_draws(streams, name, ch, n, intent)
+
+        yield LeadBlock(code, *_thinned_candidates(rng, cap, accept, horizon_days, cols.count, ch.intent,
+                                                   segmented))
 
     out_code = len(scenario.channels)
     mult = _month_multipliers(streams("arrivals/outbound/months"), scenario.outbound.rate_cv, H)

@@ -17,16 +17,16 @@ import pandas as pd
 from sim.errors import FunnelError
 from sim.model import states as S
 from sim.model.costs import budget_measures, cost_measures, costs, npv
-from sim.model.leads import Columns
+from sim.model.leads import Columns, segment_names
 from sim.model.months import IntervalMonths, dates, interval_months, month_counts, with_month_start
-from sim.model.paths import advance_probabilities, open_win_probability
+from sim.model.paths import advance_probabilities, age_decay, open_win_probability
 from sim.model.record import Record
 from sim.model.response import wait_decay
 from sim.model.revenue import revenue
 from sim.model.team import fte_by_month, slot_limit_steps
 from sim.scenario.units import DAYS_PER_MONTH, HOURS_PER_DAY
 
-__all__ = ["STATE_NAMES", "deal_values", "lead_table", "measure"]
+__all__ = ["STATE_NAMES", "deal_values", "lead_table", "measure", "segment_labels"]
 
 STATE_NAMES = [({**S.TERMINAL, **S.IN_FLIGHT})[code] for code in range(len(S.TERMINAL) + len(S.IN_FLIGHT))]
 
@@ -295,11 +295,15 @@ def _open_pipeline(v: _View) -> dict:
         if op.slot_decay is not None:
             wait_h = (v.horizon - book.sql_time[waiting]) * HOURS_PER_DAY
             first = wait_decay(wait_h, op.slot_decay.half_life_hours, op.slot_decay.shape)
-        p_win[waiting] = first * advance_probabilities(op, v.mql_intent[waiting]).prod(axis=1)
+        if op.age_effect is not None:  # its age so far
+            first = first * age_decay(op, v.horizon - r.mql_arrival[waiting])
+        p_win[waiting] = first * advance_probabilities(op, v.mql_intent[waiting],
+                                                       r.mql_stages.rows(waiting)).prod(axis=1)
     if len(open_):
+        age = book.opp_start[open_] - r.mql_arrival[open_] if op.age_effect is not None else None
         p_win[open_] = open_win_probability(op, v.mql_intent[open_], r.mql_u.rows(open_), r.cols,
                                             v.horizon - book.opp_start[open_], book.first_decay[open_],
-                                            book.handed_over[open_])
+                                            book.handed_over[open_], r.mql_stages.rows(open_), age)
     per_year = 12.0 if op.deal.kind == "subscription" else 1.0
     value = p_win * (op.deal.value.mean * v.intent_mult * per_year)
     # Summed as one array over every lead, in lead order (zero for the leads without a deal),
@@ -328,7 +332,7 @@ def _waiting_losses(v: _View) -> dict:
     r, sc, book = v.r, v.sc, v.r.book
     q, op = sc.qualification, sc.opportunities
     p_qualify = q.p_qualify.at(v.mql_intent)
-    p_win = advance_probabilities(op, v.mql_intent).prod(axis=1)
+    p_win = advance_probabilities(op, v.mql_intent, r.mql_stages).prod(axis=1)
     contacted = np.isfinite(book.contact_time)
     queue = np.zeros(len(r.mqls))
     if q.decay is not None and contacted.any():
@@ -353,6 +357,15 @@ def _waiting_losses(v: _View) -> dict:
         every_lead[r.mqls] = lost * value
         out[f"bookings_lost.{name}"] = float(every_lead.sum())
     return out
+
+
+def segment_labels(r: Record, d) -> pd.Categorical:
+    """Each lead's segment by name: the channel's name for a channel without segments."""
+    names = segment_names(r.scenario)
+    flat = sorted({n for ns in names for n in ns})
+    lookup = np.array([[flat.index(n) for n in ns] + [0] * (max(map(len, names)) - len(ns)) for ns in names])
+    codes = lookup[d.channel.astype(np.intp), d.segment.astype(np.intp)] if len(d.channel) else np.zeros(0, int)
+    return pd.Categorical.from_codes(codes, flat)
 
 
 def lead_table(record: Record) -> pd.DataFrame:
@@ -384,6 +397,7 @@ def lead_table(record: Record) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "channel": pd.Categorical.from_codes(d.channel, r.channel_names),
+            "segment": segment_labels(r, d),
             **day("arrival_day", d.arrival),
             "intent": d.intent,
             "score": d.score,
@@ -392,6 +406,7 @@ def lead_table(record: Record) -> pd.DataFrame:
             **day("contact_day", per_lead(book.contact_time)),
             **day("sql_day", per_lead(book.sql_time)),
             **day("opportunity_day", per_lead(book.opp_start)),
+            "opportunity_age_days": per_lead(book.opp_start - r.mql_arrival),
             **day("close_day", per_lead(np.where(won, book.state_time, np.nan))),
             "value": per_lead(value),
             "state": pd.Categorical.from_codes(r.state, STATE_NAMES),

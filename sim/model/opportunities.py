@@ -46,12 +46,13 @@ class Opportunities:
         u: the MQLs' uniforms, in book order.
         seats: the AE seats.
         selling_share: the share of an AE's time left for deals (after account care).
+        arrival: the MQLs' arrival times, in book order (read with an age effect only).
 
     Counters (read after the run): ``sql_wait_days``, ``slot_days_used``.
     """
 
     def __init__(self, env, scenario: Scenario, book: MqlBook, paths: StagePaths, u, seats: list[Seat],
-                 selling_share: float):
+                 selling_share: float, arrival=None):
         op = scenario.opportunities
         ae = scenario.roles.ae
         self.env = env
@@ -63,6 +64,13 @@ class Opportunities:
         self.slot_decay = op.slot_decay
         self.handover = op.on_rep_leaving == "handover"
         self.handover_penalty = op.handover_penalty
+        age = op.age_effect
+        self.age_effect = age is not None and arrival is not None
+        if self.age_effect:
+            self.arrival = memoryview(arrival)
+            self.age_half_life = age.half_life_days
+            self.age_shape = age.shape
+            self.age_stretch = age.duration_per_age_day
 
         # Per-lead inputs, read once per opportunity.
         self._paths = paths
@@ -147,11 +155,20 @@ class Opportunities:
             d = (1.0 + wait_h / self.slot_decay.half_life_hours) ** -self.slot_decay.shape
             self.first_decay[lead] = d
             p *= d
+        stretch = 1.0
+        if self.age_effect:
+            # sim.model.paths.age_decay and age_stretch, inlined: the lead's age when first worked by an AE
+            age = max(now - self.arrival[lead], 0.0)
+            if self.age_half_life is not None:
+                p *= (1.0 + age / self.age_half_life) ** -self.age_shape
+            stretch = 1.0 + self.age_stretch * age
         if self.u_first[lead] >= p:
             k, end, won = 0, self.first_stage_days[lead], False
         else:
             k, end = self.end_stage[lead], self.end_days[lead]
             won = k == self.n_stages
+        if stretch != 1.0:
+            end *= stretch
         self.fail_stage[lead] = k
         self.wins[lead] = won
         seat.open.add(lead)

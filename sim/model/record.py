@@ -18,6 +18,7 @@ import numpy as np
 from sim.model import states as S
 from sim.model.leads import Columns, Uniforms
 from sim.model.months import IntervalMonths
+from sim.model.paths import LeadStages
 from sim.model.revenue import InstalledBase
 from sim.model.team import Seat
 from sim.scenario.plan import Plan
@@ -107,6 +108,7 @@ class LeadDetail:
     arrival: np.ndarray
     intent: np.ndarray
     score: np.ndarray
+    segment: np.ndarray  # the segment's code within its channel (sim.model.leads.segment_names)
 
 
 @dataclass
@@ -124,7 +126,9 @@ class Record:
         mqls: the leads (by index in order of arrival within sources) that reached the
             qualification queue, in order of first MQL time; ``mql_time``, ``mql_channel``,
             ``mql_intent``, ``mql_score``, ``mql_touch`` (the touch at which it became an MQL, 0
-            on arrival), ``mql_u`` (the uniforms the measures read) and ``book`` are aligned with it.
+            on arrival), ``mql_u`` (the uniforms the measures read), ``mql_segment`` (the
+            segment's code in its channel), ``mql_arrival`` (the lead's arrival), ``mql_stages``
+            (their stage settings, :class:`~sim.model.paths.LeadStages`) and ``book`` are aligned with it.
         counters: the event loop's :class:`FunnelCounters`.
         installed_base: the customers at the start.
         detail: per-lead arrays, when lead records were asked for.
@@ -146,6 +150,9 @@ class Record:
     mql_score: np.ndarray
     mql_touch: np.ndarray
     mql_u: Uniforms
+    mql_segment: np.ndarray
+    mql_arrival: np.ndarray
+    mql_stages: LeadStages
     book: MqlBook
     counters: FunnelCounters
     installed_base: InstalledBase

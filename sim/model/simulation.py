@@ -19,6 +19,7 @@ from sim.model.leads import Columns, Uniforms, channel_names, lead_blocks
 from sim.model.measures import lead_table, measure
 from sim.model.months import IntervalMonths, month_counts
 from sim.model.nurture import score_and_hand_over
+from sim.model.paths import lead_stages
 from sim.model.record import LeadDetail, Record
 from sim.model.revenue import draw_installed_base
 from sim.model.size import check_size
@@ -74,10 +75,10 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
     # The leads, source by source. Only what reaches the queue is kept lead by lead.
     lead_months = np.zeros((len(names), H))
     nurture = IntervalMonths(H)
-    states, mql = [], {k: [] for k in ("index", "time", "channel", "intent", "score", "touch")}
+    states, mql = [], {k: [] for k in ("index", "time", "channel", "intent", "score", "touch", "segment", "arrival")}
     u_columns = [[] for _ in range(cols.count)]  # the MQLs' uniforms, column by column
     needed = [c for c in range(cols.count) if c not in cols.hand_over()]
-    detail = {k: [] for k in ("channel", "arrival", "intent", "score")} if lead_detail else None
+    detail = {k: [] for k in ("channel", "arrival", "intent", "score", "segment")} if lead_detail else None
     offset = 0
     for block in lead_blocks(scenario, plan, seats, streams, cols):
         n = len(block.arrival)
@@ -90,13 +91,14 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
         for key, values in (("index", entering + offset), ("time", handover.mql_time[entering]),
                             ("channel", np.full(len(entering), block.channel, dtype=np.int16)),
                             ("intent", block.intent[entering]), ("score", score[entering]),
-                            ("touch", handover.mql_touch[entering])):
+                            ("touch", handover.mql_touch[entering]), ("segment", block.segment[entering]),
+                            ("arrival", block.arrival[entering])):
             mql[key].append(values)
         for c in needed:
             u_columns[c].append(block.u[entering, c])
         if detail is not None:
             for key, values in (("channel", np.full(n, block.channel, dtype=np.int16)), ("arrival", block.arrival),
-                                ("intent", block.intent), ("score", score)):
+                                ("intent", block.intent), ("score", score), ("segment", block.segment)):
                 detail[key].append(values)
         offset += n
 
@@ -104,22 +106,24 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
     index, time = _joined(mql.pop("index"), np.int32), _joined(mql.pop("time"))
     order = np.lexsort((index, time))
     mqls, mql_time = index[order], time[order]
-    mql_channel, mql_intent, mql_score, mql_touch = (
+    mql_channel, mql_intent, mql_score, mql_touch, mql_segment, mql_arrival = (
         _joined(mql.pop(k), dtype)[order]
-        for k, dtype in (("channel", np.int16), ("intent", float), ("score", float), ("touch", np.int64)))
+        for k, dtype in (("channel", np.int16), ("intent", float), ("score", float), ("touch", np.int64),
+                         ("segment", np.int8), ("arrival", float)))
     mql_u = Uniforms([_in_order(pieces, order) if c in needed else None for c, pieces in enumerate(u_columns)])
     del u_columns
 
-    book, counters = run_funnel(scenario, mql_time, mql_intent, mql_score, mql_u, cols, seats)
+    stages = lead_stages(scenario, mql_channel, mql_segment)
+    book, counters = run_funnel(scenario, mql_time, mql_intent, mql_score, mql_u, cols, seats, stages, mql_arrival)
     mql_u.keep([Columns.VALUE, Columns.CHURN, *cols.stage_duration])  # what the measures read
     state = _joined(states, np.int8)
     state[mqls] = book.state
     return Record(scenario=scenario, plan=plan, seats=seats, cols=cols, channel_names=names, leads=offset,
                   lead_months=lead_months, state=state, nurture=nurture, mqls=mqls, mql_time=mql_time,
                   mql_channel=mql_channel, mql_intent=mql_intent, mql_score=mql_score, mql_touch=mql_touch,
-                  mql_u=mql_u, book=book,
+                  mql_u=mql_u, mql_segment=mql_segment, mql_arrival=mql_arrival, mql_stages=stages, book=book,
                   counters=counters, installed_base=draw_installed_base(scenario.customers, streams),
-                  detail=LeadDetail(**{k: _joined(v, np.int16 if k == "channel" else float)
+                  detail=LeadDetail(**{k: _joined(v, {"channel": np.int16, "segment": np.int8}.get(k, float))
                                        for k, v in detail.items()}) if detail is not None else None)
 
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from sim.model import states as S
-from sim.model.measures import deal_values
+from sim.model.measures import deal_values, segment_labels
 from sim.model.months import dates, month_starts
-from sim.model.paths import stage_durations
+from sim.model.paths import age_stretch, stage_durations
 from sim.model.record import Record
 from sim.model.simulation import run
 from sim.model.size import check_size
@@ -165,6 +165,7 @@ def _leads(r: Record, D: float, start) -> pd.DataFrame:
         "lead_id": kept,
         "created_date": dates(start, d.arrival[kept]),
         "channel": pd.Categorical.from_codes(d.channel[kept], r.channel_names),
+        "segment": segment_labels(r, d)[kept],
         "mql_date": dates(start, mql[kept]),
         "contacted_date": dates(start, contacted[kept]),
         "qualified_date": dates(start, qualified[kept]),
@@ -188,7 +189,9 @@ def _deals(r: Record, D: float, start) -> tuple[pd.DataFrame, pd.DataFrame]:
     close = np.where(closed, book.state_time[rows], np.nan)
     won = closed & (book.state[rows] == S.WON)
     # Stage boundaries as the event loop scheduled them: the start plus each lead's cumulative stage durations.
-    cum = np.cumsum(stage_durations(op, r.mql_u.rows(rows), r.cols), axis=1)
+    cum = np.cumsum(stage_durations(op, r.mql_u.rows(rows), r.cols, r.mql_stages.rows(rows)), axis=1)
+    if op.age_effect is not None:  # stretched by the lead's age at the start, as the event loop stretched them
+        cum = cum * age_stretch(op, opened - r.mql_arrival[rows])[:, None]
     bounds = opened[:, None] + cum
     entered = np.column_stack([opened, bounds[:, :-1]])
     last = np.minimum(book.fail_stage[rows], n_stages - 1)  # the last stage of its path

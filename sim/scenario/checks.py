@@ -67,6 +67,7 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
         if isinstance(name, str) and not NAME.fullmatch(name):
             out.append((key_path("channels", name), f"a channel's name may hold {NAME_RULE}; got {shown(name)}"))
     out += _stage_name_problems(data)
+    out += _segment_problems(data)
     out += _scoring_problems(data)
     for name, ch in channels.items():
         ch = _mapping(ch)
@@ -143,6 +144,43 @@ def _stage_name_problems(data: dict) -> list[tuple[str, str]]:
                                "own (it names the measure stage_advance.<name>)"))
         else:
             first[name] = i
+    return out
+
+
+def _segment_problems(data: dict) -> list[tuple[str, str]]:
+    """Segments' names and shares, and the channels and stages that stage overrides name (one line each)."""
+    out = []
+    channels = _mapping(data.get("channels"))
+    stages = _mapping(data.get("opportunities")).get("stages")
+    stages = stages if isinstance(stages, list) else [{"name": "close"}]  # the schema's default
+    stage_names = [n for n in (_mapping(st).get("name") for st in stages) if isinstance(n, str)]
+    for i, stage in enumerate(stages):
+        for ch in _mapping(_mapping(stage).get("by_channel")):
+            if ch not in channels and ch != "outbound":
+                out.append((f"opportunities.stages[{i}].by_channel.{ch}",
+                            f"no such channel (defined: {', '.join([*channels, 'outbound'])})"))
+    for name, ch in channels.items():
+        segments = _mapping(_mapping(ch).get("segments"))
+        if not segments:
+            continue
+        shares = [_number(_mapping(seg).get("share")) for seg in segments.values()]
+        if all(x is not None for x in shares) and abs(math.fsum(shares) - 1) > 1e-9:
+            out.append((f"channels.{name}.segments", f"the segments' shares must sum to 1; they sum to "
+                                                     f"{math.fsum(shares):.6g}"))
+        for seg_name, seg in segments.items():
+            where = f"channels.{name}.segments.{seg_name}"
+            if isinstance(seg_name, str) and not NAME.fullmatch(seg_name):
+                out.append((where, f"a segment's name may hold {NAME_RULE}; got {shown(seg_name)}"))
+            seg = _mapping(seg)
+            for stage_name in _mapping(seg.get("stages")):
+                if stage_name not in stage_names:
+                    out.append((f"{where}.stages.{stage_name}",
+                                f"no such stage (defined: {', '.join(stage_names) or 'none'})"))
+            last = stage_names[-1] if stage_names else None
+            if seg.get("win") is not None and _mapping(_mapping(seg.get("stages")).get(last)).get("advance") \
+                    is not None:
+                out.append((f"{where}.win", f"win is the advance of the last stage ({last}), also given in "
+                                            f"stages.{last}.advance; give one of them"))
     return out
 
 

@@ -109,6 +109,29 @@ class ExponentialResponse(_Strict):
 Response = Annotated[HillResponse | ExponentialResponse, Field(discriminator="curve")]
 
 
+class StageSettings(_Strict):
+    """Overrides of one stage's settings for some leads (a channel's, or a segment's): what is left out is the stage's."""
+
+    duration_days: Distribution | None = Field(None, description="Time spent in the stage, days.")
+    advance: Curve | None = Field(None, description="Chance to pass the stage, by intent.")
+
+
+class Segment(_Strict):
+    """A segment of a channel's leads (``docs/model.md``, section 1, Segments).
+
+    Each lead of the channel is of one segment, drawn with the segments' shares. A
+    segment may have leads of its own intent, its own win chance (the last stage's
+    advance, replaced) and its own stage settings, which take precedence over the
+    channel's (``opportunities.stages[i].by_channel``) and the stage's.
+    """
+
+    share: Probability = Field(description="Share of the channel's leads in this segment (the shares sum to 1).")
+    intent: IntentPrior | None = Field(None, description="Beta prior of the segment's intent; the channel's if left out.")
+    win: Curve | None = Field(None, description="Replaces the last stage's advance chance for this segment's leads.")
+    stages: dict[str, StageSettings] = Field(
+        default_factory=dict, description="Stage name -> duration_days and/or advance for this segment's leads.")
+
+
 class Channel(_Strict):
     """A marketing channel: spend schedule, response curve, carryover and lead quality.
 
@@ -136,6 +159,10 @@ class Channel(_Strict):
     rate_cv: NonNegative = Field(0.0, description="Coefficient of variation of the month's rate.")
     intent: IntentPrior = Field(IntentPrior(a=2.0, b=5.0), description="Beta prior of the leads' intent.")
     cost_per_lead: NonNegative = Field(0.0, description="Variable cost per lead (e.g. lead purchase).")
+    # Left out of every dump while it is not written, so that a channel without it dumps (and fingerprints) as before.
+    segments: dict[str, Segment] = Field(
+        default_factory=dict, exclude_if=lambda value: not value,
+        description="Optional: segments of the channel's leads, by name, each with its share (summing to 1).")
 
 
 class Outbound(_Strict):
@@ -225,6 +252,10 @@ class Stage(_Strict):
     name: str = Field(min_length=1)
     duration_days: Distribution = Field(0.0, description="Time spent in the stage, days.")
     advance: Curve = Field(IntentCurve(low=0.5, high=0.5), description="Chance to pass the stage, by intent.")
+    # Left out of every dump while it is not written, so that a stage without it dumps (and fingerprints) as before.
+    by_channel: dict[str, StageSettings] = Field(
+        default_factory=dict, exclude_if=lambda value: not value,
+        description="Optional: channel name (or outbound) -> duration_days and/or advance for its leads.")
 
 
 class Deal(_Strict):
@@ -237,6 +268,21 @@ class Deal(_Strict):
     )
 
 
+class AgeEffect(_Strict):
+    """How a lead's age when sales first works it (its opportunity's start) changes its deal.
+
+    The win chance is times ``(1 + age/half_life_days) ** -shape`` (the decay of
+    :class:`Decay`, in days) and every stage's duration times
+    ``1 + duration_per_age_day * age``; ``age`` is days from the lead's arrival.
+    """
+
+    half_life_days: Positive | None = Field(
+        None, description="Age at which the win chance is 2**-shape of a fresh lead's; none: no decay.")
+    shape: Positive = Field(1.0, description="Steepness of the decay.")
+    duration_per_age_day: NonNegative = Field(
+        0.0, description="Stretch of every stage's duration per day of age: durations times 1 + this * age.")
+
+
 class Opportunities(_Strict):
     """SQL -> won/lost: AE slots, stages, deal value and what happens when an AE leaves."""
 
@@ -247,6 +293,10 @@ class Opportunities(_Strict):
         "handover", description="What happens to a leaving AE's open deals."
     )
     handover_penalty: Probability = Field(0.2, description="Chance a handed-over deal that would win is lost.")
+    # Left out of every dump while it is not written, so that a scenario without it dumps (and fingerprints) as before.
+    age_effect: AgeEffect | None = Field(
+        None, exclude_if=lambda value: value is None,
+        description="Optional: win chance and stage durations by the lead's age at its opportunity's start.")
 
 
 class Hire(_Strict):
