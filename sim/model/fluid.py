@@ -40,6 +40,7 @@ from sim.model.months import with_month_start
 from sim.model.qualification import qualifier_role
 from sim.model.response import wait_decay
 from sim.model.size import check_size
+from sim.scenario.messages import ScenarioError
 from sim.scenario.plan import ROLE_NAMES
 from sim.scenario.units import DAYS_PER_MONTH, DAYS_PER_YEAR, HOURS_PER_DAY
 
@@ -133,9 +134,33 @@ def _hand_kept(scenario) -> float:
     return 1.0 - leaves * (op.handover_penalty if op.on_rep_leaving == "handover" else 1.0)
 
 
+def unsupported(scenario) -> list[tuple[str, str]]:
+    """What the fast approximation refuses, one line each: lead segments, stages by channel, the age effect.
+
+    The approximation follows leads by channel and intent, not by segment, and an
+    opportunity's stages as one set for every lead: these need the simulation.
+    """
+    out = []
+    for name, ch in scenario.channels.items():
+        if ch.segments:
+            out.append((f"channels.{name}.segments", "the fast approximation does not follow lead segments; "
+                                                     "use the simulation (funnel run)"))
+    for i, st in enumerate(scenario.opportunities.stages):
+        if st.by_channel:
+            out.append((f"opportunities.stages[{i}].by_channel", "the fast approximation takes every channel "
+                                                                 "through the same stages; use the simulation"))
+    if scenario.opportunities.age_effect is not None:
+        out.append(("opportunities.age_effect", "the fast approximation does not follow a lead's age at its "
+                                                "opportunity's start; use the simulation"))
+    return out
+
+
 def _expected(scenario):
     """Every approximated measure and the monthly series."""
     sc = scenario
+    problems = unsupported(sc)
+    if problems:
+        raise ScenarioError("<scenario>", problems)
     H = sc.horizon_months
     teams, care = _teams(sc)
     outbound = np.zeros(H)

@@ -26,7 +26,8 @@ from sim.scenario.plan import Plan, spend_schedule
 from sim.scenario.schema import Channel, Scenario
 from sim.scenario.units import DAYS_PER_MONTH
 
-__all__ = ["OUTBOUND", "Columns", "LeadBlock", "Uniforms", "channel_names", "channel_rate", "lead_blocks", "segment_draws", "segment_names"]
+__all__ = ["OUTBOUND", "Columns", "LeadBlock", "Uniforms", "channel_names", "channel_rate", "lead_blocks",
+           "segment_draws", "segment_names"]
 
 OUTBOUND = "outbound"  # the channel name of the leads reps prospect themselves
 U_BLOCK_ROWS = 1 << 16  # candidates' uniforms drawn at a time (the same stream, in pieces)

@@ -110,7 +110,7 @@ Response = Annotated[HillResponse | ExponentialResponse, Field(discriminator="cu
 
 
 class StageSettings(_Strict):
-    """Overrides of one stage's settings for some leads (a channel's, or a segment's): what is left out is the stage's."""
+    """Overrides of one stage's settings for some leads (a channel's or a segment's); the rest is the stage's."""
 
     duration_days: Distribution | None = Field(None, description="Time spent in the stage, days.")
     advance: Curve | None = Field(None, description="Chance to pass the stage, by intent.")
@@ -126,8 +126,10 @@ class Segment(_Strict):
     """
 
     share: Probability = Field(description="Share of the channel's leads in this segment (the shares sum to 1).")
-    intent: IntentPrior | None = Field(None, description="Beta prior of the segment's intent; the channel's if left out.")
-    win: Curve | None = Field(None, description="Replaces the last stage's advance chance for this segment's leads.")
+    intent: IntentPrior | None = Field(
+        None, description="Beta prior of the segment's intent; the channel's if left out.")
+    win: Curve | None = Field(
+        None, description="Replaces the last stage's advance chance for this segment's leads.")
     stages: dict[str, StageSettings] = Field(
         default_factory=dict, description="Stage name -> duration_days and/or advance for this segment's leads.")
 
