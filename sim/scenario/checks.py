@@ -258,6 +258,18 @@ def _seat_streams(scenario) -> list[tuple[str, int]]:
 _FIXED_STREAMS = ("arrivals/outbound/months", "customers/installed_base")
 
 
+def _named_streams(scenario) -> list[tuple[str, str]]:
+    """The streams named after what the user named, each with the field whose name makes it."""
+    out = [(f"arrivals/{name}", key_path("channels", name)) for name in scenario.channels]
+    for name, ch in scenario.channels.items():
+        if ch.segments:
+            out.append((f"segments/{name}", f"{key_path('channels', name)}.segments"))
+        for seg_name, seg in ch.segments.items():
+            if seg.intent is not None and seg.intent != ch.intent:
+                out.append((f"segments/{name}/{seg_name}", f"{key_path('channels', name)}.segments.{seg_name}"))
+    return out
+
+
 def stream_names(scenario) -> list[str]:
     """The names of the random streams one replication of a valid ``scenario`` draws from, as ``sim.model`` names them.
 
@@ -265,9 +277,11 @@ def stream_names(scenario) -> list[str]:
     one per channel (``arrivals/<channel>``), the month-to-month variation of
     prospecting (``arrivals/outbound/months``), one per seat of each role that
     prospects (``arrivals/outbound/<role>/<seat>``), one per seat of every role
-    (``headcount/<role>/<seat>``) and the installed base (``customers/installed_base``).
+    (``headcount/<role>/<seat>``) and the installed base (``customers/installed_base``);
+    for a channel with segments, ``segments/<channel>`` and, for each segment with an
+    intent of its own, ``segments/<channel>/<segment>``.
     """
-    names = [f"arrivals/{name}" for name in scenario.channels]
+    names = [own for own, _ in _named_streams(scenario)]
     for prefix, seats in _seat_streams(scenario):
         names += [f"{prefix}{k}" for k in range(seats)]
     return [*names, *_FIXED_STREAMS]
@@ -302,24 +316,25 @@ def stream_problems(scenario) -> list[tuple[str, str]]:
     """
     out = []
     used = dict(_seat_streams(scenario))
-    channels = {}
-    for channel in scenario.channels:
-        own = f"arrivals/{channel}"
+    named = {}
+    for own, where in _named_streams(scenario):
         crc = zlib.crc32(own.encode("utf-8"))
         model = _model_stream(crc)
-        if crc in channels:
-            other, what = f"arrivals/{channels[crc]}", f"channel {channels[crc]!r}"
+        if crc in named:
+            other, what = named[crc], f"the stream {named[crc]!r}"
+            if other.startswith("arrivals/") and own.startswith("arrivals/"):
+                what = f"channel {other.removeprefix('arrivals/')!r}"
         elif model is not None and (model[1] < 0 or model[1] < used.get(model[0], 0)):
             other = model[0] if model[1] < 0 else f"{model[0]}{model[1]}"
             what = f"the model's stream {other!r}"
         else:
             other = None
-        channels.setdefault(crc, channel)
+        named.setdefault(crc, own)
         if other is None:
             continue
-        out.append((key_path("channels", channel), f"would share its random stream with {what} (the crc32 of "
-                                                   f"{own!r} and of {other!r} are equal); rename the channel (any "
-                                                   "other name will do)"))
+        thing = "segment" if ".segments." in where else "channel"
+        out.append((where, f"would share its random stream with {what} (the crc32 of {own!r} and of {other!r} "
+                           f"are equal); rename the {thing} (any other name will do)"))
     return out
 
 

@@ -184,3 +184,16 @@ def test_the_crm_export_carries_each_leads_segment():
     leads = sim.simulate(sc, seed=2).leads
     np.testing.assert_array_equal(export.leads["segment"].astype(str),
                                   leads["segment"].astype(str).to_numpy()[export.leads["lead_id"]])
+
+
+def test_the_segment_streams_are_the_names_the_scenario_check_knows(monkeypatch):
+    from sim.model.streams import Streams
+    from sim.scenario.checks import stream_names
+
+    sc = _scenario(SEGMENTS)
+    asked = []
+    real_call = Streams.__call__
+    monkeypatch.setattr(Streams, "__call__", lambda self, name: asked.append(name) or real_call(self, name))
+    sim.simulate(sc, seed=1, lead_records=False)
+    assert sorted(asked) == sorted(stream_names(sc))
+    assert {"segments/ads", "segments/ads/smb", "segments/ads/enterprise"} <= set(asked)
