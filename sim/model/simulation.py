@@ -27,6 +27,7 @@ from sim.model.streams import Streams
 from sim.model.team import draw_seats
 from sim.scenario.plan import ROLE_NAMES
 from sim.scenario.schema import Scenario
+from sim.scenario.uncertain import drawn
 
 __all__ = ["Result", "replicate", "run", "simulate"]
 
@@ -64,8 +65,10 @@ def run(scenario: Scenario, seed=0, lead_detail: bool = False) -> Record:
         seed: an int, a ``numpy.random.SeedSequence`` or a ``Generator`` (see :mod:`sim.seeds`).
         lead_detail: keep every lead's arrival, intent and score (for :func:`sim.model.measures.lead_table`).
     """
-    plan = scenario.plan
     streams = Streams(seed)
+    # Uncertain settings at this replication's draw, from a stream of their own (docs/model.md, Uncertain parameters).
+    scenario = drawn(scenario, streams("parameters"))
+    plan = scenario.plan
     H = scenario.horizon_months
     seats = {name: draw_seats(name, getattr(scenario.roles, name), plan.roles[name], scenario.horizon_days, streams)
              for name in ROLE_NAMES if name in plan.roles}

@@ -255,7 +255,7 @@ def _seat_streams(scenario) -> list[tuple[str, int]]:
     return families
 
 
-_FIXED_STREAMS = ("arrivals/outbound/months", "customers/installed_base")
+_FIXED_STREAMS = ("arrivals/outbound/months", "customers/installed_base", "parameters")
 
 
 def _named_streams(scenario) -> list[tuple[str, str]]:

@@ -471,6 +471,13 @@ class Scenario(_Strict):
         None, exclude_if=lambda block: block is None,
         description="Optional: what `funnel sensitivity FILE` varies (not simulated).")
 
+    # Left out of every dump while it is empty, so that a scenario without it dumps (and fingerprints) as before.
+    uncertain: dict[str, Annotated[list[Annotated[float, Field(allow_inf_nan=False, strict=True)]],
+                                   Field(min_length=2)]] = Field(
+        default_factory=dict, exclude_if=lambda draws: not draws,
+        description="Optional: posterior draws of settings, by dotted path (e.g. qualification.p_qualify.low: "
+                    "[0.31, 0.29, ...]); a number may also be written in place as {draws: [...]}. Each "
+                    "replication runs one row of draws; lists of the same length are joint.")
     # Top-level fields that say how to analyse the scenario, not what is simulated: the model never reads
     # them, and its fingerprint (sim.montecarlo.store.scenario_fingerprint) leaves them out.
     NOT_SIMULATED: ClassVar[frozenset[str]] = frozenset({"sensitivity"})
@@ -506,6 +513,10 @@ class Scenario(_Strict):
             return data
         problems: list[tuple[str, str]] = []
         scenario = None
+        if isinstance(data, dict):
+            from sim.scenario.uncertain import lift_draws
+
+            data, problems = lift_draws(data)
         try:
             scenario = handler(data)
         except ValidationError as exc:
@@ -521,6 +532,10 @@ class Scenario(_Strict):
                 problems = exc.problems
             else:
                 problems = stream_problems(scenario)
+        if not problems and scenario.uncertain:
+            from sim.scenario.uncertain import uncertain_problems
+
+            problems = uncertain_problems(scenario)
         if not problems and scenario.sensitivity is not None and not (info.context or {}).get(_REPLACED):
             from sim.scenario.ranges import range_problems
 
@@ -569,6 +584,11 @@ class Scenario(_Strict):
 
 
 _REPLACED = "replaced"  # the validation context of Scenario.replace
+
+
+def validate_certain(data: dict) -> Scenario:
+    """The scenario of ``data`` (a dump without ``uncertain``), its sensitivity block taken as checked."""
+    return Scenario.model_validate(data, context={_REPLACED: True})
 
 
 def _plain(value):

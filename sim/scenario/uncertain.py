@@ -1,0 +1,113 @@
+"""Uncertain parameters: a setting given as posterior draws, not one number (``docs/model.md``, Uncertain parameters).
+
+A number in a scenario may be written as ``{draws: [x1, x2, ...]}``; the scenario's
+top-level ``uncertain`` mapping holds the same, by dotted path
+(``qualification.p_qualify.low: [0.31, 0.29, ...]``). Reading a scenario lifts every
+in-place ``{draws: ...}`` into ``uncertain`` (:func:`lift_draws`) and leaves the mean of
+the draws in its place, so the scenario as read is its point estimate.
+:func:`uncertain_problems` checks that each path names a number of the scenario and
+that its smallest and largest draws, written in, give a valid scenario. Each replication
+then runs one draw (:func:`drawn`): one uniform from the replication's own
+``parameters`` stream picks row ``k = floor(u * n)`` of every list of ``n`` draws, so lists
+of the same length are joint (row k of each belongs together) and the same replication
+sees the same draw in every alternative (common random numbers).
+"""
+
+from __future__ import annotations
+
+import math
+
+__all__ = ["drawn", "lift_draws", "uncertain_problems"]
+
+KEY = "draws"
+
+
+def _finite_numbers(values) -> bool:
+    return (isinstance(values, list) and len(values) >= 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values))
+
+
+def lift_draws(data: dict) -> tuple[dict, list[tuple[str, str]]]:
+    """A copy of ``data`` with every ``{draws: [...]}`` replaced by its mean and listed under ``uncertain``.
+
+    Returns the new mapping and the problems found (a ``draws`` that is not at least two finite numbers).
+    """
+    found: dict[str, list[float]] = {}
+    problems: list[tuple[str, str]] = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            if set(node) == {KEY}:
+                values = node[KEY]
+                if not _finite_numbers(values):
+                    problems.append((f"{path}.{KEY}" if path else KEY,
+                                     "expected a list of at least two finite numbers (posterior draws)"))
+                    return 0.0
+                found[path] = [float(v) for v in values]
+                return sum(found[path]) / len(found[path])
+            return {k: walk(v, f"{path}.{k}" if path else str(k)) if k != "uncertain" or path else v
+                    for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{path}.{i}") for i, v in enumerate(node)]
+        return node
+
+    out = walk(data, "")
+    if found:
+        written = out.get("uncertain")
+        merged = dict(written) if isinstance(written, dict) else {}
+        for path in found:
+            if path in merged:
+                problems.append((f"uncertain.{path}", "is also written in place as {draws: ...}: give it once"))
+        out["uncertain"] = {**merged, **found}
+    return out, problems
+
+
+def _without_draws(scenario) -> dict:
+    data = scenario.model_dump(mode="python", by_alias=True)
+    data.pop("uncertain", None)
+    return data
+
+
+def uncertain_problems(scenario) -> list[tuple[str, str]]:
+    """One line per uncertain path that names no number of ``scenario``, or whose extreme draws are not valid there."""
+    from sim.scenario.messages import ScenarioError
+    from sim.scenario.ranges import value_at
+    from sim.scenario.schema import _set, validate_certain
+
+    problems = []
+    for path, draws in scenario.uncertain.items():
+        field = f"uncertain.{path}"
+        value = value_at(scenario, path)
+        if value is None:
+            problems.append((field, "names no setting of the scenario (a dotted path as `funnel schema` names it)"))
+            continue
+        if isinstance(value, bool) or (isinstance(value, int) and not isinstance(value, float)):
+            problems.append((field, "is a whole number, which cannot be uncertain; give a number with a fraction"))
+            continue
+        # A curve ({low, high}) and a distribution ({dist: ...}) take one number; any other block does not.
+        if isinstance(value, list) or (isinstance(value, dict) and "dist" not in value
+                                       and set(value) != {"low", "high"}):
+            problems.append((field, "names a block, not a number: give the path of one number"))
+            continue
+        for end in sorted({min(draws), max(draws)}):
+            data = _without_draws(scenario)
+            _set(data, path, end)
+            try:
+                validate_certain(data)
+            except ScenarioError as exc:
+                problems += [(field, f"the draw {end:g} is not valid there: {where}: {message}")
+                             for where, message in exc.problems[:1]]
+    return problems
+
+
+def drawn(scenario, rng):
+    """``scenario`` with each uncertain setting at this replication's draw (itself when nothing is uncertain)."""
+    if not scenario.uncertain:
+        return scenario
+    from sim.scenario.schema import _set, validate_certain
+
+    u = float(rng.random())
+    data = _without_draws(scenario)
+    for path, draws in scenario.uncertain.items():
+        _set(data, path, draws[min(int(u * len(draws)), len(draws) - 1)])
+    return validate_certain(data)

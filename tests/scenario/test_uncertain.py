@@ -1,0 +1,117 @@
+"""Uncertain parameters (docs/model.md, Uncertain parameters): reading draws, checking them, one draw per replication.
+
+Checked against what the draws are: each row is picked with chance 1/n (chi-square over
+many replication seeds), lists of one length are joint, a draw equal for every row is
+the certain scenario bit for bit, and two alternatives see the same draw in the same
+replication (common random numbers), so a change that leaves the funnel alone changes
+no SQL count.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import yaml
+from paths import SCENARIOS
+from scipy import stats
+
+import sim
+from sim.model.streams import Streams
+from sim.scenario.uncertain import drawn
+
+BASE = yaml.safe_load((SCENARIOS / "teaching_minimal.yaml").read_text(encoding="utf-8"))
+
+
+def _with(**changes):
+    data = copy.deepcopy(BASE)
+    for path, value in changes.items():
+        node = data
+        *parents, last = path.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return data
+
+
+def _problems(data):
+    with pytest.raises(sim.ScenarioError) as caught:
+        sim.Scenario.model_validate(data)
+    return caught.value.problems
+
+
+def test_draws_in_place_are_lifted_and_the_point_is_their_mean():
+    sc = sim.Scenario.model_validate(_with(qualification__p_qualify={"draws": [0.2, 0.4, 0.6, 0.8]}))
+    assert sc.uncertain == {"qualification.p_qualify": [0.2, 0.4, 0.6, 0.8]}
+    assert sc.qualification.p_qualify.low == sc.qualification.p_qualify.high == pytest.approx(0.5)
+    again = sc.replace(horizon_months=sc.horizon_months)
+    assert again.uncertain == sc.uncertain
+    certain = sim.Scenario.model_validate(BASE)
+    assert "uncertain" not in certain.model_dump()  # a certain scenario dumps (and fingerprints) as before
+
+
+@pytest.mark.parametrize(("data", "field", "words"), [
+    (_with(qualification__p_qualify={"draws": [0.2, 1.4]}), "uncertain.qualification.p_qualify", "1.4"),
+    (_with(qualification__p_qualify={"draws": [0.2]}), "qualification.p_qualify.draws", "at least two"),
+    (_with(qualification__p_qualify={"draws": [0.2, "x"]}), "qualification.p_qualify.draws", "finite"),
+    (_with(uncertain={"roles.ae.fte": [1.0, 2.0]}), "uncertain.roles.ae.fte", "whole number"),
+    (_with(uncertain={"nope.at_all": [1.0, 2.0]}), "uncertain.nope.at_all", "names no setting"),
+    (_with(uncertain={"qualification": [0.1, 0.2]}), "uncertain.qualification", "block"),
+    (_with(uncertain={"qualification.p_qualify.low": [0.1, float("nan")]}), "uncertain.qualification.p_qualify.low[1]",
+     "finite"),
+])
+def test_each_bad_draw_is_one_line_naming_its_field(data, field, words):
+    problems = _problems(data)
+    assert len(problems) == 1, problems
+    assert problems[0][0] == field and words in problems[0][1], problems
+
+
+def test_a_path_written_twice_is_refused():
+    data = _with(qualification__p_qualify={"draws": [0.2, 0.4]}, uncertain={"qualification.p_qualify": [0.1, 0.3]})
+    assert any("give it once" in message for _, message in _problems(data))
+
+
+def test_each_row_is_drawn_with_chance_one_in_n_and_equal_lengths_are_joint():
+    rows = [0.1, 0.2, 0.3, 0.4, 0.5]
+    sc = sim.Scenario.model_validate(_with(uncertain={"qualification.p_qualify.low": rows,
+                                                      "qualification.p_qualify.high": [r + 0.4 for r in rows]}))
+    picked = []
+    for seed in range(1000):
+        one = drawn(sc, Streams(sim.replication_seed(7, seed))("parameters"))
+        k = rows.index(round(one.qualification.p_qualify.low, 10))
+        assert one.qualification.p_qualify.high == pytest.approx(rows[k] + 0.4)  # the same row of both lists
+        assert one.uncertain == {}
+        picked.append(k)
+    counts = np.bincount(picked, minlength=len(rows))
+    assert stats.chisquare(counts).pvalue > 1e-3, counts
+
+
+def test_equal_draws_are_the_certain_scenario_bit_for_bit():
+    sure = sim.Scenario.model_validate(_with(qualification__work_hours=1.5))
+    unsure = sim.Scenario.model_validate(_with(qualification__work_hours={"draws": [1.5, 1.5, 1.5]}))
+    for seed in range(3):
+        assert sim.simulate(unsure, seed=seed).metrics == sim.simulate(sure, seed=seed).metrics
+
+
+def test_draws_change_the_runs_and_every_replication_is_one_row():
+    rows = [0.05, 0.95]
+    unsure = sim.Scenario.model_validate(_with(qualification__p_qualify={"draws": rows}))
+    by_row = {p: sim.Scenario.model_validate(_with(qualification__p_qualify=p)) for p in rows}
+    for seed in range(4):
+        got = sim.simulate(unsure, seed=seed, lead_records=False).metrics
+        p = drawn(unsure, Streams(seed)("parameters")).qualification.p_qualify.low
+        assert got == sim.simulate(by_row[p], seed=seed, lead_records=False).metrics
+
+
+def test_alternatives_see_the_same_draw_in_the_same_replication():
+    # A lead price changes costs only: with common random numbers every replication's SQLs are the same in both.
+    data = _with(qualification__p_qualify={"draws": [0.1, 0.3, 0.5, 0.7, 0.9]})
+    other = copy.deepcopy(data)
+    for channel in other["channels"].values():
+        channel["cost_per_lead"] = channel.get("cost_per_lead", 0) + 5.0
+    a, b = sim.Scenario.model_validate(data), sim.Scenario.model_validate(other)
+    result = sim.compare([sim.Alternative("a", a), sim.Alternative("b", b)], reps=12, seed=3)
+    table = result.replications.pivot(index="replication", columns="alternative", values="sqls")
+    assert table["a"].nunique() > 1  # the draws do vary the SQLs ...
+    assert (table["a"] == table["b"]).all()  # ... and the same replication drew the same row in both
