@@ -56,6 +56,7 @@ _WHERE = {
     "CompareError": "sim.decide.compare",
     "compare": "sim.decide.compare",
     "sweep": "sim.decide.compare",
+    "parameter_uncertainty": "sim.decide.uncertainty",
     "split_alternatives_of": "sim.decide.compare",
     "alternatives_of": "sim.decide.what_if",
     "sensitivity": "sim.decide.sensitivity",
@@ -171,6 +172,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.decide.sensitivity import Sensitivity, sensitivity  # noqa: F401
     from sim.decide.split import Split, SplitError, current_split, vary, with_split  # noqa: F401
     from sim.decide.timing import PlanSpace, TimePlan, plan_space  # noqa: F401
+    from sim.decide.uncertainty import parameter_uncertainty  # noqa: F401
     from sim.decide.what_if import alternatives_of  # noqa: F401
     from sim.errors import FunnelError  # noqa: F401
     from sim.model import Result, approximate, simulate  # noqa: F401

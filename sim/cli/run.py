@@ -216,6 +216,7 @@ def _run_many(args, scenario) -> int:
         return fail(problems)
     if args.excel is not None and not experiment.all_failed and (problems := write_workbook(args, experiment)):
         return fail(problems)
+    shares = _parameter_shares(args, scenario, experiment, settings)
     if args.json:
         summary = experiment.summary()
         document = {
@@ -228,9 +229,14 @@ def _run_many(args, scenario) -> int:
         }
         if experiment.precision is not None:
             document["precision"] = experiment.precision
+        if shares is not None:
+            document["parameter_uncertainty"] = {"uncertain": sorted(scenario.uncertain),
+                                                 **shares.to_dict(orient="index")}
         print(json.dumps(jsonable(document), indent=1))
     else:
         experiment_report(experiment)
+        if shares is not None:
+            _print_shares(scenario, shares)
     if experiment.all_failed:
         listed = f"in {args.out}/chunks/*/failures.json, " if args.out is not None else ""
         listed += "in the JSON's \"failures\"" if args.json else "above"
@@ -240,6 +246,30 @@ def _run_many(args, scenario) -> int:
             print(f"--excel: {args.excel} not written: no replication finished", file=sys.stderr)
         return EXIT_FAILED
     return 0
+
+
+def _parameter_shares(args, scenario, experiment, settings):
+    """With uncertain settings: the same replications at the point values, for the simulation-only intervals."""
+    if not scenario.uncertain or experiment.replications.empty:
+        return None
+    from sim.decide.uncertainty import parameter_uncertainty
+
+    reps = int(experiment.replications["replication"].max()) + 1
+    options = {k: v for k, v in settings.items() if k in ("workers", "backend", "scheduler", "chunk_size")}
+    return parameter_uncertainty(scenario, reps=reps, seed=args.seed, full=experiment.replications, **options)
+
+
+def _print_shares(scenario, shares) -> None:
+    names = ", ".join(sorted(scenario.uncertain))
+    print()
+    print(f"Predictive 80% intervals (p10 to p90 of the replications) include parameter uncertainty: each "
+          f"replication ran its own draw of {len(scenario.uncertain)} uncertain setting(s) ({names}). "
+          f"Simulation only: the same replications at the point values.")
+    print(f"{'measure':<14}{'with parameters':>28}{'simulation only':>28}{'share from parameters':>24}")
+    for name, row in shares.iterrows():
+        print(f"{name:<14}{row.p10:>13,.1f} to {row.p90:>10,.1f}{row.sim_p10:>13,.1f} to {row.sim_p90:>10,.1f}"
+              f"{row.parameter_share:>23.0%}")
+    print("share from parameters: 1 - variance (simulation only) / variance (with parameters), floored at 0")
 
 
 def _cmd_validate(args) -> int:
