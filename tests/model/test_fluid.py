@@ -27,9 +27,13 @@ from sim.model import simulate
 from sim.model.fluid import APPROXIMATED, approximate, approximate_monthly
 from sim.model.fluid_queue import _busy_period_density, queue_months
 from sim.scenario import load_scenario
+from sim.scenario.messages import ScenarioError
 from sim.scenario.units import DAYS_PER_MONTH
 
-SHIPPED = sorted(SCENARIOS.glob("*.yaml"))
+# The shipped scenarios the approximation takes; it refuses segmented_inbound's segments and age effect
+# (sim.model.fluid.unsupported: tested below).
+REFUSED = {"segmented_inbound"}
+SHIPPED = sorted(p for p in SCENARIOS.glob("*.yaml") if p.stem not in REFUSED)
 # docs/model.md, section 11: the documented bound on the relative error of each key measure.
 BOUNDS = {"leads": 0.02, "mqls": 0.02, "sqls": 0.10, "wins": 0.15, "bookings": 0.15, "revenue": 0.06,
           "ending_arr": 0.10, "cost.total": 0.03, "contribution": 0.10, "npv_contribution": 0.10}
@@ -242,3 +246,14 @@ def test_no_team_means_no_wins_and_a_month_is_its_length():
     assert fast["wins"] == 0.0
     assert fast["sqls"] == 0.0
     assert DAYS_PER_MONTH == pytest.approx(365.25 / 12)
+
+
+def test_the_shipped_scenarios_it_refuses_are_refused_one_line_per_feature():
+    from sim.model.fluid import unsupported
+
+    for name in REFUSED:
+        scenario = load_scenario(SCENARIOS / f"{name}.yaml")
+        assert unsupported(scenario)
+        with pytest.raises(ScenarioError):
+            approximate(scenario)
+    assert not any(unsupported(load_scenario(p)) for p in SHIPPED)
