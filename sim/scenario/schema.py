@@ -533,9 +533,12 @@ class Scenario(_Strict):
             else:
                 problems = stream_problems(scenario)
         if not problems and scenario.uncertain:
-            from sim.scenario.uncertain import uncertain_problems
+            from sim.scenario.uncertain import AT_POINT, at_point, uncertain_problems
 
             problems = uncertain_problems(scenario)
+            # The scenario as read is its point estimate: each setting at the mean of its draws.
+            if not problems and not (info.context or {}).get(AT_POINT):
+                scenario = at_point(scenario, info.context)
         if not problems and scenario.sensitivity is not None and not (info.context or {}).get(_REPLACED):
             from sim.scenario.ranges import range_problems
 

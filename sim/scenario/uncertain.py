@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["drawn", "lift_draws", "uncertain_problems"]
+__all__ = ["at_point", "drawn", "lift_draws", "uncertain_problems"]
 
 KEY = "draws"
+AT_POINT = "at_point"  # the validation context of a scenario already at its point values
 
 
 def _finite_numbers(values) -> bool:
@@ -98,6 +99,16 @@ def uncertain_problems(scenario) -> list[tuple[str, str]]:
                 problems += [(field, f"the draw {end:g} is not valid there: {where}: {message}")
                              for where, message in exc.problems[:1]]
     return problems
+
+
+def at_point(scenario, context=None):
+    """``scenario`` with each uncertain setting at the mean of its draws (validated again, under ``context``)."""
+    from sim.scenario.schema import Scenario, _set
+
+    data = scenario.model_dump(mode="python", by_alias=True)
+    for path, draws in scenario.uncertain.items():
+        _set(data, path, sum(draws) / len(draws))
+    return Scenario.model_validate(data, context={**(context or {}), AT_POINT: True})
 
 
 def drawn(scenario, rng):
