@@ -139,6 +139,7 @@ class CoverageVerdict:
     verdict: str
 
     def to_dict(self) -> dict:
+        """The fields as a plain dict."""
         return asdict(self)
 
     def __str__(self) -> str:
