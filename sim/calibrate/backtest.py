@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.calibrate.scores import coverage_verdict, crps, in_band, pit_histogram, randomised_pit, time_to_close_ks
+from sim.calibrate.scores import coverage_verdict, crps, pit_histogram, pit_in_band, randomised_pit, time_to_close_ks
 from sim.errors import FunnelError
 from sim.model import states as S
 from sim.model.measures import deal_values
@@ -261,8 +261,10 @@ class Backtest:
     Attributes:
         table: one row per held-out month and measure: ``month_start``, ``measure``
             (``closes``, ``revenue``, ``leads``), ``actual``, ``mean``, ``q10`` .. ``q90`` of
-            the predictive distribution, ``in50`` and ``in80`` (the actual in the central
-            50% / 80% band), ``pit`` (randomised) and ``crps``.
+            the predictive distribution, ``pit`` (randomised), ``in50`` and ``in80`` (the actual
+            in the central 50% / 80% band, read from the PIT so that an actual at a band's end
+            counts in with the probability that makes a calibrated forecast cover exactly 50% /
+            80%: :func:`sim.calibrate.scores.pit_in_band`) and ``crps``.
         coverage: per measure and band (``"closes"`` -> ``{"50": verdict, "80": verdict}``),
             each a :class:`sim.calibrate.scores.CoverageVerdict`; ``"all"`` pools the measures.
         conversion: one row per channel: the share of the leads created in the window that became
@@ -451,8 +453,8 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
             rows.append({"month_start": start + pd.DateOffset(months=m), "measure": measure, "actual": y,
                          "mean": float(x.mean()),
                          **{f"q{round(p * 100)}": float(v) for p, v in zip(QUANTILES, q, strict=True)},
-                         "in50": in_band(x, y, 0.5), "in80": in_band(x, y, 0.8),
-                         "pit": randomised_pit(x, y, rng), "crps": crps(x, y)})
+                         "pit": (u := randomised_pit(x, y, rng)), "in50": pit_in_band(u, 0.5),
+                         "in80": pit_in_band(u, 0.8), "crps": crps(x, y)})
     table = pd.DataFrame(rows)
     table["month_start"] = pd.to_datetime(table["month_start"])
     coverage = {}

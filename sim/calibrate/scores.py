@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["CoverageVerdict", "central_band", "coverage_verdict", "crps", "in_band", "pit_histogram",
-           "randomised_pit", "time_to_close_ks"]
+           "pit_in_band", "randomised_pit", "time_to_close_ks"]
 
 
 def _samples(samples) -> np.ndarray:
@@ -66,6 +66,20 @@ def randomised_pit(samples, observed: float, rng) -> float:
     at_most = np.count_nonzero(x <= observed) / x.size
     v = rng.uniform() if isinstance(rng, np.random.Generator) else np.random.default_rng(rng).uniform()
     return float(below + v * (at_most - below))
+
+
+def pit_in_band(pit: float, level: float) -> bool:
+    """Whether a randomised PIT falls in the central ``level`` band: ``(1-level)/2 <= pit <= (1+level)/2``.
+
+    For counts this is the coverage to test: an observation at a band's end (an atom of
+    the predictive) counts as inside with just the probability that makes a calibrated
+    forecast cover exactly ``level`` of the time, so the number of months covered is
+    Binomial(months, level) as :func:`coverage_verdict` assumes. :func:`in_band`, which
+    counts the ends in, covers a little more than ``level`` for counts.
+    """
+    if not 0 < level < 1:
+        raise ValueError(f"expected a band level between 0 and 1, got {level!r}")
+    return bool((1 - level) / 2 <= pit <= (1 + level) / 2)
 
 
 def pit_histogram(pits, bins: int = 10) -> np.ndarray:
