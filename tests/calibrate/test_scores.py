@@ -6,8 +6,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from sim.calibrate.scores import (central_band, coverage_verdict, crps, in_band, pit_histogram, pit_in_band,
-                                  randomised_pit, time_to_close_ks)
+from sim.calibrate.scores import (
+    central_band,
+    coverage_verdict,
+    crps,
+    in_band,
+    pit_histogram,
+    pit_in_band,
+    randomised_pit,
+    time_to_close_ks,
+)
 
 
 def _normal_crps(mu, s, y):
