@@ -1,4 +1,4 @@
-"""The back-test drawn: each measure's predictive fan by held-out month with the actual months, and the PIT histogram."""
+"""The back-test drawn: each measure's predictive fan by month with the actual months, and the PIT histogram."""
 
 from __future__ import annotations
 
