@@ -151,6 +151,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from sim.calibrate.backtest import Backtest, BacktestError, backtest, read_actual  # noqa: F401
     from sim.decide.compare import (  # noqa: F401
         Alternative,
         CompareError,
@@ -186,9 +187,8 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.montecarlo.replication import replication_seed  # noqa: F401
     from sim.montecarlo.store import StoreError  # noqa: F401
     from sim.montecarlo.summary import summarise  # noqa: F401
-    from sim.present.crm import CrmExport, crm_export, write_crm  # noqa: F401
-    from sim.calibrate.backtest import Backtest, BacktestError, backtest, read_actual  # noqa: F401
     from sim.present.backtest_plots import backtest_plot  # noqa: F401
+    from sim.present.crm import CrmExport, crm_export, write_crm  # noqa: F401
     from sim.present.errors import PresentError  # noqa: F401
     from sim.present.explorer import Explorer  # noqa: F401
     from sim.present.export import write_tables  # noqa: F401

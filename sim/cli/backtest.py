@@ -14,7 +14,8 @@ def _cmd_backtest(args) -> int:
     from sim.scenario import load_scenario
 
     def name(parameter: str) -> str:
-        return {"start_date": f"{args.scenario}: start_date", "actual": "--data"}.get(parameter) or flag(parameter)
+        return {"start_date": f"{args.scenario}: start_date", "actual": "--data", "data": "--data"}.get(parameter) \
+            or flag(parameter)
 
     try:
         actual = read_actual(args.data)  # the seam: a mapped CRM's reader returns the same tables

@@ -75,7 +75,6 @@ FLAGS = {
     "schema": "`funnel schema`",
     "train_until": "--train-until",
     "months": "--months",
-    "data": "--data",
 }
 
 
