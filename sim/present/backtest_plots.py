@@ -17,13 +17,11 @@ def backtest_plot(bt):
     counts the randomised PIT values of every month and measure in ten bins, with the
     count a calibrated forecast expects.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    from sim.present.plots import Figure  # matplotlib is imported in plots.py alone; never through pyplot
 
     measures = list(dict.fromkeys(bt.table["measure"]))
-    fig, axes = plt.subplots(1, len(measures) + 1, figsize=(4.2 * (len(measures) + 1), 3.8), layout="constrained")
+    fig = Figure(figsize=(4.2 * (len(measures) + 1), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(measures) + 1)
     for ax, measure in zip(axes, measures, strict=False):
         t = bt.table[bt.table["measure"] == measure]
         x = t["month_start"].to_numpy()
