@@ -110,6 +110,12 @@ _WHERE = {
     "CrmExport": "sim.present.crm",
     "crm_export": "sim.present.crm",
     "write_crm": "sim.present.crm",
+    # back-testing
+    "backtest": "sim.calibrate.backtest",
+    "Backtest": "sim.calibrate.backtest",
+    "BacktestError": "sim.calibrate.backtest",
+    "read_actual": "sim.calibrate.backtest",
+    "backtest_plot": "sim.present.backtest_plots",
     "Explorer": "sim.present.explorer",
 }
 
@@ -146,6 +152,7 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from sim.calibrate.backtest import Backtest, BacktestError, backtest, read_actual  # noqa: F401
     from sim.decide.compare import (  # noqa: F401
         Alternative,
         CompareError,
@@ -182,6 +189,7 @@ if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eag
     from sim.montecarlo.replication import replication_seed  # noqa: F401
     from sim.montecarlo.store import StoreError  # noqa: F401
     from sim.montecarlo.summary import summarise  # noqa: F401
+    from sim.present.backtest_plots import backtest_plot  # noqa: F401
     from sim.present.crm import CrmExport, crm_export, write_crm  # noqa: F401
     from sim.present.errors import PresentError  # noqa: F401
     from sim.present.explorer import Explorer  # noqa: F401

@@ -62,6 +62,8 @@ SECONDS = {
     "tests/test_notebooks.py::test_notebook_runs": 6,
     "tests/decide/test_optimize.py": 18,
     "tests/decide/test_uncertainty.py": 14,
+    "tests/calibrate/test_backtest.py": 22,
+    "tests/calibrate/test_backtest_cli.py": 6,
     "tests/decide/test_over_time.py": 15,
     "tests/cli/test_shutdown.py": 15,
     "tests/cli/test_split_cli.py": 12,

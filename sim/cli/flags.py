@@ -73,6 +73,8 @@ FLAGS = {
     "start_date": "FILE",
     # what a scenario message may point to
     "schema": "`funnel schema`",
+    "train_until": "--train-until",
+    "months": "--months",
 }
 
 

@@ -1,0 +1,482 @@
+"""Back-testing: would the model have predicted what happened next?
+
+:func:`backtest` simulates a scenario from its ``start_date`` (many replications, with
+:func:`sim.montecarlo.run_many`) and scores the predictive distribution of each
+held-out calendar month (the complete months from ``train_until`` to the end of the
+actual data) against the actual CRM tables (:func:`read_actual`, the normalised tables
+of ``funnel export-crm``): won deals and their value by ``closed_date`` month, and leads
+by ``created_date`` month. The simulated runs are measured by exactly the rules the
+actual tables are: calendar months of ``start_date + day``, so no model-month
+approximation enters the comparison.
+
+With ``known_inputs`` the realised leads per channel and month of the actual leads
+table become each marketing channel's ``leads:`` schedule (the month's Poisson mean),
+so that the test is of the funnel after the leads, not of the marketing forecast.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.calibrate.scores import coverage_verdict, crps, pit_histogram, pit_in_band, randomised_pit, time_to_close_ks
+from sim.errors import FunnelError
+from sim.model import states as S
+from sim.model.measures import deal_values
+from sim.model.months import dates
+from sim.model.simulation import run
+from sim.montecarlo.experiment import run_many
+from sim.scenario.schema import Scenario
+from sim.seeds import as_seed_sequence
+
+__all__ = ["MEASURES", "Actual", "Backtest", "BacktestError", "backtest", "read_actual"]
+
+MEASURES = ("closes", "revenue", "leads")
+QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
+TTC_QUANTILES = np.linspace(0.01, 0.99, 99)  # each replication's times to close, as 99 quantiles
+_CLOSED = (S.WON, S.LOST_PIPELINE, S.LOST_REP_LEFT)
+_FILES = {"leads": ("lead_id", "created_date", "channel"),
+          "deals": ("deal_id", "lead_id", "created_date", "closed_date", "won", "value")}
+
+
+class BacktestError(FunnelError):
+    """Input a back-test cannot use; names the parameter (or file) and what was expected."""
+
+
+@dataclass
+class Actual:
+    """What happened, as normalised CRM tables (the columns of :func:`sim.crm_export`).
+
+    Attributes:
+        leads: ``lead_id``, ``created_date``, ``channel`` (more columns are kept, unused).
+        deals: ``deal_id``, ``lead_id``, ``created_date``, ``closed_date`` (NaT while open),
+            ``won``, ``value``.
+        export_date: when the tables were taken (the last date anything in them can have);
+            ``None`` takes the latest date in them.
+    """
+
+    leads: pd.DataFrame
+    deals: pd.DataFrame
+    export_date: pd.Timestamp | None = None
+
+    @property
+    def end(self) -> pd.Timestamp:
+        """The export date, or else the latest date in the tables."""
+        if self.export_date is not None:
+            return pd.Timestamp(self.export_date)
+        seen = [self.leads["created_date"].max(), self.deals["created_date"].max(), self.deals["closed_date"].max()]
+        seen = [d for d in seen if pd.notna(d)]
+        if not seen:
+            raise BacktestError("actual", "the tables hold no dates")
+        return max(seen)
+
+
+def read_actual(directory) -> Actual:
+    """Read ``leads.csv`` and ``deals.csv`` (and ``about.json``'s export date) from ``directory``.
+
+    The seam for other CRM shapes: a reader of mapped exports returns the same :class:`Actual`.
+
+    Raises:
+        BacktestError: the folder or a file is missing, a column is missing or a date unreadable
+            (every problem at once, parameter ``data`` or the file's name).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise BacktestError("data", f"expected a folder of CRM tables (leads.csv, deals.csv), got {str(directory)!r}")
+    problems: list[tuple[str, str]] = []
+    frames: dict[str, pd.DataFrame] = {}
+    for name, columns in _FILES.items():
+        path = directory / f"{name}.csv"
+        if not path.is_file():
+            problems.append((str(path), f"is missing: expected the {name} table with columns {', '.join(columns)}"))
+            continue
+        try:
+            frame = pd.read_csv(path)
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            problems.append((str(path), f"cannot be read as CSV: {exc}"))
+            continue
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            problems.append((str(path), f"expected columns {', '.join(columns)}; missing {', '.join(missing)}"))
+            continue
+        for column in [c for c in columns if c.endswith("_date")]:
+            parsed = pd.to_datetime(frame[column], errors="coerce")
+            bad = frame[column].notna() & parsed.isna()
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0]) + 2  # the file's line: after the header, from 1
+                problems.append((str(path), f"column {column}: expected dates such as 2025-01-03, got "
+                                            f"{frame.loc[bad, column].iloc[0]!r} (line {row})"))
+            frame[column] = parsed
+        frames[name] = frame
+    export_date = None
+    about = directory / "about.json"
+    if about.is_file():
+        try:
+            export_date = pd.Timestamp(json.loads(about.read_text(encoding="utf-8"))["export_date"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            problems.append((str(about), f"expected JSON with an export_date, could not read it: {exc}"))
+    if problems:
+        raise BacktestError(*problems[0], problems=problems)
+    deals = frames["deals"]
+    deals["won"] = deals["won"].astype(str).str.lower().isin(["true", "1", "yes"])
+    leads = frames["leads"]
+    leads["channel"] = leads["channel"].astype(str)
+    return Actual(leads=leads, deals=deals, export_date=export_date)
+
+
+def _month_index(start: pd.Timestamp, when) -> np.ndarray:
+    """Calendar months from ``start`` of each date (NaT gives -1)."""
+    when = pd.DatetimeIndex(pd.to_datetime(np.asarray(when, dtype="datetime64[ns]")))
+    out = (when.year - start.year) * 12 + (when.month - start.month)
+    return np.where(when.isna(), -1, np.asarray(out, dtype=float)).astype(int)
+
+
+@dataclass(frozen=True)
+class _Window:
+    """The held-out months: calendar months ``first .. last`` from the start (inclusive), and their dates."""
+
+    first: int
+    last: int
+    begin: pd.Timestamp  # the first held-out month's first day
+    end: pd.Timestamp  # the day after the last held-out month
+
+    @property
+    def months(self) -> int:
+        return self.last - self.first + 1
+
+
+class _BacktestModel:
+    """The model function of a back-test: per calendar month in the window, what the actual tables show.
+
+    A module-level class so that it pickles for worker processes; ``run_many`` calls it as
+    ``model(scenario, seed) -> (measures, monthly)``.
+    """
+
+    def __init__(self, window: _Window, channels: list[str]):
+        self.window, self.channels = window, channels
+
+    def __call__(self, scenario: Scenario, seed, trace: bool = False):
+        w = self.window
+        r = run(scenario, seed, lead_detail=True)
+        start = pd.Timestamp(scenario.start_date)
+        d, book = r.detail, r.book
+        lead_month = _month_index(start, dates(start, d.arrival))
+        names = np.asarray(r.channel_names, dtype=object)
+        lead_channel = names[d.channel]
+        rows = np.flatnonzero(np.isfinite(book.opp_start))
+        opened = book.opp_start[rows]
+        closed = np.isin(book.state[rows], _CLOSED)
+        close = np.where(closed, book.state_time[rows], np.nan)
+        won = closed & (book.state[rows] == S.WON)
+        value = np.zeros(len(rows))
+        if won.any():
+            value[won] = deal_values(r, rows[won])
+        close_date = dates(start, close)
+        open_date = dates(start, opened)
+        close_month = _month_index(start, close_date)
+        months = np.arange(w.first, w.last + 1)
+        won_month = np.where(won, close_month, -1)
+        monthly = pd.DataFrame({
+            "month": months,
+            "closes": [np.count_nonzero(won_month == m) for m in months],
+            "revenue": [float(value[won_month == m].sum()) for m in months],
+            "leads": [np.count_nonzero(lead_month == m) for m in months],
+        })
+        measures = _window_measures(w, np.arange(len(d.arrival)), lead_month, lead_channel, r.mqls[rows],
+                                    open_date, close_date, won, self.channels)
+        measures["ttc"] = _ttc_quantiles(open_date, close_date, w)
+        if trace:
+            return measures, monthly, pd.DataFrame()
+        return measures, monthly
+
+
+def _in_window(when, w: _Window) -> np.ndarray:
+    when = np.asarray(when, dtype="datetime64[ns]")
+    return ~np.isnat(when) & (when >= w.begin.to_datetime64()) & (when < w.end.to_datetime64())
+
+
+def _times_to_close(open_date, close_date, w: _Window) -> np.ndarray:
+    """Days from creation to close of the deals created and closed inside the window (the censoring rule)."""
+    keep = _in_window(open_date, w) & _in_window(close_date, w)
+    opened, closed = np.asarray(open_date, dtype="datetime64[ns]"), np.asarray(close_date, dtype="datetime64[ns]")
+    delta = closed[keep] - opened[keep]
+    return delta.astype("timedelta64[ns]").astype(np.int64) / 86_400e9
+
+
+def _ttc_quantiles(open_date, close_date, w: _Window) -> dict:
+    days = _times_to_close(open_date, close_date, w)
+    q = np.quantile(days, TTC_QUANTILES) if len(days) else np.full(len(TTC_QUANTILES), np.nan)
+    return {f"q{i:02d}": float(v) for i, v in enumerate(q, start=1)}
+
+
+def _window_measures(w: _Window, lead_id, lead_month, lead_channel, deal_lead, open_date, close_date, won,
+                     channels: list[str]) -> dict:
+    """Per channel: the share of the leads created in the window that became a deal, or a won deal, by its end."""
+    in_w = (lead_month >= w.first) & (lead_month <= w.last)
+    end = w.end.to_datetime64()
+    opened, closed = np.asarray(open_date, dtype="datetime64[ns]"), np.asarray(close_date, dtype="datetime64[ns]")
+    deal_by_end = ~np.isnat(opened) & (opened < end)
+    won_by_end = np.asarray(won, dtype=bool) & ~np.isnat(closed) & (closed < end)
+    deal_lead = np.asarray(deal_lead)
+    lead_id = np.asarray(lead_id)
+    out: dict = {"deal_share": {}, "win_share": {}}
+    for c in channels:
+        mine = lead_id[in_w & (lead_channel == c)]
+        n = len(mine)
+        out["deal_share"][c] = float(np.isin(mine, deal_lead[deal_by_end]).mean()) if n else math.nan
+        out["win_share"][c] = float(np.isin(mine, deal_lead[won_by_end]).mean()) if n else math.nan
+    return out
+
+
+def _actual_measures(actual: Actual, start: pd.Timestamp, w: _Window, channels: list[str]):
+    leads, deals = actual.leads, actual.deals
+    lead_month = _month_index(start, leads["created_date"])
+    close_month = _month_index(start, deals["closed_date"])
+    won = deals["won"].to_numpy(dtype=bool)
+    value = pd.to_numeric(deals["value"], errors="coerce").fillna(0.0).to_numpy()
+    months = np.arange(w.first, w.last + 1)
+    won_month = np.where(won, close_month, -1)
+    monthly = pd.DataFrame({
+        "month": months,
+        "closes": [np.count_nonzero(won_month == m) for m in months],
+        "revenue": [float(value[won_month == m].sum()) for m in months],
+        "leads": [np.count_nonzero(lead_month == m) for m in months],
+    })
+    measures = _window_measures(w, leads["lead_id"].to_numpy(), lead_month, leads["channel"].to_numpy(dtype=object),
+                                deals["lead_id"].to_numpy(), deals["created_date"].to_numpy(),
+                                deals["closed_date"].to_numpy(), won, channels)
+    ttc = _times_to_close(deals["created_date"].to_numpy(), deals["closed_date"].to_numpy(), w)
+    return monthly, measures, ttc
+
+
+@dataclass
+class Backtest:
+    """A back-test's scores (see :func:`backtest`).
+
+    Attributes:
+        table: one row per held-out month and measure: ``month_start``, ``measure``
+            (``closes``, ``revenue``, ``leads``), ``actual``, ``mean``, ``q10`` .. ``q90`` of
+            the predictive distribution, ``pit`` (randomised), ``in50`` and ``in80`` (the actual
+            in the central 50% / 80% band, read from the PIT so that an actual at a band's end
+            counts in with the probability that makes a calibrated forecast cover exactly 50% /
+            80%: :func:`sim.calibrate.scores.pit_in_band`) and ``crps``.
+        coverage: per measure and band (``"closes"`` -> ``{"50": verdict, "80": verdict}``),
+            each a :class:`sim.calibrate.scores.CoverageVerdict`; ``"all"`` pools the measures.
+        conversion: one row per channel: the share of the leads created in the window that became
+            a deal (``deal_*``) or a won deal (``win_*``) by its end: actual, predicted P10, P50,
+            P90 and whether the actual is inside.
+        ttc: the KS distance of the times to close (deals created and closed inside the window,
+            the same rule for both), with its p-value and the sample sizes.
+        pit_counts: the PIT histogram (10 bins) of every scored month and measure.
+        train_until, window_start, window_end: the training cut and the held-out months
+            (``window_end`` is the day after the last).
+        reps, seed, known_inputs: how it was run.
+        scenario: the scenario simulated (with the known inputs, if any).
+    """
+
+    table: pd.DataFrame
+    coverage: dict
+    conversion: pd.DataFrame
+    ttc: dict
+    pit_counts: np.ndarray
+    train_until: pd.Timestamp
+    window_start: pd.Timestamp
+    window_end: pd.Timestamp
+    reps: int
+    seed: object
+    known_inputs: bool
+    scenario: Scenario = field(repr=False)
+
+    @property
+    def mean_crps(self) -> dict:
+        """The mean CRPS per measure (in its units: deals, currency, leads)."""
+        return {m: float(g["crps"].mean()) for m, g in self.table.groupby("measure", sort=False)}
+
+    def summary(self) -> dict:
+        """Coverage verdicts, KS, mean CRPS and per-channel conversion, as plain data."""
+        return {
+            "train_until": str(self.train_until.date()), "window_start": str(self.window_start.date()),
+            "window_end": str(self.window_end.date()), "months": int(self.table["month_start"].nunique()),
+            "reps": self.reps, "known_inputs": self.known_inputs,
+            "coverage": {m: {b: v.to_dict() for b, v in bands.items()} for m, bands in self.coverage.items()},
+            "time_to_close": self.ttc, "mean_crps": self.mean_crps,
+            "pit_histogram": [int(c) for c in self.pit_counts],
+            "conversion": self.conversion.to_dict(orient="records"),
+        }
+
+    def to_json(self) -> str:
+        """The table and the summary as strict JSON (NaN as null)."""
+        table = self.table.assign(month_start=self.table["month_start"].dt.strftime("%Y-%m-%d"))
+        data = {"summary": self.summary(), "table": table.to_dict(orient="records")}
+        return json.dumps(_plain(data), indent=2, allow_nan=False)
+
+    def __repr__(self) -> str:
+        v = self.coverage["all"]["80"]
+        return (f"Backtest(scenario={self.scenario.name!r}, window={self.window_start.date()}.."
+                f"{(self.window_end - pd.Timedelta(days=1)).date()}, reps={self.reps}, 80% band: {v.covered}/"
+                f"{v.months} -> {v.verdict})")
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, pd.Timestamp):
+        return str(value)
+    return value
+
+
+def _window(scenario: Scenario, actual: Actual, train_until, months) -> tuple[_Window, pd.Timestamp]:
+    if scenario.start_date is None:
+        raise BacktestError("start_date", "a back-test needs calendar dates: give the scenario a start_date")
+    start = pd.Timestamp(scenario.start_date)
+    try:
+        cut = pd.Timestamp(train_until)
+    except (TypeError, ValueError):
+        raise BacktestError("train_until", f"expected a date such as 2025-07-01, got {train_until!r}") from None
+    if pd.isna(cut):
+        raise BacktestError("train_until", f"expected a date such as 2025-07-01, got {train_until!r}")
+    cut = cut.normalize()
+    begin = cut if cut.day == 1 else (cut + pd.offsets.MonthBegin(1))
+    first = int(_month_index(start, [begin])[0])
+    end_data = actual.end
+    # The last complete month of the data: the month whose next month starts at or before the export date.
+    last_data = int(_month_index(start, [end_data])[0]) - 1
+    horizon_last = scenario.horizon_months - 1
+    if months is not None:
+        if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 1:
+            raise BacktestError("months", f"expected a whole number of months of at least 1, got {months!r}")
+        last = first + int(months) - 1
+    else:
+        last = min(last_data, horizon_last)
+    if first < 1:
+        raise BacktestError("train_until", f"expected a date after the scenario's first month "
+                                           f"(start_date {start.date()}), got {cut.date()}")
+    if last > last_data:
+        raise BacktestError("months" if months is not None else "train_until",
+                            f"the held-out months must end by the last complete month of the data "
+                            f"({(start + pd.DateOffset(months=last_data)).date() if last_data >= 0 else 'none'}; "
+                            f"the data end {end_data.date()}); {begin.date()} onwards has "
+                            f"{max(0, last_data - first + 1)} complete months")
+    if last > horizon_last:
+        raise BacktestError("months" if months is not None else "train_until",
+                            f"the held-out months must lie in the scenario's horizon "
+                            f"({scenario.horizon_months} months from {start.date()})")
+    if last < first:
+        raise BacktestError("train_until", f"expected a date before the last complete month of the data "
+                                           f"({(start + pd.DateOffset(months=max(last_data, 0))).date()}), "
+                                           f"got {cut.date()}")
+    window = _Window(first=first, last=last, begin=start + pd.DateOffset(months=first),
+                     end=start + pd.DateOffset(months=last + 1))
+    return window, cut
+
+
+def known_input_scenario(scenario: Scenario, actual: Actual, last_month: int) -> Scenario:
+    """``scenario`` with each marketing channel's leads per month the actual leads table's (months 0 .. last_month).
+
+    The realised count of month ``k`` becomes month ``k``'s Poisson mean (the model's months are
+    30.4375 days, a calendar month 28 to 31); later months repeat the last. A channel with a
+    response curve drops it, with its carryover, lag, history and baseline.
+    """
+    start = pd.Timestamp(scenario.start_date)
+    month = _month_index(start, actual.leads["created_date"])
+    channel = actual.leads["channel"].to_numpy(dtype=object)
+    changes = {}
+    for name in scenario.channels:
+        counts = [float(np.count_nonzero((month == k) & (channel == name))) for k in range(last_month + 1)]
+        changes[f"channels.{name}.leads"] = counts or [0.0]
+        changes[f"channels.{name}.response"] = None
+        changes[f"channels.{name}.carryover"] = 0.0
+        changes[f"channels.{name}.lag_months"] = 0
+        changes[f"channels.{name}.history"] = []
+        changes[f"channels.{name}.baseline_leads"] = 0.0
+    return scenario.replace(changes) if changes else scenario
+
+
+def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None = None, reps: int = 200,
+             seed=0, known_inputs: bool = True) -> Backtest:
+    """Back-test ``scenario`` on the held-out months of ``actual`` after ``train_until``.
+
+    Args:
+        scenario: the funnel from its ``start_date`` (which must be set), covering the held-out months.
+        actual: what happened (:func:`read_actual`, or an :class:`Actual` of normalised tables).
+        train_until: the training cut (a date); the held-out window starts at the first month
+            starting on or after it and runs to the last complete month of the data.
+        months: held-out months to score (default: all to the end of the data).
+        reps: replications of the predictive distribution.
+        seed: the root seed of the replications, and of the PIT's randomisation.
+        known_inputs: feed the realised leads per channel and month into the scenario (see
+            :func:`known_input_scenario`); off, the model forecasts its own leads.
+
+    Raises:
+        BacktestError: no ``start_date``, a ``train_until`` or ``months`` that leaves no complete
+            held-out month inside the data and the horizon, a bad ``reps`` or ``seed``.
+    """
+    if not isinstance(actual, Actual):
+        raise BacktestError("actual", f"expected the CRM tables (sim.calibrate.backtest.Actual), got "
+                                      f"{type(actual).__name__}")
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 2:
+        raise BacktestError("reps", f"expected an integer of at least 2, got {reps!r}")
+    w, cut = _window(scenario, actual, train_until, months)
+    root = as_seed_sequence(seed)
+    used = known_input_scenario(scenario, actual, w.last) if known_inputs else scenario
+    channels = list(scenario.channels) + ["outbound"]
+    channels = [c for c in channels if c in set(actual.leads["channel"]) or c in scenario.channels]
+    experiment = run_many(used, reps=int(reps), seed=root, model=_BacktestModel(w, channels))
+    if experiment.replications.empty:
+        raise BacktestError("scenario", f"every replication failed: {experiment.failures['error'].iloc[0]}")
+    start = pd.Timestamp(scenario.start_date)
+    actual_monthly, actual_window, actual_ttc = _actual_measures(actual, start, w, channels)
+    sim_monthly = experiment.monthly
+    # The PIT's randomisation: a stream of its own, apart from every replication's (spawn keys 0 .. reps - 1).
+    rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 2**31)))
+    rows = []
+    for m in range(w.first, w.last + 1):
+        here = sim_monthly[sim_monthly["month"] == m]
+        observed = actual_monthly[actual_monthly["month"] == m].iloc[0]
+        for measure in MEASURES:
+            x = here[measure].to_numpy(dtype=float)
+            y = float(observed[measure])
+            q = np.quantile(x, QUANTILES)
+            rows.append({"month_start": start + pd.DateOffset(months=m), "measure": measure, "actual": y,
+                         "mean": float(x.mean()),
+                         **{f"q{round(p * 100)}": float(v) for p, v in zip(QUANTILES, q, strict=True)},
+                         "pit": (u := randomised_pit(x, y, rng)), "in50": pit_in_band(u, 0.5),
+                         "in80": pit_in_band(u, 0.8), "crps": crps(x, y)})
+    table = pd.DataFrame(rows)
+    table["month_start"] = pd.to_datetime(table["month_start"])
+    coverage = {}
+    for measure, g in [*table.groupby("measure", sort=False), ("all", table)]:
+        coverage[measure] = {band: coverage_verdict(int(g[f"in{band}"].sum()), len(g), int(band) / 100)
+                             for band in ("50", "80")}
+    reps_table = experiment.replications
+    conversion = []
+    for c in channels:
+        row = {"channel": c}
+        for kind in ("deal", "win"):
+            x = reps_table[f"{kind}_share.{c}"].to_numpy(dtype=float)
+            x = x[np.isfinite(x)]
+            a = actual_window[f"{kind}_share"][c]
+            lo, mid, hi = np.quantile(x, [0.1, 0.5, 0.9]) if len(x) else (math.nan,) * 3
+            row.update({f"{kind}_actual": a, f"{kind}_p10": float(lo), f"{kind}_p50": float(mid),
+                        f"{kind}_p90": float(hi), f"{kind}_in80": bool(lo <= a <= hi) if math.isfinite(a) else None})
+        conversion.append(row)
+    ttc_cols = [f"ttc.q{i:02d}" for i in range(1, len(TTC_QUANTILES) + 1)]
+    simulated_ttc = reps_table[ttc_cols].to_numpy(dtype=float).ravel()
+    ttc = time_to_close_ks(actual_ttc, simulated_ttc)
+    ttc["rule"] = "deals created and closed inside the held-out window, in both the actual and the simulated runs"
+    return Backtest(table=table, coverage=coverage, conversion=pd.DataFrame(conversion), ttc=ttc,
+                    pit_counts=pit_histogram(table["pit"]), train_until=cut, window_start=w.begin,
+                    window_end=w.end, reps=int(reps), seed=seed, known_inputs=bool(known_inputs), scenario=used)
