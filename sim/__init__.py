@@ -110,6 +110,10 @@ _WHERE = {
     "crm_export": "sim.present.crm",
     "write_crm": "sim.present.crm",
     "Explorer": "sim.present.explorer",
+    # calibrating from CRM data
+    "calibrate": "sim.calibrate.api",
+    "Calibration": "sim.calibrate.api",
+    "CalibrateError": "sim.calibrate.errors",
 }
 
 __all__ = ["__version__", "run_many", *_WHERE]
@@ -145,6 +149,8 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from sim.calibrate.api import Calibration, calibrate  # noqa: F401
+    from sim.calibrate.errors import CalibrateError  # noqa: F401
     from sim.decide.compare import (  # noqa: F401
         Alternative,
         CompareError,

@@ -17,6 +17,7 @@ import os
 import sys
 import warnings
 
+from sim.cli.calibrate import add_calibrate_command
 from sim.cli.crm import add_crm_command
 from sim.cli.flags import error_lines, flag
 from sim.cli.options import (
@@ -46,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_split_commands(sub)
     add_sensitivity_command(sub)
     add_crm_command(sub)
+    add_calibrate_command(sub)
     return parser
 
 
