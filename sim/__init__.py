@@ -117,6 +117,10 @@ _WHERE = {
     "read_actual": "sim.calibrate.backtest",
     "backtest_plot": "sim.present.backtest_plots",
     "Explorer": "sim.present.explorer",
+    # calibrating from CRM data
+    "calibrate": "sim.calibrate.api",
+    "Calibration": "sim.calibrate.api",
+    "CalibrateError": "sim.calibrate.errors",
 }
 
 __all__ = ["__version__", "run_many", *_WHERE]
@@ -152,7 +156,9 @@ def __dir__():
 
 
 if TYPE_CHECKING:  # for editors and type checkers: the same names, imported eagerly
+    from sim.calibrate.api import Calibration, calibrate  # noqa: F401
     from sim.calibrate.backtest import Backtest, BacktestError, backtest, read_actual  # noqa: F401
+    from sim.calibrate.errors import CalibrateError  # noqa: F401
     from sim.decide.compare import (  # noqa: F401
         Alternative,
         CompareError,

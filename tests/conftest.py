@@ -76,6 +76,7 @@ SECONDS = {
     "tests/cli/test_bench_cli.py": 7,
     "tests/montecarlo/test_dask.py": 7,
     "tests/test_docs.py": 6,
+    "tests/calibrate/test_recovery.py": 20,
     "tests/cli/test_over_time_cli.py": 6,
     "tests/cli/test_fault_injection.py": 5,
     "tests/cli/test_experiment_cli.py": 5,

@@ -43,7 +43,8 @@ ROOMS = {
     "argparse": {"cli"},
     "distributed": {"montecarlo/backends.py"},
     "pydantic": {"scenario"},
-    "yaml": {"scenario"},
+    "yaml": {"scenario", "calibrate"},
+    "lifelines": {"calibrate"},
 }
 
 MODULES = sorted(p for p in SIM.rglob("*.py"))

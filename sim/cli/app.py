@@ -18,6 +18,7 @@ import sys
 import warnings
 
 from sim.cli.backtest import add_backtest_command
+from sim.cli.calibrate import add_calibrate_command
 from sim.cli.crm import add_crm_command
 from sim.cli.flags import error_lines, flag
 from sim.cli.options import (
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_sensitivity_command(sub)
     add_crm_command(sub)
     add_backtest_command(sub)
+    add_calibrate_command(sub)
     return parser
 
 

@@ -71,6 +71,8 @@ FLAGS = {
     # exporting a run as CRM tables
     "export_day": "--export-day",
     "start_date": "FILE",
+    # calibrating from CRM data
+    "train_until": "--train-until",
     # what a scenario message may point to
     "schema": "`funnel schema`",
     "train_until": "--train-until",

@@ -82,7 +82,7 @@ PASSED_BY = {
     "ranges": ("sensitivity",),
     "samples": ("sensitivity",),
     "export_day": ("export-crm",),
-    "train_until": ("backtest",),
+    "train_until": ("backtest", "calibrate"),
     "months": ("backtest",),
     # the scenario files themselves (FLAGS: "FILE")
     "start_date": ("export-crm",),
@@ -98,7 +98,7 @@ NOT_PASSED = {"budget_tolerance", "spend_step", "max_evaluations"}
 # labels and bands, a waterfall's replications, a sensitivity plot's result, what-if settings it built from --set,
 # the numbers measures_table formats and where their measures are).
 NOT_FROM_OPTIONS = {"rate", "lag_months", "record", "comparison", "against", "extra", "monthly", "label", "bands",
-                    "settings", "replications", "result", "data", "measures", "actual"}
+                    "settings", "replications", "result", "data", "measures", "actual", "deals"}
 # Named by the writers of --out, --plots (and their folder checks) as `directory`: the command line words each
 # writer's refusal with the option that gave that writer its folder (sim/cli/split.py, _write_outputs).
 WORDED_BY_THE_WRITER = {"directory"}
@@ -219,7 +219,7 @@ def _help(command: str) -> str:
 @pytest.fixture(scope="module")
 def helps() -> dict[str, str]:
     return {command: _help(command) for command in (*RUNNING, "validate", "schema", "bench", "sensitivity",
-                                                                 "export-crm", "backtest")}
+                                                                 "export-crm", "backtest", "calibrate")}
 
 
 def _offers(help_text: str, option: str) -> bool:

@@ -1,0 +1,58 @@
+"""``sim.calibrate``: CRM tables and a mapping in, a calibrated scenario with its provenance out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from sim.calibrate.estimate import estimate_all
+from sim.calibrate.mapping import Mapping, load_mapping
+from sim.calibrate.tables import read_tables
+from sim.calibrate.writer import scenario_text, validate
+
+__all__ = ["Calibration", "calibrate"]
+
+
+@dataclass(repr=False)
+class Calibration:
+    """What :func:`calibrate` found.
+
+    ``scenario_text`` (YAML with provenance), ``scenario`` (validated at the draws' means),
+    ``report`` (estimated / not identified / warnings) and ``estimates`` (a DataFrame).
+    """
+
+    scenario_text: str
+    scenario: object
+    report: dict
+    estimates: pd.DataFrame
+
+    def __repr__(self) -> str:
+        return (f"Calibration(estimated={len(self.estimates)}, not_identified={len(self.report['not_identified'])}, "
+                f"warnings={len(self.report['warnings'])})")
+
+
+def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
+    """Calibrate a scenario from CRM data.
+
+    Args:
+        tables_or_paths: a folder holding the mapped files, or table name -> DataFrame or path.
+        mapping: a mapping file's path, or a :class:`~sim.calibrate.mapping.Mapping`.
+        train_until: a date; rows created after it are left out, deals closed after it are open.
+
+    Raises:
+        CalibrateError: the mapping or the data cannot be used, one line per problem.
+    """
+    mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    read = read_tables(tables_or_paths if isinstance(tables_or_paths, dict) else Path(tables_or_paths), mapping,
+                       train_until)
+    found = estimate_all(read)
+    text = scenario_text(found, f"calibrated_{mapping.name}")
+    scenario = validate(text)
+    frame = pd.DataFrame([{"path": e.path, "estimate": e.estimate, "low": e.low, "high": e.high, "n": e.n,
+                           "window": e.window, "method": e.method} for e in found["estimates"]])
+    report = {"cutoff": str(read.cutoff), "estimated": frame.to_dict("records"),
+              "not_identified": [{"path": p, "why": w} for p, w in found["not_identified"]],
+              "warnings": found["warnings"], "unusable_rows": read.dropped}
+    return Calibration(text, scenario, report, frame)

@@ -1,0 +1,265 @@
+"""Estimates from the normalised CRM tables, each with a 90% interval, a sample size, the window and draws.
+
+- Lead volumes by channel: Poisson counts per whole month; the rate's posterior is
+  Gamma(count + 1/2, months) (Jeffreys), whose quantiles are the interval.
+- Qualification (lead -> SQL): Beta(k + 1/2, n - k + 1/2) over the leads already decided
+  (qualified or disqualified by the cutoff); without those dates, not identified.
+- Win chance: Aalen-Johansen cumulative incidence of won, with lost as the competing
+  risk and open deals censored (lifelines ``AalenJohansenFitter``); its value at the last
+  time is the eventual win chance, its draws a Beta matching the estimate and interval.
+- Time to close: censoring-aware fits of Weibull, LogNormal, LogLogistic and Exponential
+  (lifelines); the lowest AIC is chosen and mapped onto the scenario's kinds (lognormal
+  or exponential by mean and cv; a Weibull or log-logistic by its mean and cv as a gamma).
+  Draws come from the normal approximation of the fitted parameters.
+- Deal value: a log-normal fitted to won deals' values (mean and cv); the mean's draws
+  by bootstrap.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.calibrate.tables import CrmTables
+
+__all__ = ["DRAWS", "LEVEL", "Estimate", "estimate_all"]
+
+LEVEL = 0.90
+DRAWS = 200
+
+
+@dataclass
+class Estimate:
+    """One parameter: its scenario path, point estimate, interval, sample size, window, method and draws."""
+
+    path: str
+    estimate: float
+    low: float
+    high: float
+    n: int
+    window: str
+    method: str
+    draws: np.ndarray
+
+
+def _q(draws):
+    a = (1 - LEVEL) / 2
+    return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))
+
+
+def _window(start, end) -> str:
+    return f"{pd.Timestamp(start).date()} to {pd.Timestamp(end).date()}"
+
+
+def lead_volumes(leads: pd.DataFrame, cutoff, rng) -> tuple[list[Estimate], pd.Timestamp, int]:
+    """Leads per month by channel over the whole months from the first lead's month to the cutoff."""
+    first = leads["created_date"].min().to_period("M").to_timestamp()
+    last = (cutoff + pd.Timedelta(seconds=1)).to_period("M").to_timestamp()  # the month of the cutoff, partial
+    months = max(int((last.year - first.year) * 12 + last.month - first.month), 1)
+    inside = leads[(leads["created_date"] >= first) & (leads["created_date"] < first + pd.DateOffset(months=months))]
+    channel = inside["channel"].astype(str) if "channel" in inside else pd.Series("all", index=inside.index)
+    out = []
+    for name, count in channel.value_counts().sort_index().items():
+        shape = count + 0.5
+        draws = rng.gamma(shape, 1 / months, DRAWS)
+        low, high = stats.gamma.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], shape, scale=1 / months)
+        out.append(Estimate(f"channels.{name}.leads", count / months, float(low), float(high), int(count),
+                            _window(first, first + pd.DateOffset(months=months)),
+                            f"Poisson rate over {months} months (Jeffreys Gamma posterior)", draws))
+    return out, first, months
+
+
+def beta_estimate(path, k, n, window, method, rng) -> Estimate:
+    a, b = k + 0.5, n - k + 0.5
+    low, high = stats.beta.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], a, b)
+    return Estimate(path, k / n if n else 0.5, float(low), float(high), int(n), window, method,
+                    rng.beta(a, b, DRAWS))
+
+
+def qualification(leads: pd.DataFrame, window, rng) -> Estimate | None:
+    if "qualified_date" not in leads or "disqualified_date" not in leads:
+        return None
+    k = int(leads["qualified_date"].notna().sum())
+    n = k + int(leads["disqualified_date"].notna().sum())
+    if n == 0:
+        return None
+    return beta_estimate("qualification.p_qualify", k, n, window,
+                         "Beta posterior over leads decided (qualified or disqualified) by the cutoff", rng)
+
+
+def _durations(deals: pd.DataFrame, cutoff):
+    end = deals["closed_date"].where(deals["closed_date"].notna(), cutoff)
+    days = (end - deals["created_date"]).dt.total_seconds().to_numpy() / 86400
+    event = np.where(deals["won"], 1, np.where(deals["lost"], 2, 0))
+    return np.maximum(days, 1e-3), event
+
+
+def win_chance(deals: pd.DataFrame, cutoff, window, rng, path="opportunities.stages.0.advance") -> Estimate:
+    from lifelines import AalenJohansenFitter
+
+    days, event = _durations(deals, cutoff)
+    n = len(deals)
+    if (event == 1).sum() == 0 or (event > 0).all():
+        k = int((event == 1).sum())
+        return beta_estimate(path, k, int((event > 0).sum()), window, "Beta posterior over closed deals", rng)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = AalenJohansenFitter(calculate_variance=True, jitter_level=1e-6, seed=0, alpha=1 - LEVEL)
+        fit.fit(days, event, event_of_interest=1)
+    p = float(fit.cumulative_density_.iloc[-1, 0])
+    ci = fit.confidence_interval_.iloc[-1]
+    low, high = float(ci.iloc[0]), float(ci.iloc[1])
+    if not (np.isfinite(low) and np.isfinite(high) and low <= p <= high):
+        # lifelines' interval is undefined where the last times are ties: a Beta over the deals closed,
+        # weighted to the eventual chance (its width as if only the closed deals were known).
+        k = int((event > 0).sum())
+        a, b = p * k + 0.5, (1 - p) * k + 0.5
+        low, high = (float(x) for x in stats.beta.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], a, b))
+    sd = max((high - low) / (2 * stats.norm.ppf((1 + LEVEL) / 2)), 1e-6)
+    m = min(max(p, 1e-4), 1 - 1e-4)
+    ess = max(m * (1 - m) / sd**2 - 1, 1.0)
+    return Estimate(path, p, low, high, n, window,
+                    "Aalen-Johansen cumulative incidence of won (lost competing, open censored), at the last time",
+                    rng.beta(m * ess, (1 - m) * ess, DRAWS))
+
+
+def time_to_close(deals: pd.DataFrame, cutoff, window, rng, path="opportunities.stages.0.duration_days"):
+    """(mean Estimate, cv, kind, AIC table): the lowest-AIC lifelines family, or the Kaplan-Meier draws."""
+    from lifelines import ExponentialFitter, KaplanMeierFitter, LogLogisticFitter, LogNormalFitter, WeibullFitter
+
+    days, event = _durations(deals, cutoff)
+    observed = event > 0
+    fits = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, cls in (("weibull", WeibullFitter), ("lognormal", LogNormalFitter),
+                          ("loglogistic", LogLogisticFitter), ("exponential", ExponentialFitter)):
+            try:
+                fits[name] = cls().fit(days, observed)
+            except Exception:  # noqa: BLE001 - a family that does not converge is not chosen
+                continue
+    good = {k: f for k, f in fits.items() if np.isfinite(f.AIC_) and np.all(np.isfinite(f.variance_matrix_))}
+    aic = {k: float(f.AIC_) for k, f in good.items()}
+    n = int(observed.sum())
+    if not good:
+        km = KaplanMeierFitter().fit(days, observed)
+        vals = days[observed]
+        draws = np.array([rng.choice(vals, len(vals)).mean() for _ in range(DRAWS)])
+        low, high = _q(draws)
+        return Estimate(path, float(vals.mean()), low, high, n, window, "empirical (no family fitted)", draws), \
+            float(np.std(vals) / vals.mean()), "empirical", aic, km
+    best = min(aic, key=aic.get)
+    fit = good[best]
+    names = list(fit.params_.index)
+    cov = np.asarray(fit.variance_matrix_.loc[names, names], dtype=float)
+    theta = rng.multivariate_normal(fit.params_.to_numpy(), cov, DRAWS)
+
+    def moments(t):
+        if best == "lognormal":
+            mu, s = t
+            return np.exp(mu + s * s / 2), np.sqrt(np.expm1(s * s))
+        if best == "exponential":
+            return t[0], 1.0
+        if best == "weibull":
+            lam, rho = t
+            m1 = lam * special_gamma(1 + 1 / rho)
+            m2 = lam * lam * special_gamma(1 + 2 / rho)
+            return m1, np.sqrt(max(m2 / m1**2 - 1, 1e-8))
+        alpha, beta = t  # log-logistic: mean finite for beta > 1, variance for beta > 2
+        b = np.pi / beta
+        m1 = alpha * b / np.sin(b)
+        m2 = alpha * alpha * 2 * b / np.sin(2 * b) if beta > 2 else np.inf
+        return m1, np.sqrt(max(m2 / m1**2 - 1, 1e-8)) if np.isfinite(m2) else 2.0
+
+    mean, cv = moments(fit.params_.to_numpy())
+    draws = np.array([moments(t)[0] for t in theta])
+    draws = draws[np.isfinite(draws) & (draws > 0)]
+    low, high = _q(draws)
+    if len(draws) < DRAWS:
+        draws = rng.choice(draws, DRAWS)
+    kind = {"lognormal": "lognormal", "exponential": "exponential"}.get(best, "gamma")
+    return Estimate(path, float(mean), low, high, n, window,
+                    f"{best} fit, censoring-aware (lowest AIC of {', '.join(sorted(aic))}); as a {kind}", draws), \
+        float(min(max(cv, 1e-6), 100)), kind, aic, None
+
+
+def special_gamma(x):
+    from scipy.special import gamma
+
+    return gamma(x)
+
+
+def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"):
+    vals = deals.loc[deals["won"], "value"].dropna().to_numpy(dtype=float)
+    vals = vals[vals > 0]
+    if len(vals) < 2:
+        return None, None
+    mean = float(vals.mean())
+    cv = float(vals.std(ddof=1) / mean) if len(vals) > 1 else 0.0
+    draws = np.array([rng.choice(vals, len(vals)).mean() for _ in range(DRAWS)])
+    low, high = _q(draws)
+    return Estimate(path, mean, low, high, len(vals), window, "won deals' values: log-normal by mean and cv; the "
+                                                              "mean's draws by bootstrap", draws), cv
+
+
+def estimate_all(read: CrmTables, seed=0) -> dict:
+    """Every estimate the tables identify, and the names of what they do not."""
+    rng = np.random.default_rng(seed)
+    deals = read.tables["deals"]
+    cutoff = read.cutoff
+    first = deals["created_date"].min()
+    window = _window(first, cutoff)
+    found: dict = {"estimates": [], "not_identified": [], "warnings": list(read.warnings)}
+    leads = read.tables.get("leads")
+    if leads is not None and len(leads):
+        vols, start, months = lead_volumes(leads, cutoff, rng)
+        found["estimates"] += vols
+        found["start"], found["months"] = start, months
+        q = qualification(leads, _window(leads["created_date"].min(), cutoff), rng)
+        if q is not None:
+            found["estimates"].append(q)
+        else:
+            found["not_identified"].append(("qualification.p_qualify", "no qualified/disqualified dates"))
+    else:
+        found["warnings"].append("no leads table: lead volumes, channels and qualification are not identified")
+        found["not_identified"] += [("channels", "no leads table (no lead source)"),
+                                    ("qualification.p_qualify", "no leads table")]
+        start = first.to_period("M").to_timestamp()
+        found["start"] = start
+        found["months"] = max(int((cutoff.year - start.year) * 12 + cutoff.month - start.month) + 1, 1)
+    found["estimates"].append(win_chance(deals, cutoff, window, rng))
+    est, cv, kind, aic, _ = time_to_close(deals, cutoff, window, rng)
+    found["estimates"].append(est)
+    found["duration"] = {"cv": cv, "kind": kind, "aic": aic}
+    value, vcv = deal_value(deals, window, rng)
+    if value is not None:
+        found["estimates"].append(value)
+        found["value_cv"] = vcv
+    else:
+        found["not_identified"].append(("opportunities.deal.value", "fewer than two won deals with a value"))
+    found["reps"] = _reps(read, cutoff)
+    for path, why in (("channels.*.response", "spend response: leads are given per month, spend is only a cost"),
+                      ("qualification.work_hours", "SDR work hours are not in a CRM"),
+                      ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),
+                      ("scoring", "scoring and intent are latent")):
+        found["not_identified"].append((path, why))
+    return found
+
+
+def _reps(read: CrmTables, cutoff) -> dict:
+    head = read.tables.get("headcount")
+    reps = {}
+    if head is not None and len(head):
+        last = head["month_start"].max()
+        for role, fte in head[head["month_start"] == last].groupby("role")["fte"].sum().items():
+            reps[str(head.attrs.get("roles", {}).get(role, role))] = float(fte)
+        return reps
+    deals = read.tables["deals"]
+    if "owner" in deals:
+        recent = deals[deals["created_date"] > cutoff - pd.Timedelta(days=91)]
+        reps["ae"] = float(recent["owner"].nunique() or deals["owner"].nunique())
+    return reps

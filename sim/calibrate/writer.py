@@ -1,0 +1,105 @@
+"""The calibrated scenario as YAML text whose comments give each number's provenance, and its validation.
+
+A parameter with uncertainty is written ``{draws: [x1, ..., x200]}`` in place of its
+number, with a comment line above giving the estimate, its interval, the sample size,
+the window and the method. Until the scenario loader reads draws, :func:`point_values`
+replaces each by its mean so that the text can be validated with ``parse_scenario``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import yaml
+
+from sim.calibrate.estimate import LEVEL
+from sim.scenario.loading import parse_scenario
+
+__all__ = ["point_values", "scenario_text", "validate"]
+
+
+def point_values(mapping):
+    """``mapping`` with every ``{draws: [...]}`` replaced by the mean of its draws (a copy)."""
+    if isinstance(mapping, dict):
+        if set(mapping) == {"draws"} and isinstance(mapping["draws"], list):
+            return float(np.mean(mapping["draws"]))
+        return {k: point_values(v) for k, v in mapping.items()}
+    if isinstance(mapping, list):
+        return [point_values(v) for v in mapping]
+    return mapping
+
+
+def _num(x) -> str:
+    """A number as YAML 1.1 reads it back as a float (PyYAML needs a dot before an exponent)."""
+    text = f"{float(x):.6g}"
+    if "e" in text and "." not in text.split("e")[0]:
+        mantissa, exponent = text.split("e")
+        text = f"{mantissa}.0e{exponent}"
+    return text
+
+
+def _draws(e) -> str:
+    return "{draws: [" + ", ".join(_num(x) for x in e.draws) + "]}"
+
+
+def _note(e, indent) -> str:
+    return (f"{' ' * indent}# {e.path}: {e.estimate:.6g} ({LEVEL:.0%} interval {e.low:.6g} to {e.high:.6g}), "
+            f"n={e.n}, {e.window}; {e.method}\n")
+
+
+def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
+    """The scenario YAML of the estimates ``found`` (:func:`sim.calibrate.estimate.estimate_all`)."""
+    by = {e.path: e for e in found["estimates"]}
+    start = found["start"]
+    lines = [f"# Calibrated from CRM data by `funnel calibrate` ({name}).\n",
+             f"# Each number's provenance is in the comment above it; intervals are {LEVEL:.0%}.\n",
+             "# Not identified from the data (defaults used):\n"]
+    lines += [f"#   {path}: {why}\n" for path, why in found["not_identified"]]
+    months = min(max(found["months"], 1), 240)
+    lines += [f"name: {yaml.safe_dump(name).splitlines()[0]}\n", f"horizon_months: {months}\n",
+              f"start_date: {start.date().isoformat()}\n", f"currency: {currency}\n"]
+    channels = [e for e in found["estimates"] if e.path.startswith("channels.")]
+    if channels:
+        lines.append("channels:\n")
+        for e in channels:
+            lines += [f"  {yaml.safe_dump(e.path.split('.')[1]).splitlines()[0]}:\n", _note(e, 4),
+                      f"    leads: {_draws(e)}\n"]
+    else:
+        lines.append("channels: {}  # not identified: no leads table\n")
+    lines.append("scoring: {score_noise: 0.0, mql_threshold: 0.0}  # default: every lead is an MQL\n")
+    lines.append("qualification:\n")
+    if "qualification.p_qualify" in by:
+        e = by["qualification.p_qualify"]
+        lines += [_note(e, 2), f"  p_qualify: {_draws(e)}\n"]
+    else:
+        lines.append("  p_qualify: 0.5  # not identified: default\n")
+    adv, dur = by["opportunities.stages.0.advance"], by["opportunities.stages.0.duration_days"]
+    d = found["duration"]
+    if d["kind"] == "exponential":
+        duration = f"{{dist: exponential, mean: {_draws(dur)}}}"
+    elif d["kind"] == "empirical":
+        duration = f"{{dist: lognormal, mean: {_draws(dur)}, cv: {_num(d['cv'])}}}"
+    else:
+        duration = f"{{dist: {d['kind']}, mean: {_draws(dur)}, cv: {_num(d['cv'])}}}"
+    lines += ["opportunities:\n", "  stages:\n", "    - name: close\n", _note(adv, 6),
+              f"      advance: {_draws(adv)}\n",
+              _note(dur, 6), f"      # AIC: {', '.join(f'{k} {v:.1f}' for k, v in sorted(d['aic'].items()))}\n",
+              f"      duration_days: {duration}\n"]
+    if "opportunities.deal.value" in by:
+        e = by["opportunities.deal.value"]
+        cv = min(found.get("value_cv") or 0.0, 100)
+        value = f"{{dist: lognormal, mean: {_draws(e)}, cv: {_num(cv)}}}" if cv > 1e-3 else _draws(e)
+        lines += ["  deal:\n", _note(e, 4), f"    value: {value}\n"]
+    else:
+        lines.append("  deal: {value: 0.0}  # not identified: no won deal values\n")
+    reps = found["reps"]
+    ae = max(int(round(reps.get("ae", 1))), 1)
+    lines += ["roles:\n", f"  ae:  # from {'headcount' if reps else 'default'}: {reps.get('ae', 'not identified')}\n",
+              f"    fte: {ae}\n", "    max_open_opportunities: 1000  # not identified: capacity left unbinding\n"]
+    if reps.get("sdr"):
+        lines += [f"  sdr:  # from headcount: {reps['sdr']}\n", f"    fte: {max(int(round(reps['sdr'])), 1)}\n"]
+    return "".join(lines)
+
+
+def validate(text: str, source: str = "<calibrated>"):
+    """Parse the calibrated text with each ``{draws: [...]}`` at its mean (see :func:`point_values`)."""
+    return parse_scenario(point_values(yaml.safe_load(text)), source)

@@ -1,0 +1,52 @@
+"""`funnel calibrate` and sim.calibrate: the written YAML round-trips, the public data calibrates, bad input exits 2."""
+
+import pandas as pd
+import yaml
+from cli_run import in_process, strict_json
+from paths import ROOT
+
+import sim
+from sim.calibrate.writer import point_values
+from sim.scenario import parse_scenario
+
+MAPPINGS = ROOT / "mappings"
+SHARED = ROOT.parent / "shared" / "data" / "crm_opportunities"
+
+
+def _export(tmp_path):
+    scenario = sim.load_scenario(ROOT / "scenarios" / "teaching_minimal.yaml").replace(start_date="2025-01-01")
+    sim.write_crm(sim.crm_export(scenario, seed=2), tmp_path / "crm")
+    return tmp_path / "crm"
+
+
+def test_the_written_yaml_round_trips_through_point_values(tmp_path):
+    found = sim.calibrate(_export(tmp_path), MAPPINGS / "funnel_sim.yaml")
+    data = yaml.safe_load(found.scenario_text)
+    assert len(data["opportunities"]["stages"][0]["advance"]["draws"]) == 200
+    assert parse_scenario(point_values(data)) == found.scenario
+    assert set(found.estimates.columns) == {"path", "estimate", "low", "high", "n", "window", "method"}
+    assert "# opportunities.stages.0.advance:" in found.scenario_text
+
+
+def test_the_public_crm_opportunities_data_calibrates_with_warnings(tmp_path):
+    code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "crm_opportunities.yaml", "--data", SHARED,
+                                "--out", tmp_path / "s.yaml", "--json")
+    assert code == 0, err
+    report = strict_json(out)
+    assert any("no leads table" in w for w in report["warnings"])
+    assert {"channels", "qualification.p_qualify"} <= {r["path"] for r in report["not_identified"]}
+    assert report["unusable_rows"] == {"deals: unparsable or missing created_date": 500}
+    code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "crm_opportunities.yaml", "--data", SHARED,
+                                "--out", tmp_path / "s.yaml")
+    assert code == 2 and "exists; give --force" in err
+
+
+def test_a_missing_column_exits_2_with_one_line_naming_file_and_column(tmp_path):
+    crm = _export(tmp_path)
+    pd.read_csv(crm / "deals.csv").drop(columns=["closed_date", "created_date"]).to_csv(crm / "deals.csv", index=False)
+    code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "funnel_sim.yaml", "--data", crm,
+                                "--out", tmp_path / "s.yaml")
+    assert code == 2 and out == "" and "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert lines == [line for line in lines if line.startswith("deals.csv: ")] and len(lines) == 2
+    assert not (tmp_path / "s.yaml").exists()
