@@ -1,5 +1,7 @@
-"""Calibrating a scenario from CRM data (mapping files, reading, estimates with intervals, the written
-scenario), and checking a scenario on held-out months (back-testing: :mod:`sim.calibrate.backtest`).
+"""Calibrating a scenario from CRM data, and checking a scenario on held-out months (back-testing).
+
+Calibrating: mapping files, reading, estimates with intervals, the written scenario.
+Back-testing: :mod:`sim.calibrate.backtest`.
 
 ``sim.calibrate`` is both this package and the function :func:`sim.calibrate.api.calibrate`:
 the package is callable, so that importing one of its modules first does not hide the function.

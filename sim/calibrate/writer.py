@@ -2,30 +2,19 @@
 
 A parameter with uncertainty is written ``{draws: [x1, ..., x200]}`` in place of its
 number, with a comment line above giving the estimate, its interval, the sample size,
-the window and the method. Until the scenario loader reads draws, :func:`point_values`
-replaces each by its mean so that the text can be validated with ``parse_scenario``.
+the window and the method. The scenario loader reads each as an uncertain setting
+(``docs/model.md``, Uncertain parameters): the scenario as read holds the draws' mean,
+and each replication runs one row of them.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import yaml
 
 from sim.calibrate.estimate import LEVEL
 from sim.scenario.loading import parse_scenario
 
-__all__ = ["point_values", "scenario_text", "validate"]
-
-
-def point_values(mapping):
-    """``mapping`` with every ``{draws: [...]}`` replaced by the mean of its draws (a copy)."""
-    if isinstance(mapping, dict):
-        if set(mapping) == {"draws"} and isinstance(mapping["draws"], list):
-            return float(np.mean(mapping["draws"]))
-        return {k: point_values(v) for k, v in mapping.items()}
-    if isinstance(mapping, list):
-        return [point_values(v) for v in mapping]
-    return mapping
+__all__ = ["scenario_text", "validate"]
 
 
 def _num(x) -> str:
@@ -101,5 +90,5 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
 
 
 def validate(text: str, source: str = "<calibrated>"):
-    """Parse the calibrated text with each ``{draws: [...]}`` at its mean (see :func:`point_values`)."""
-    return parse_scenario(point_values(yaml.safe_load(text)), source)
+    """Parse the calibrated text: each ``{draws: [...]}`` becomes an uncertain setting at the mean of its draws."""
+    return parse_scenario(yaml.safe_load(text), source)

@@ -75,7 +75,6 @@ FLAGS = {
     "train_until": "--train-until",
     # what a scenario message may point to
     "schema": "`funnel schema`",
-    "train_until": "--train-until",
     "months": "--months",
 }
 

@@ -6,7 +6,6 @@ from cli_run import in_process, strict_json
 from paths import ROOT
 
 import sim
-from sim.calibrate.writer import point_values
 from sim.scenario import parse_scenario
 
 MAPPINGS = ROOT / "mappings"
@@ -19,11 +18,14 @@ def _export(tmp_path):
     return tmp_path / "crm"
 
 
-def test_the_written_yaml_round_trips_through_point_values(tmp_path):
+def test_the_written_yaml_round_trips_with_its_draws_as_uncertain_settings(tmp_path):
     found = sim.calibrate(_export(tmp_path), MAPPINGS / "funnel_sim.yaml")
     data = yaml.safe_load(found.scenario_text)
     assert len(data["opportunities"]["stages"][0]["advance"]["draws"]) == 200
-    assert parse_scenario(point_values(data)) == found.scenario
+    assert parse_scenario(data) == found.scenario
+    draws = data["opportunities"]["stages"][0]["advance"]["draws"]
+    assert found.scenario.uncertain["opportunities.stages.0.advance"] == draws  # each replication runs one row
+    assert found.scenario.opportunities.stages[0].advance.low == sum(draws) / len(draws)  # read at the mean
     assert set(found.estimates.columns) == {"path", "estimate", "low", "high", "n", "window", "method"}
     assert "# opportunities.stages.0.advance:" in found.scenario_text
 
