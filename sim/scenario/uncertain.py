@@ -85,9 +85,11 @@ def uncertain_problems(scenario) -> list[tuple[str, str]]:
         if isinstance(value, bool) or (isinstance(value, int) and not isinstance(value, float)):
             problems.append((field, "is a whole number, which cannot be uncertain; give a number with a fraction"))
             continue
-        # A curve ({low, high}) and a distribution ({dist: ...}) take one number; any other block does not.
-        if isinstance(value, list) or (isinstance(value, dict) and "dist" not in value
-                                       and set(value) != {"low", "high"}):
+        # A curve ({low, high}), a distribution ({dist: ...}) and a schedule (a list of numbers) take one
+        # number; any other block does not.
+        schedule = isinstance(value, list) and all(isinstance(v, (int, float)) for v in value)
+        if (isinstance(value, list) and not schedule) or (isinstance(value, dict) and "dist" not in value
+                                                          and set(value) != {"low", "high"}):
             problems.append((field, "names a block, not a number: give the path of one number"))
             continue
         for end in sorted({min(draws), max(draws)}):
