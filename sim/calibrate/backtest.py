@@ -76,6 +76,16 @@ class Actual:
         return max(seen)
 
 
+def _by_month(months, won_month, value, lead_month) -> pd.DataFrame:
+    """Closes, revenue and leads by calendar month, counted the same way for a simulated run and the actual tables."""
+    return pd.DataFrame({
+        "month": months,
+        "closes": [np.count_nonzero(won_month == m) for m in months],
+        "revenue": [float(value[won_month == m].sum()) for m in months],
+        "leads": [np.count_nonzero(lead_month == m) for m in months],
+    })
+
+
 def read_actual(directory) -> Actual:
     """Read ``leads.csv`` and ``deals.csv`` (and ``about.json``'s export date) from ``directory``.
 
@@ -181,12 +191,7 @@ class _BacktestModel:
         close_month = _month_index(start, close_date)
         months = np.arange(w.first, w.last + 1)
         won_month = np.where(won, close_month, -1)
-        monthly = pd.DataFrame({
-            "month": months,
-            "closes": [np.count_nonzero(won_month == m) for m in months],
-            "revenue": [float(value[won_month == m].sum()) for m in months],
-            "leads": [np.count_nonzero(lead_month == m) for m in months],
-        })
+        monthly = _by_month(months, won_month, value, lead_month)
         measures = _window_measures(w, np.arange(len(d.arrival)), lead_month, lead_channel, r.mqls[rows],
                                     open_date, close_date, won, self.channels)
         measures["ttc"] = _ttc_quantiles(open_date, close_date, w)
@@ -241,12 +246,7 @@ def _actual_measures(actual: Actual, start: pd.Timestamp, w: _Window, channels: 
     value = pd.to_numeric(deals["value"], errors="coerce").fillna(0.0).to_numpy()
     months = np.arange(w.first, w.last + 1)
     won_month = np.where(won, close_month, -1)
-    monthly = pd.DataFrame({
-        "month": months,
-        "closes": [np.count_nonzero(won_month == m) for m in months],
-        "revenue": [float(value[won_month == m].sum()) for m in months],
-        "leads": [np.count_nonzero(lead_month == m) for m in months],
-    })
+    monthly = _by_month(months, won_month, value, lead_month)
     measures = _window_measures(w, leads["lead_id"].to_numpy(), lead_month, leads["channel"].to_numpy(dtype=object),
                                 deals["lead_id"].to_numpy(), deals["created_date"].to_numpy(),
                                 deals["closed_date"].to_numpy(), won, channels)
