@@ -535,10 +535,12 @@ class Scenario(_Strict):
         if not problems and scenario.uncertain:
             from sim.scenario.uncertain import AT_POINT, at_point, uncertain_problems
 
-            problems = uncertain_problems(scenario)
-            # The scenario as read is its point estimate: each setting at the mean of its draws.
-            if not problems and not (info.context or {}).get(AT_POINT):
-                scenario = at_point(scenario, info.context)
+            # Checked once: the scenario moved to its point values (AT_POINT) has the draws already checked.
+            if not (info.context or {}).get(AT_POINT):
+                problems = uncertain_problems(scenario)
+                # The scenario as read is its point estimate: each setting at the mean of its draws.
+                if not problems:
+                    scenario = at_point(scenario, info.context)
         if not problems and scenario.sensitivity is not None and not (info.context or {}).get(_REPLACED):
             from sim.scenario.ranges import range_problems
 
