@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats
 
+from sim.montecarlo.summary import confidence_half_width
 from sim.seeds import keyed
 
 __all__ = ["best_share_intervals", "best_shares", "bootstrap_rows", "estimate", "paired_difference", "risk_samples",
@@ -45,8 +45,7 @@ def _t_interval(x: np.ndarray, level: float) -> tuple[float, float, float]:
     m = float(x.mean())
     if len(x) < 2:
         return m, float("nan"), float("nan")
-    sd = float(x.std(ddof=1))
-    half = float(stats.t.ppf(0.5 + level / 2, len(x) - 1)) * sd / np.sqrt(len(x))
+    half = confidence_half_width(x, level)
     return m, m - half, m + half
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from sim.model.qualification import MIN_SERVICE_PRODUCTIVITY
 from sim.model.team import MIN_RAMP_MONTHS
@@ -96,6 +95,10 @@ def team_curve(role: Role, team: RolePlan, horizon_months: int, full_slots: floa
         a[0], a[1], a[lag + 1] = 1.0, -q, -(1.0 - q)
         drive = np.zeros(n)
         drive[lag + 1:] = (1.0 - q) * first[:n - lag - 1]
+        # Imported here: importing scipy.signal takes over a second, and every process that simulates
+        # imports this module (the fast approximation is part of the model), while few of them call this.
+        from scipy.signal import lfilter
+
         backfill = lfilter([1.0], a, drive)
     employed_unit = first + backfill
     starts_unit = np.zeros(n)  # backfill starts per grid step
