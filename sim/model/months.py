@@ -46,8 +46,13 @@ def dates(start_date, days) -> np.ndarray:
 
     NaN (what did not happen) is NaT; each is rounded to the nanosecond.
     """
-    offsets = pd.to_timedelta(np.asarray(days, dtype=float), unit="D")
-    return (pd.Timestamp(start_date) + offsets).to_numpy().astype("datetime64[ns]")
+    days = np.asarray(days, dtype=float)
+    out = np.full(days.shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    done = np.isfinite(days)
+    # Only the finite times go to pandas: given NaN, it rounds uninitialised memory in their places
+    # (harmless, but a RuntimeWarning "overflow encountered in multiply" now and then).
+    out[done] = (pd.Timestamp(start_date) + pd.to_timedelta(days[done], unit="D")).to_numpy()
+    return out
 
 
 def month_of(days, horizon_months: int) -> np.ndarray:
