@@ -14,7 +14,9 @@ import yaml
 from sim.calibrate.estimate import LEVEL
 from sim.scenario.loading import parse_scenario
 
-__all__ = ["scenario_text", "validate"]
+__all__ = ["FORECAST_MONTHS", "scenario_text", "validate"]
+
+FORECAST_MONTHS = 12  # months of the horizon after the training cut
 
 
 def _num(x) -> str:
@@ -43,8 +45,11 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
              f"# Each number's provenance is in the comment above it; intervals are {LEVEL:.0%}.\n",
              "# Not identified from the data (defaults used):\n"]
     lines += [f"#   {path}: {why}\n" for path, why in found["not_identified"]]
-    months = min(max(found["months"], 1), 240)
-    lines += [f"name: {yaml.safe_dump(name).splitlines()[0]}\n", f"horizon_months: {months}\n",
+    # The horizon covers the training months and a forecast year after them, so that the scenario can be
+    # run forward and back-tested on the months after the cut without editing it.
+    months = min(max(found["months"], 1), 240 - FORECAST_MONTHS)
+    lines += [f"name: {yaml.safe_dump(name).splitlines()[0]}\n",
+              f"horizon_months: {months + FORECAST_MONTHS}  # {months} training months, {FORECAST_MONTHS} after\n",
               f"start_date: {start.date().isoformat()}\n", f"currency: {currency}\n"]
     channels = [e for e in found["estimates"] if e.path.startswith("channels.")]
     if channels:
