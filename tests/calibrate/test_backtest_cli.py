@@ -125,3 +125,14 @@ def test_a_bad_mapping_exits_2_with_one_line_naming_the_file(folder, tmp_path):
     assert (code, out) == (2, "") and "Traceback" not in err
     assert err.splitlines() == [line for line in err.splitlines() if line.startswith("deals.csv: Record ID: missing")]
     assert len(err.splitlines()) == 1
+
+
+def test_an_unreadable_mapped_file_exits_2_with_one_line_naming_it(tmp_path):
+    (tmp_path / "deals.xlsx").write_text("not a workbook\n", encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("tables:\n  deals:\n    file: deals.xlsx\n    columns: {deal_id: id, created_date: created, "
+                       "stage: stage}\n    won: [won]\n", encoding="utf-8")
+    code, out, err = in_process("backtest", SCENARIO, "--mapping", mapping, "--data", tmp_path, "--train-until",
+                                "2025-09-01", "--reps", "20")
+    assert (code, out) == (2, "") and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith(f"{tmp_path / 'deals.xlsx'}: cannot read it as a table")
