@@ -12,6 +12,13 @@ approximation enters the comparison.
 With ``known_inputs`` the realised leads per channel and month of the actual leads
 table become each marketing channel's ``leads:`` schedule (the month's Poisson mean),
 so that the test is of the funnel after the leads, not of the marketing forecast.
+
+Data without a leads table (deals only, such as the public opportunity export) is
+back-tested on closes, revenue and time to close: the leads measure and the conversion by
+channel are not scored, the model forecasts its own leads, and :attr:`Backtest.warnings`
+says so. Realised headcount is not fed in: the scenario's roles (whole FTE on day one,
+planned hires after their lead time, random leavers) cannot be set to a month-by-month
+count.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
+from os import PathLike
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +42,7 @@ from sim.montecarlo.experiment import run_many
 from sim.scenario.schema import Scenario
 from sim.seeds import as_seed_sequence
 
-__all__ = ["MEASURES", "Actual", "Backtest", "BacktestError", "backtest", "read_actual"]
+__all__ = ["MEASURES", "Actual", "Backtest", "BacktestError", "actual_from_tables", "backtest", "read_actual"]
 
 MEASURES = ("closes", "revenue", "leads")
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
@@ -53,23 +61,35 @@ class Actual:
     """What happened, as normalised CRM tables (the columns of :func:`sim.crm_export`).
 
     Attributes:
-        leads: ``lead_id``, ``created_date``, ``channel`` (more columns are kept, unused).
-        deals: ``deal_id``, ``lead_id``, ``created_date``, ``closed_date`` (NaT while open),
-            ``won``, ``value``.
+        leads: ``lead_id``, ``created_date``, ``channel`` (more columns are kept, unused);
+            ``None`` when the data has no leads table (then leads are not scored).
+        deals: ``deal_id``, ``lead_id`` (empty when the data links no leads),
+            ``created_date``, ``closed_date`` (NaT while open), ``won``, ``value``.
         export_date: when the tables were taken (the last date anything in them can have);
             ``None`` takes the latest date in them.
+        unusable_rows: rows the reader left out, by table and reason
+            (``"deals: unparsable or missing created_date"`` -> count), as ``funnel calibrate``
+            reports them.
+        notes: the reader's line per unusable row (``file:row:column: ...``, at most 20 per reason).
+        headcount: the headcount table (``month_start``, ``role``, ``fte``) if the data has one;
+            kept for reference, not fed into the back-test.
     """
 
-    leads: pd.DataFrame
+    leads: pd.DataFrame | None
     deals: pd.DataFrame
     export_date: pd.Timestamp | None = None
+    unusable_rows: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    headcount: pd.DataFrame | None = None
 
     @property
     def end(self) -> pd.Timestamp:
         """The export date, or else the latest date in the tables."""
         if self.export_date is not None:
             return pd.Timestamp(self.export_date)
-        seen = [self.leads["created_date"].max(), self.deals["created_date"].max(), self.deals["closed_date"].max()]
+        seen = [self.deals["created_date"].max(), self.deals["closed_date"].max()]
+        if self.leads is not None:
+            seen.append(self.leads["created_date"].max())
         seen = [d for d in seen if pd.notna(d)]
         if not seen:
             raise BacktestError("actual", "the tables hold no dates")
@@ -86,15 +106,29 @@ def _by_month(months, won_month, value, lead_month) -> pd.DataFrame:
     })
 
 
-def read_actual(directory) -> Actual:
-    """Read ``leads.csv`` and ``deals.csv`` (and ``about.json``'s export date) from ``directory``.
+def read_actual(directory, mapping=None) -> Actual:
+    """Read the actual CRM tables of ``directory``.
 
-    The seam for other CRM shapes: a reader of mapped exports returns the same :class:`Actual`.
+    Without ``mapping``: ``leads.csv`` and ``deals.csv`` as ``funnel export-crm`` writes them.
+    With ``mapping``: the files the mapping names, read as ``funnel calibrate`` reads them
+    (:func:`sim.calibrate.tables.read_tables`), all of them: no training cut, for the held-out
+    months come after it. Unusable rows are left out and counted (:attr:`Actual.unusable_rows`).
+    Either way ``about.json``'s export date is used if the folder has one.
+
+    Args:
+        directory: a folder of CRM files; with ``mapping`` also a dict of table name ->
+            DataFrame or path, as :func:`sim.calibrate.calibrate` takes.
+        mapping: a mapping file's path or a :class:`sim.calibrate.mapping.Mapping`; ``None``
+            reads the normalised tables of ``funnel export-crm``.
 
     Raises:
         BacktestError: the folder or a file is missing, a column is missing or a date unreadable
             (every problem at once, parameter ``data`` or the file's name).
+        CalibrateError: with ``mapping``: the mapping file cannot be read or used, or a mapped
+            file or column is missing (one problem per file or column).
     """
+    if mapping is not None:
+        return _read_mapped(directory, mapping)
     directory = Path(directory)
     if not directory.is_dir():
         raise BacktestError("data", f"expected a folder of CRM tables (leads.csv, deals.csv), got {str(directory)!r}")
@@ -123,13 +157,7 @@ def read_actual(directory) -> Actual:
                                             f"{frame.loc[bad, column].iloc[0]!r} (line {row})"))
             frame[column] = parsed
         frames[name] = frame
-    export_date = None
-    about = directory / "about.json"
-    if about.is_file():
-        try:
-            export_date = pd.Timestamp(json.loads(about.read_text(encoding="utf-8"))["export_date"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            problems.append((str(about), f"expected JSON with an export_date, could not read it: {exc}"))
+    export_date = _export_date(directory, problems)
     if problems:
         raise BacktestError(*problems[0], problems=problems)
     deals = frames["deals"]
@@ -137,6 +165,67 @@ def read_actual(directory) -> Actual:
     leads = frames["leads"]
     leads["channel"] = leads["channel"].astype(str)
     return Actual(leads=leads, deals=deals, export_date=export_date)
+
+
+def _export_date(directory: Path, problems: list[tuple[str, str]]) -> pd.Timestamp | None:
+    """``about.json``'s export date (``funnel export-crm`` writes it), if the folder has the file."""
+    about = directory / "about.json"
+    if not about.is_file():
+        return None
+    try:
+        return pd.Timestamp(json.loads(about.read_text(encoding="utf-8"))["export_date"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        problems.append((str(about), f"expected JSON with an export_date, could not read it: {exc}"))
+        return None
+
+
+def _read_mapped(data, mapping) -> Actual:
+    from sim.calibrate.mapping import Mapping, load_mapping
+    from sim.calibrate.tables import read_tables
+
+    if not isinstance(mapping, (Mapping, str, PathLike)):
+        raise BacktestError("mapping", f"expected a mapping file's path or a Mapping, got {type(mapping).__name__}")
+    mapping = mapping if isinstance(mapping, Mapping) else load_mapping(mapping)
+    if isinstance(data, dict):
+        return actual_from_tables(read_tables(data, mapping))
+    directory = Path(data)
+    if not directory.is_dir():
+        files = ", ".join(tm.file for tm in mapping.tables.values())
+        raise BacktestError("data", f"expected a folder holding the mapped files ({files}), got {str(directory)!r}")
+    problems: list[tuple[str, str]] = []
+    export_date = _export_date(directory, problems)
+    if problems:
+        raise BacktestError(*problems[0], problems=problems)
+    return actual_from_tables(read_tables(directory, mapping), export_date)  # train_until None: every row
+
+
+def actual_from_tables(tables, export_date=None) -> Actual:
+    """The :class:`Actual` of normalised tables read through a mapping.
+
+    Args:
+        tables: a :class:`sim.calibrate.tables.CrmTables` (what :func:`sim.calibrate.tables.read_tables`
+            returns); read it without a training cut, or the held-out months are missing.
+        export_date: when the data was taken; ``None`` takes the latest date in the tables.
+
+    Returns:
+        The deals (a ``lead_id`` column of empty values if the data links no leads), the leads
+        (``None`` without a leads table; ``channel`` ``"all"`` without a channel column, as
+        calibrate names it), the headcount table if any, and the rows the reader left out
+        (``unusable_rows``, ``notes``).
+    """
+    deals = tables.tables["deals"].copy()
+    if "lead_id" not in deals:
+        deals["lead_id"] = pd.Series(np.nan, index=deals.index, dtype=object)
+    deals["won"] = deals["won"].astype(bool)
+    leads = tables.tables.get("leads")
+    if leads is not None:
+        leads = leads.copy()
+        leads["channel"] = leads["channel"].astype(str) if "channel" in leads else "all"
+        leads = leads.reset_index(drop=True)
+    headcount = tables.tables.get("headcount")
+    return Actual(leads=leads, deals=deals.reset_index(drop=True), export_date=export_date,
+                  unusable_rows={k: int(v) for k, v in tables.dropped.items()}, notes=list(tables.warnings),
+                  headcount=None if headcount is None else headcount.copy())
 
 
 def _month_index(start: pd.Timestamp, when) -> np.ndarray:
@@ -239,7 +328,10 @@ def _window_measures(w: _Window, lead_id, lead_month, lead_channel, deal_lead, o
 
 
 def _actual_measures(actual: Actual, start: pd.Timestamp, w: _Window, channels: list[str]):
-    leads, deals = actual.leads, actual.deals
+    deals = actual.deals
+    leads = actual.leads if actual.leads is not None else \
+        pd.DataFrame({"lead_id": pd.Series([], dtype=object), "created_date": pd.Series([], dtype="datetime64[ns]"),
+                      "channel": pd.Series([], dtype=object)})
     lead_month = _month_index(start, leads["created_date"])
     close_month = _month_index(start, deals["closed_date"])
     won = deals["won"].to_numpy(dtype=bool)
@@ -275,8 +367,12 @@ class Backtest:
         pit_counts: the PIT histogram (10 bins) of every scored month and measure.
         train_until, window_start, window_end: the training cut and the held-out months
             (``window_end`` is the day after the last).
-        reps, seed, known_inputs: how it was run.
+        reps, seed, known_inputs: how it was run (``known_inputs`` is whether the realised leads
+            were fed in: never without a leads table).
         scenario: the scenario simulated (with the known inputs, if any).
+        measures: the measures scored: ``closes``, ``revenue`` and, with a leads table, ``leads``.
+        warnings: what could not be scored or fed in, and the unusable rows left out, one sentence each.
+        unusable_rows: the rows the reader left out, by table and reason (:attr:`Actual.unusable_rows`).
     """
 
     table: pd.DataFrame
@@ -291,6 +387,9 @@ class Backtest:
     seed: object
     known_inputs: bool
     scenario: Scenario = field(repr=False)
+    measures: tuple[str, ...] = MEASURES
+    warnings: list[str] = field(default_factory=list)
+    unusable_rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def mean_crps(self) -> dict:
@@ -302,7 +401,8 @@ class Backtest:
         return {
             "train_until": str(self.train_until.date()), "window_start": str(self.window_start.date()),
             "window_end": str(self.window_end.date()), "months": int(self.table["month_start"].nunique()),
-            "reps": self.reps, "known_inputs": self.known_inputs,
+            "reps": self.reps, "known_inputs": self.known_inputs, "measures": list(self.measures),
+            "warnings": list(self.warnings), "unusable_rows": dict(self.unusable_rows),
             "coverage": {m: {b: v.to_dict() for b, v in bands.items()} for m, bands in self.coverage.items()},
             "time_to_close": self.ttc, "mean_crps": self.mean_crps,
             "pit_histogram": [int(c) for c in self.pit_counts],
@@ -354,13 +454,12 @@ def _window(scenario: Scenario, actual: Actual, train_until, months) -> tuple[_W
     end_data = actual.end
     # The last complete month of the data: the month whose next month starts at or before the export date.
     last_data = int(_month_index(start, [end_data])[0]) - 1
-    horizon_last = scenario.horizon_months - 1
     if months is not None:
         if isinstance(months, bool) or not isinstance(months, (int, np.integer)) or months < 1:
             raise BacktestError("months", f"expected a whole number of months of at least 1, got {months!r}")
         last = first + int(months) - 1
     else:
-        last = min(last_data, horizon_last)
+        last = last_data
     if first < 1:
         raise BacktestError("train_until", f"expected a date after the scenario's first month "
                                            f"(start_date {start.date()}), got {cut.date()}")
@@ -370,10 +469,6 @@ def _window(scenario: Scenario, actual: Actual, train_until, months) -> tuple[_W
                             f"({(start + pd.DateOffset(months=last_data)).date() if last_data >= 0 else 'none'}; "
                             f"the data end {end_data.date()}); {begin.date()} onwards has "
                             f"{max(0, last_data - first + 1)} complete months")
-    if last > horizon_last:
-        raise BacktestError("months" if months is not None else "train_until",
-                            f"the held-out months must lie in the scenario's horizon "
-                            f"({scenario.horizon_months} months from {start.date()})")
     if last < first:
         raise BacktestError("train_until", f"expected a date before the last complete month of the data "
                                            f"({(start + pd.DateOffset(months=max(last_data, 0))).date()}), "
@@ -390,6 +485,8 @@ def known_input_scenario(scenario: Scenario, actual: Actual, last_month: int) ->
     30.4375 days, a calendar month 28 to 31); later months repeat the last. A channel with a
     response curve drops it, with its carryover, lag, history and baseline.
     """
+    if actual.leads is None:
+        raise BacktestError("actual", "the data has no leads table: there are no realised leads to feed in")
     start = pd.Timestamp(scenario.start_date)
     month = _month_index(start, actual.leads["created_date"])
     channel = actual.leads["channel"].to_numpy(dtype=object)
@@ -413,12 +510,20 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
         scenario: the funnel from its ``start_date`` (which must be set), covering the held-out months.
         actual: what happened (:func:`read_actual`, or an :class:`Actual` of normalised tables).
         train_until: the training cut (a date); the held-out window starts at the first month
-            starting on or after it and runs to the last complete month of the data.
+            starting on or after it and runs to the last complete month of the data. A scenario
+            whose horizon ends sooner (a calibrated one ends at the cut) is simulated on to the
+            window's end: its ``horizon_months`` is raised, with a warning.
         months: held-out months to score (default: all to the end of the data).
         reps: replications of the predictive distribution.
         seed: the root seed of the replications, and of the PIT's randomisation.
         known_inputs: feed the realised leads per channel and month into the scenario (see
-            :func:`known_input_scenario`); off, the model forecasts its own leads.
+            :func:`known_input_scenario`); off, the model forecasts its own leads. Without a leads
+            table (``actual.leads`` is ``None``) they cannot be fed in: the model forecasts its own
+            leads, leads and the conversion by channel are not scored, and warnings say so.
+
+    Returns:
+        The :class:`Backtest`; its ``warnings`` say what could not be scored or fed in and
+        how many unusable rows the reader left out.
 
     Raises:
         BacktestError: no ``start_date``, a ``train_until`` or ``months`` that leaves no complete
@@ -431,22 +536,37 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
         raise BacktestError("reps", f"expected an integer of at least 2, got {reps!r}")
     w, cut = _window(scenario, actual, train_until, months)
     root = as_seed_sequence(seed)
-    used = known_input_scenario(scenario, actual, w.last) if known_inputs else scenario
+    warnings = _data_warnings(actual, bool(known_inputs))
+    if w.last >= scenario.horizon_months:
+        warnings.append(f"the scenario's horizon ({scenario.horizon_months} months from {scenario.start_date}) ends "
+                        f"before the held-out months do: simulated for {w.last + 1} months, to "
+                        f"{(w.end - pd.Timedelta(days=1)).date()}")
+        scenario = scenario.replace(horizon_months=w.last + 1)
+    has_leads = actual.leads is not None
+    fed = bool(known_inputs) and has_leads
+    if fed:
+        warnings += _channel_warnings(scenario, actual)
+    used = known_input_scenario(scenario, actual, w.last) if fed else scenario
+    measures = MEASURES if has_leads else tuple(m for m in MEASURES if m != "leads")
     channels = list(scenario.channels) + ["outbound"]
-    channels = [c for c in channels if c in set(actual.leads["channel"]) or c in scenario.channels]
+    seen = set(actual.leads["channel"]) if has_leads else set()
+    channels = [c for c in channels if has_leads and (c in seen or c in scenario.channels)]
     experiment = run_many(used, reps=int(reps), seed=root, model=_BacktestModel(w, channels))
     if experiment.replications.empty:
         raise BacktestError("scenario", f"every replication failed: {experiment.failures['error'].iloc[0]}")
     start = pd.Timestamp(scenario.start_date)
     actual_monthly, actual_window, actual_ttc = _actual_measures(actual, start, w, channels)
     sim_monthly = experiment.monthly
+    if not sim_monthly["leads"].any():
+        warnings.append("the scenario made no leads in the held-out months in any replication (no channels and no "
+                        "outbound, as a calibration without a leads table writes it): every forecast is 0")
     # The PIT's randomisation: a stream of its own, apart from every replication's (spawn keys 0 .. reps - 1).
     rng = np.random.default_rng(np.random.SeedSequence(root.entropy, spawn_key=(*root.spawn_key, 2**31)))
     rows = []
     for m in range(w.first, w.last + 1):
         here = sim_monthly[sim_monthly["month"] == m]
         observed = actual_monthly[actual_monthly["month"] == m].iloc[0]
-        for measure in MEASURES:
+        for measure in measures:
             x = here[measure].to_numpy(dtype=float)
             y = float(observed[measure])
             q = np.quantile(x, QUANTILES)
@@ -462,7 +582,7 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
         coverage[measure] = {band: coverage_verdict(int(g[f"in{band}"].sum()), len(g), int(band) / 100)
                              for band in ("50", "80")}
     reps_table = experiment.replications
-    conversion = []
+    conversion = []  # one row per channel; none without a leads table
     for c in channels:
         row = {"channel": c}
         for kind in ("deal", "win"):
@@ -477,6 +597,39 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
     simulated_ttc = reps_table[ttc_cols].to_numpy(dtype=float).ravel()
     ttc = time_to_close_ks(actual_ttc, simulated_ttc)
     ttc["rule"] = "deals created and closed inside the held-out window, in both the actual and the simulated runs"
-    return Backtest(table=table, coverage=coverage, conversion=pd.DataFrame(conversion), ttc=ttc,
+    conversion = pd.DataFrame(conversion, columns=["channel"] + [f"{kind}_{what}" for kind in ("deal", "win") for what
+                                                                 in ("actual", "p10", "p50", "p90", "in80")])
+    return Backtest(table=table, coverage=coverage, conversion=conversion, ttc=ttc,
                     pit_counts=pit_histogram(table["pit"]), train_until=cut, window_start=w.begin,
-                    window_end=w.end, reps=int(reps), seed=seed, known_inputs=bool(known_inputs), scenario=used)
+                    window_end=w.end, reps=int(reps), seed=seed, known_inputs=fed, scenario=used,
+                    measures=measures, warnings=warnings, unusable_rows=dict(actual.unusable_rows))
+
+
+def _data_warnings(actual: Actual, known_inputs: bool) -> list[str]:
+    """What the data leaves unscored or unfed, and the rows the reader left out, one sentence each."""
+    out = []
+    if actual.leads is None:
+        out.append("no leads table: leads and conversion by channel not scored; the model forecasts its own leads"
+                   + (" (the realised leads cannot be fed in)" if known_inputs else ""))
+    if actual.headcount is not None and known_inputs:
+        out.append("realised headcount is not fed in: the scenario's roles are used (its schema has whole FTE on "
+                   "day one and planned hires, not a headcount per month)")
+    dropped = sum(actual.unusable_rows.values())
+    if dropped:
+        reasons = "; ".join(f"{why}: {n}" for why, n in actual.unusable_rows.items())
+        first = f"; the first: {actual.notes[0]}" if actual.notes else ""
+        out.append(f"{dropped} unusable rows left out of the data ({reasons}){first}")
+    return out
+
+
+def _channel_warnings(scenario: Scenario, actual: Actual) -> list[str]:
+    """Channels of the data and of the scenario that do not meet: their leads are not fed in (or fed in as none)."""
+    seen = set(actual.leads["channel"])
+    out = []
+    lost = sorted(c for c in seen if c not in scenario.channels and c != "outbound")
+    if lost:
+        out.append(f"leads of channels the scenario does not have are not fed in: {', '.join(lost)}")
+    empty = sorted(c for c in scenario.channels if c not in seen)
+    if empty:
+        out.append(f"channels with no leads in the data are fed in as none: {', '.join(empty)}")
+    return out

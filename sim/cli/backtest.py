@@ -17,8 +17,8 @@ def _cmd_backtest(args) -> int:
         return {"start_date": f"{args.scenario}: start_date", "actual": "--data", "data": "--data"}.get(parameter) \
             or flag(parameter)
 
-    try:
-        actual = read_actual(args.data)  # the seam: a mapped CRM's reader returns the same tables
+    try:  # with --mapping, calibrate's reader (every row: no training cut) gives the same Actual tables
+        actual = read_actual(args.data, mapping=args.mapping)
     except FunnelError as exc:
         return fail(exc.lines(name))
     scenario = load_scenario(args.scenario)
@@ -38,6 +38,8 @@ def _cmd_backtest(args) -> int:
         print(bt.to_json())
         return 0
     print(f"{bt!r}")
+    for line in bt.warnings:
+        print(f"warning: {line}")
     table = bt.table.assign(month_start=bt.table["month_start"].dt.strftime("%Y-%m"))
     print(table.to_string(index=False, float_format=lambda v: f"{v:,.2f}"))
     for measure, bands in bt.coverage.items():
@@ -46,7 +48,8 @@ def _cmd_backtest(args) -> int:
     ks = bt.ttc
     print(f"time to close: KS {ks['ks']:.3f} (p {ks['p_value']:.3f}; {ks['observed']} actual deals; "
           f"{ks['rule']})")
-    print(bt.conversion.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if len(bt.conversion):
+        print(bt.conversion.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print("PIT histogram (10 bins): " + " ".join(str(int(c)) for c in bt.pit_counts))
     return 0
 
@@ -57,7 +60,11 @@ def add_backtest_command(sub) -> None:
                                         "(coverage, PIT, CRPS, time to close)")
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file (with a start_date)")
     p.add_argument("--data", metavar="DIR", required=True,
-                   help="folder of normalised CRM tables as funnel export-crm writes them (leads.csv, deals.csv)")
+                   help="folder of CRM tables: as funnel export-crm writes them (leads.csv, deals.csv), "
+                        "or the files --mapping names")
+    p.add_argument("--mapping", metavar="M.yaml",
+                   help="read --data through this mapping file, as funnel calibrate does (see mappings/); "
+                        "default: the tables of funnel export-crm")
     p.add_argument("--train-until", metavar="DATE", required=True,
                    help="the training cut; held out are the complete months from it to the end of the data")
     p.add_argument("--months", type=integer, metavar="N", help="held-out months to score (default: all)")

@@ -73,6 +73,7 @@ FLAGS = {
     "start_date": "FILE",
     # calibrating from CRM data
     "train_until": "--train-until",
+    "mapping": "--mapping",
     # what a scenario message may point to
     "schema": "`funnel schema`",
     "months": "--months",

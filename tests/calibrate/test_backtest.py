@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from paths import TEACHING
 from scipy import stats
@@ -94,3 +95,18 @@ def test_bad_windows_name_the_parameter(scenario):
         assert info.value.parameter == parameter
     with pytest.raises(BacktestError, match="start_date"):
         backtest(scenario.replace(start_date=None), actual, "2025-05-01")
+
+
+def test_deals_alone_score_closes_and_revenue_as_with_the_leads_and_say_what_is_missing(scenario):
+    ex = crm_export(scenario, seed=7)
+    full = backtest(scenario, Actual(ex.leads, ex.deals, ex.export_date), "2025-05-01", reps=20, seed=1,
+                    known_inputs=False)
+    deals = backtest(scenario, Actual(None, ex.deals, ex.export_date), "2025-05-01", reps=20, seed=1)
+    assert deals.measures == ("closes", "revenue") and set(deals.table["measure"]) == {"closes", "revenue"}
+    assert deals.known_inputs is False and deals.conversion.empty and "leads" not in deals.mean_crps
+    assert deals.warnings[0].startswith("no leads table: leads and conversion by channel not scored")
+    # The same runs (the leads cannot be fed in) measured by the same rules: only the PIT's random draws differ.
+    same = ["month_start", "measure", "actual", "mean", "q10", "q25", "q50", "q75", "q90", "crps"]
+    pd.testing.assert_frame_equal(deals.table[same].reset_index(drop=True),
+                                  full.table.query("measure != 'leads'")[same].reset_index(drop=True))
+    assert deals.ttc == full.ttc

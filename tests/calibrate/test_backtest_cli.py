@@ -1,9 +1,10 @@
 """``funnel backtest``: a table on an export-crm folder; bad input is one line per problem and exit 2."""
 
 import json
+import re
 
 import pytest
-from cli_run import SCENARIOS, in_process
+from cli_run import ROOT, SCENARIOS, in_process, strict_json
 
 SCENARIO = str(SCENARIOS / "student_explorer.yaml")
 
@@ -45,3 +46,93 @@ def test_bad_folder_missing_file_and_bad_date_one_line_each(folder, tmp_path):
     code, _, err = in_process("backtest", SCENARIO, "--data", str(folder), "--train-until", "2025-09-01",
                               "--months", "9")
     assert code == 2 and err.count("\n") == 1 and err.startswith("--months:")
+
+
+# ---------------------------------------------------------------------------------
+# --mapping: any CRM export, read as funnel calibrate reads it
+
+MAPPINGS = ROOT / "mappings"
+SHARED = ROOT.parent / "shared" / "data" / "crm_opportunities"
+NO_LEADS = "no leads table: leads and conversion by channel not scored; the model forecasts its own leads"
+
+
+def _without(summary: dict, *keys) -> dict:
+    return {k: v for k, v in summary.items() if k not in keys}
+
+
+def test_an_export_read_through_the_funnel_sim_mapping_scores_exactly_as_the_plain_reader(folder):
+    mappings = ([], ["--mapping", MAPPINGS / "funnel_sim.yaml"])
+    runs = [in_process("backtest", SCENARIO, "--data", folder, "--train-until", "2025-09-01", "--reps", "20",
+                       "--seed", "5", "--json", *mapping) for mapping in mappings]
+    assert [code for code, _, _ in runs] == [0, 0], [err for _, _, err in runs]
+    plain, mapped = (strict_json(out) for _, out, _ in runs)
+    assert mapped["table"] == plain["table"] and len(plain["table"]) == 4 * 3  # September to December, 3 measures
+    assert _without(mapped["summary"], "warnings") == _without(plain["summary"], "warnings")
+    assert mapped["summary"]["known_inputs"] is True and mapped["summary"]["unusable_rows"] == {}
+    # The mapping reads the headcount table too; it is not fed in, and the back-test says so.
+    assert plain["summary"]["warnings"] == []
+    assert [w for w in mapped["summary"]["warnings"] if w.startswith("realised headcount is not fed in")]
+
+
+@pytest.fixture(scope="module")
+def calibrated(tmp_path_factory):
+    """The public opportunity export calibrated up to the end of June 2017, and calibrate's report."""
+    out = tmp_path_factory.mktemp("opp") / "opp.yaml"
+    code, text, err = in_process("calibrate", "--mapping", MAPPINGS / "crm_opportunities.yaml", "--data", SHARED,
+                                 "--train-until", "2017-06-30", "--out", out, "--json")
+    assert code == 0, err
+    return out, strict_json(text)
+
+
+def test_the_public_opportunity_export_back_tests_on_deals_alone_and_says_what_it_cannot_score(calibrated):
+    scenario, report = calibrated
+    args = ("backtest", scenario, "--mapping", MAPPINGS / "crm_opportunities.yaml", "--data", SHARED,
+            "--train-until", "2017-07-01", "--reps", "20")
+    code, out, err = in_process(*args, "--json")
+    assert code == 0, err
+    data = strict_json(out)
+    summary = data["summary"]
+    assert NO_LEADS in summary["warnings"][0]
+    assert summary["measures"] == ["closes", "revenue"] and summary["conversion"] == []
+    assert {row["measure"] for row in data["table"]} == {"closes", "revenue"}
+    assert summary["known_inputs"] is False  # no realised leads to feed in
+    # The held-out months run past the calibrated horizon (it ends at the cut): simulated on to the data's end.
+    assert (summary["window_start"], summary["window_end"]) == ("2017-07-01", "2017-12-01")
+    assert any(w.startswith("the scenario's horizon (") for w in summary["warnings"])
+    # The same unusable rows as calibrate counts; its rows after the training cut are the cut, not unusable.
+    unusable = {k: v for k, v in report["unusable_rows"].items() if " created after " not in k}
+    assert summary["unusable_rows"] == unusable and sum(unusable.values()) > 0
+    assert any(w.startswith(f"{sum(unusable.values())} unusable rows left out") for w in summary["warnings"])
+    code, out, err = in_process(*args)
+    assert code == 0, err
+    assert f"warning: {NO_LEADS}" in out and "closes: 80% band:" in out
+    assert re.search(r"^ *2017-07 +closes ", out, re.M) and not re.search(r"^ *2017-\d\d +leads ", out, re.M)
+
+
+def test_a_bad_mapping_exits_2_with_one_line_naming_the_file(folder, tmp_path):
+    run = ("backtest", SCENARIO, "--data", folder, "--train-until", "2025-09-01", "--reps", "20", "--mapping")
+    code, out, err = in_process(*run, tmp_path / "nosuch.yaml")
+    assert (code, out) == (2, "") and "Traceback" not in err
+    assert err.splitlines() == [f"{tmp_path / 'nosuch.yaml'}: cannot read the mapping file: No such file or directory"]
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("tables: [deals\n", encoding="utf-8")
+    code, out, err = in_process(*run, broken)
+    assert (code, out) == (2, "") and len(err.splitlines()) == 1 and err.startswith(f"{broken}: line ")
+    wrong = tmp_path / "wrong.yaml"  # a column the file does not have
+    wrong.write_text("tables:\n  deals:\n    file: deals.csv\n    columns: {deal_id: Record ID, created_date: "
+                     "created_date, stage: stage}\n    won: [won]\n", encoding="utf-8")
+    code, out, err = in_process(*run, wrong)
+    assert (code, out) == (2, "") and "Traceback" not in err
+    assert err.splitlines() == [line for line in err.splitlines() if line.startswith("deals.csv: Record ID: missing")]
+    assert len(err.splitlines()) == 1
+
+
+def test_an_unreadable_mapped_file_exits_2_with_one_line_naming_it(tmp_path):
+    (tmp_path / "deals.xlsx").write_text("not a workbook\n", encoding="utf-8")
+    mapping = tmp_path / "m.yaml"
+    mapping.write_text("tables:\n  deals:\n    file: deals.xlsx\n    columns: {deal_id: id, created_date: created, "
+                       "stage: stage}\n    won: [won]\n", encoding="utf-8")
+    code, out, err = in_process("backtest", SCENARIO, "--mapping", mapping, "--data", tmp_path, "--train-until",
+                                "2025-09-01", "--reps", "20")
+    assert (code, out) == (2, "") and "Traceback" not in err
+    assert len(err.splitlines()) == 1 and err.startswith(f"{tmp_path / 'deals.xlsx'}: cannot read it as a table")

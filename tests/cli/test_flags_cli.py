@@ -84,6 +84,7 @@ PASSED_BY = {
     "export_day": ("export-crm",),
     "train_until": ("backtest", "calibrate"),
     "months": ("backtest",),
+    "mapping": ("backtest",),
     # the scenario files themselves (FLAGS: "FILE")
     "start_date": ("export-crm",),
     "alternatives": ("compare",),
