@@ -560,7 +560,9 @@ class Scenario(_Strict):
                 path indexes a list (``"opportunities.stages.0.advance"``).
             **fields: top-level fields by name (``horizon_months=12``).
 
-        Values may be plain numbers, lists, mappings or the schema's own objects. The
+        Values may be plain numbers, lists, mappings or the schema's own objects. A setting
+        changed is certain at its new value: the draws of it (``uncertain``), or of any
+        setting inside it, are dropped, unless the new value is ``{draws: [...]}``. The
         ``sensitivity`` block is checked again only when a change is to it (each end of
         its ranges is a scenario of its own to validate; it is checked where it is used).
 
@@ -571,6 +573,14 @@ class Scenario(_Strict):
         changed = {**(changes or {}), **fields}
         for path, value in changed.items():
             _set(data, str(path), _plain(value))
+        # A setting given a new value is certain at it (unless the value is {draws: [...]}, lifted again):
+        # its draws, or the draws of any setting inside it, would otherwise override the change.
+        uncertain = data.get("uncertain") or {}
+        for path in map(str, changed):
+            if path.split(".")[0] != "uncertain":
+                for drawn_path in [u for u in uncertain if u == path or u.startswith(path + ".")
+                                   or path.startswith(u + ".")]:
+                    del uncertain[drawn_path]
         touched = any(str(path).split(".")[0] in self.NOT_SIMULATED for path in changed)
         return type(self).model_validate(data, context={_REPLACED: not touched})
 

@@ -115,3 +115,22 @@ def test_alternatives_see_the_same_draw_in_the_same_replication():
     table = result.replications.pivot(index="replication", columns="alternative", values="sqls")
     assert table["a"].nunique() > 1  # the draws do vary the SQLs ...
     assert (table["a"] == table["b"]).all()  # ... and the same replication drew the same row in both
+
+
+def test_a_setting_given_a_new_value_is_certain_at_it():
+    # The draws of a setting changed by replace (compare --set, sweeps, known inputs) must not override the change.
+    data = _with(qualification__p_qualify={"draws": [0.1, 0.3]}, qualification__work_hours={"draws": [1.0, 2.0]})
+    unsure = sim.Scenario.model_validate(data)
+    changed = unsure.replace({"qualification.p_qualify": 0.9})
+    assert changed.qualification.p_qualify.low == 0.9
+    assert set(changed.uncertain) == {"qualification.work_hours"}  # the other draws are kept
+    written = sim.Scenario.model_validate(_with(qualification__p_qualify=0.9,
+                                                qualification__work_hours={"draws": [1.0, 2.0]}))
+    for seed in range(3):
+        assert sim.simulate(changed, seed=seed, lead_records=False).metrics == \
+            sim.simulate(written, seed=seed, lead_records=False).metrics
+    # A block replaced whole drops the draws inside it; new draws are lifted again.
+    assert sim.Scenario.model_validate(data).replace(qualification=written.qualification).uncertain == {}
+    again = unsure.replace({"qualification.p_qualify": {"draws": [0.6, 0.8]}})
+    assert again.uncertain["qualification.p_qualify"] == [0.6, 0.8]
+    assert again.qualification.p_qualify.low == pytest.approx(0.7)
