@@ -73,6 +73,8 @@ class Actual:
         notes: the reader's line per unusable row (``file:row:column: ...``, at most 20 per reason).
         headcount: the headcount table (``month_start``, ``role``, ``fte``) if the data has one;
             kept for reference, not fed into the back-test.
+        leads_from_deals: the data had no leads table and each deal is its own lead, created with it
+            (:data:`sim.calibrate.tables.DEALS_AS_LEADS`), as ``funnel calibrate`` takes them.
     """
 
     leads: pd.DataFrame | None
@@ -81,6 +83,7 @@ class Actual:
     unusable_rows: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     headcount: pd.DataFrame | None = None
+    leads_from_deals: bool = False
 
     @property
     def end(self) -> pd.Timestamp:
@@ -225,6 +228,7 @@ def actual_from_tables(tables, export_date=None) -> Actual:
     headcount = tables.tables.get("headcount")
     return Actual(leads=leads, deals=deals.reset_index(drop=True), export_date=export_date,
                   unusable_rows={k: int(v) for k, v in tables.dropped.items()}, notes=list(tables.warnings),
+                  leads_from_deals=tables.leads_from_deals,
                   headcount=None if headcount is None else headcount.copy())
 
 
@@ -611,6 +615,9 @@ def _data_warnings(actual: Actual, known_inputs: bool) -> list[str]:
     if actual.leads is None:
         out.append("no leads table: leads and conversion by channel not scored; the model forecasts its own leads"
                    + (" (the realised leads cannot be fed in)" if known_inputs else ""))
+    if actual.leads_from_deals:
+        out.append("no leads table: each deal is taken as its own lead, created with it, so the leads measure "
+                   "counts the deals created" + (" (and those are fed in)" if known_inputs else ""))
     if actual.headcount is not None and known_inputs:
         out.append("realised headcount is not fed in: the scenario's roles are used (its schema has whole FTE on "
                    "day one and planned hires, not a headcount per month)")

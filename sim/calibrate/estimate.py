@@ -219,8 +219,12 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         vols, start, months = lead_volumes(leads, cutoff, rng)
         found["estimates"] += vols
         found["start"], found["months"] = start, months
-        q = qualification(leads, _window(leads["created_date"].min(), cutoff), rng)
-        if q is not None:
+        q = None if read.leads_from_deals else qualification(leads, _window(leads["created_date"].min(), cutoff), rng)
+        if read.leads_from_deals:
+            found["leads_from_deals"] = True
+            found["not_identified"].append(("qualification.p_qualify", "no leads table: each deal is its own "
+                                                                       "lead, so every lead becomes a deal (1)"))
+        elif q is not None:
             found["estimates"].append(q)
         else:
             found["not_identified"].append(("qualification.p_qualify", "no qualified/disqualified dates"))
@@ -242,6 +246,9 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
     else:
         found["not_identified"].append(("opportunities.deal.value", "fewer than two won deals with a value"))
     found["reps"] = _reps(read, cutoff)
+    head = read.tables.get("headcount")
+    found["reps_source"] = "headcount" if head is not None and len(head) else "deal owners active in the 91 days " \
+                                                                             "before the cutoff"
     for path, why in (("channels.*.response", "spend response: leads are given per month, spend is only a cost"),
                       ("qualification.work_hours", "SDR work hours are not in a CRM"),
                       ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),

@@ -19,7 +19,9 @@ import pandas as pd
 from sim.calibrate.errors import CalibrateError
 from sim.calibrate.mapping import DATES, Mapping
 
-__all__ = ["CrmTables", "read_tables"]
+__all__ = ["DEALS_AS_LEADS", "CrmTables", "read_tables"]
+
+DEALS_AS_LEADS = "opportunities"  # the channel of the leads made from deals, when the data has no leads table
 
 
 @dataclass
@@ -30,6 +32,7 @@ class CrmTables:
     cutoff: pd.Timestamp
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
+    leads_from_deals: bool = False  # no leads table: each deal is its own lead (see _deals_as_leads)
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -78,7 +81,32 @@ def read_tables(data, mapping: Mapping, train_until=None) -> CrmTables:
     _check_links(out)
     out.cutoff = _cutoff(out, train_until)
     _censor(out)
+    if "leads" not in out.tables and "deals" in out.tables:
+        _deals_as_leads(out)
     return out
+
+
+def _deals_as_leads(out: CrmTables) -> None:
+    """Without a leads table, each deal is its own lead, created with the deal, in the deal's channel if mapped.
+
+    So that opportunity-only exports (the public sales-pipeline data) still give the funnel
+    something to run on: the lead volumes are then the deal volumes, every lead becomes a deal,
+    and what is estimated and tested is the sales side (win chance, time to close, values).
+    """
+    deals = out.tables["deals"]
+    channel = deals["channel"].fillna(DEALS_AS_LEADS).astype(str) if "channel" in deals else DEALS_AS_LEADS
+    leads = pd.DataFrame({"lead_id": deals["deal_id"], "created_date": deals["created_date"], "channel": channel,
+                          "qualified_date": deals["created_date"],
+                          "disqualified_date": pd.Series(pd.NaT, index=deals.index, dtype="datetime64[ns]")})
+    leads.attrs = {"file": "(the deals: no leads table)", "columns": {}, "roles": {}}
+    attrs = deals.attrs
+    deals = deals.assign(lead_id=deals["deal_id"])
+    deals.attrs = attrs
+    out.tables["deals"], out.tables["leads"] = deals, leads
+    out.leads_from_deals = True
+    out.warnings.append(f"no leads table: each deal is taken as its own lead, created with it (channel "
+                        f"{channel if isinstance(channel, str) else 'of the deal'}); lead volumes are deal volumes, "
+                        "and lead qualification is not identified (every lead becomes a deal)")
 
 
 def _warn(out: CrmTables, table: str, reason: str, lines: list[str]) -> None:

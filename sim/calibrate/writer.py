@@ -64,6 +64,8 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     if "qualification.p_qualify" in by:
         e = by["qualification.p_qualify"]
         lines += [_note(e, 2), f"  p_qualify: {_draws(e)}\n"]
+    elif found.get("leads_from_deals"):
+        lines.append("  p_qualify: 1.0  # no leads table: each deal is its own lead, so every lead becomes a deal\n")
     else:
         lines.append("  p_qualify: 0.5  # not identified: default\n")
     adv, dur = by["opportunities.stages.0.advance"], by["opportunities.stages.0.duration_days"]
@@ -87,7 +89,8 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
         lines.append("  deal: {value: 0.0}  # not identified: no won deal values\n")
     reps = found["reps"]
     ae = max(int(round(reps.get("ae", 1))), 1)
-    lines += ["roles:\n", f"  ae:  # from {'headcount' if reps else 'default'}: {reps.get('ae', 'not identified')}\n",
+    lines += ["roles:\n", f"  ae:  # from {found.get('reps_source', 'headcount') if 'ae' in reps else 'default'}: "
+                            f"{reps.get('ae', 'not identified')}\n",
               f"    fte: {ae}\n", "    max_open_opportunities: 1000  # not identified: capacity left unbinding\n"]
     if reps.get("sdr"):
         lines += [f"  sdr:  # from headcount: {reps['sdr']}\n", f"    fte: {max(int(round(reps['sdr'])), 1)}\n"]

@@ -3,6 +3,7 @@
 import json
 import re
 
+import pandas as pd
 import pytest
 from cli_run import ROOT, SCENARIOS, in_process, strict_json
 
@@ -54,6 +55,7 @@ def test_bad_folder_missing_file_and_bad_date_one_line_each(folder, tmp_path):
 MAPPINGS = ROOT / "mappings"
 SHARED = ROOT.parent / "shared" / "data" / "crm_opportunities"
 NO_LEADS = "no leads table: leads and conversion by channel not scored; the model forecasts its own leads"
+DEALS_AS_LEADS = "no leads table: each deal is taken as its own lead"
 
 
 def _without(summary: dict, *keys) -> dict:
@@ -84,7 +86,7 @@ def calibrated(tmp_path_factory):
     return out, strict_json(text)
 
 
-def test_the_public_opportunity_export_back_tests_on_deals_alone_and_says_what_it_cannot_score(calibrated):
+def test_the_public_opportunity_export_back_tests_each_deal_as_its_own_lead_and_says_so(calibrated):
     scenario, report = calibrated
     args = ("backtest", scenario, "--mapping", MAPPINGS / "crm_opportunities.yaml", "--data", SHARED,
             "--train-until", "2017-07-01", "--reps", "20")
@@ -92,21 +94,31 @@ def test_the_public_opportunity_export_back_tests_on_deals_alone_and_says_what_i
     assert code == 0, err
     data = strict_json(out)
     summary = data["summary"]
-    assert NO_LEADS in summary["warnings"][0]
-    assert summary["measures"] == ["closes", "revenue"] and summary["conversion"] == []
-    assert {row["measure"] for row in data["table"]} == {"closes", "revenue"}
-    assert summary["known_inputs"] is False  # no realised leads to feed in
-    # The held-out months run past the calibrated horizon (it ends at the cut): simulated on to the data's end.
+    assert any(w.startswith(DEALS_AS_LEADS) for w in summary["warnings"])
+    assert summary["measures"] == ["closes", "revenue", "leads"] and summary["known_inputs"] is True
+    # The held-out months lie in the calibrated horizon (the training months and a year): nothing extended.
     assert (summary["window_start"], summary["window_end"]) == ("2017-07-01", "2017-12-01")
-    assert any(w.startswith("the scenario's horizon (") for w in summary["warnings"])
+    assert not any(w.startswith("the scenario's horizon (") for w in summary["warnings"])
+    # The "leads" are the deals engaged each month, counted here from the raw file.
+    raw = pd.read_csv(SHARED / "sales_pipeline.csv", parse_dates=["engage_date", "close_date"])
+    engaged = raw["engage_date"].dt.to_period("M").value_counts()
+    won = raw[raw["deal_stage"] == "Won"]["close_date"].dt.to_period("M").value_counts()
+    table = pd.DataFrame(data["table"])
+    table["period"] = pd.to_datetime(table["month_start"]).dt.to_period("M")
+    for measure, truth in (("leads", engaged), ("closes", won)):
+        rows = table[table["measure"] == measure]
+        assert len(rows) == 5 and (rows["actual"].to_numpy() == truth[rows["period"]].to_numpy()).all(), measure
+    # Fed in, each month's deals are its Poisson mean: the predicted medians lie within 4 sd of the actual counts.
+    leads = table[table["measure"] == "leads"]
+    assert (abs(leads["q50"] - leads["actual"]) < 4 * leads["actual"] ** 0.5).all()
     # The same unusable rows as calibrate counts; its rows after the training cut are the cut, not unusable.
     unusable = {k: v for k, v in report["unusable_rows"].items() if " created after " not in k}
     assert summary["unusable_rows"] == unusable and sum(unusable.values()) > 0
     assert any(w.startswith(f"{sum(unusable.values())} unusable rows left out") for w in summary["warnings"])
     code, out, err = in_process(*args)
     assert code == 0, err
-    assert f"warning: {NO_LEADS}" in out and "closes: 80% band:" in out
-    assert re.search(r"^ *2017-07 +closes ", out, re.M) and not re.search(r"^ *2017-\d\d +leads ", out, re.M)
+    assert f"warning: {DEALS_AS_LEADS}" in out and "closes: 80% band:" in out
+    assert re.search(r"^ *2017-07 +closes ", out, re.M) and re.search(r"^ *2017-07 +leads ", out, re.M)
 
 
 def test_a_bad_mapping_exits_2_with_one_line_naming_the_file(folder, tmp_path):

@@ -36,7 +36,15 @@ def test_the_public_crm_opportunities_data_calibrates_with_warnings(tmp_path):
     assert code == 0, err
     report = strict_json(out)
     assert any("no leads table" in w for w in report["warnings"])
-    assert {"channels", "qualification.p_qualify"} <= {r["path"] for r in report["not_identified"]}
+    assert "qualification.p_qualify" in {r["path"] for r in report["not_identified"]}
+    # Each deal is its own lead: the lead rate is the deals engaged per whole month, a count of the raw file.
+    rate = next(r for r in report["estimated"] if r["path"] == "channels.opportunities.leads")
+    months = round(rate["n"] / rate["estimate"])
+    engaged = pd.read_csv(SHARED / "sales_pipeline.csv", parse_dates=["engage_date"])["engage_date"].dropna()
+    first = engaged.min().to_period("M").to_timestamp()
+    assert rate["n"] == ((engaged >= first) & (engaged < first + pd.DateOffset(months=months))).sum()
+    assert 1 <= months <= 15 and rate["low"] < rate["estimate"] < rate["high"]
+    assert "p_qualify: 1.0  # no leads table" in (tmp_path / "s.yaml").read_text(encoding="utf-8")
     assert report["unusable_rows"] == {"deals: unparsable or missing created_date": 500}
     code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "crm_opportunities.yaml", "--data", SHARED,
                                 "--out", tmp_path / "s.yaml")

@@ -85,4 +85,10 @@ def test_the_public_crm_opportunities_data_reads_with_its_prospecting_rows_count
     read = read_tables(SHARED, load_mapping(MAPPINGS / "crm_opportunities.yaml"))
     assert read.dropped == {"deals: unparsable or missing created_date": 500}
     assert len(read.tables["deals"]) == 8300
-    assert "leads" not in read.tables
+    # No leads table: each deal is its own lead, created with it.
+    leads, deals = read.tables["leads"], read.tables["deals"]
+    assert read.leads_from_deals and any(w.startswith("no leads table: each deal") for w in read.warnings)
+    assert (leads["lead_id"].to_numpy() == deals["deal_id"].to_numpy()).all()
+    assert (deals["lead_id"] == deals["deal_id"]).all()
+    assert (leads["created_date"].to_numpy() == deals["created_date"].to_numpy()).all()
+    assert set(leads["channel"]) == {"opportunities"} and leads["qualified_date"].notna().all()
