@@ -18,7 +18,7 @@ def _cells(path, kind):
 
 # Notebooks held to the presentation rules: every table shown readable (no scientific notation), every
 # figure with a title and axis labels, and a markdown cell after it saying what to notice.
-TIDY = {"funnel_tour"}
+TIDY = {"funnel_tour", "calibrate_and_backtest"}
 
 
 def _run_cell(source, name, namespace):
@@ -74,7 +74,8 @@ def _check_tidy(path, cells, shown, figures):
 
 
 def test_the_notebooks_are_there():
-    assert {p.stem for p in NOTEBOOKS} == {"funnel_tour", "budget_split", "plan_over_time", "explore_funnel"}
+    assert {p.stem for p in NOTEBOOKS} == {"funnel_tour", "budget_split", "plan_over_time", "explore_funnel",
+                                          "calibrate_and_backtest"}
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
