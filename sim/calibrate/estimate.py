@@ -2,8 +2,9 @@
 
 - Lead volumes by channel: Poisson counts per whole month; the rate's posterior is
   Gamma(count + 1/2, months) (Jeffreys), whose quantiles are the interval.
-- Qualification (lead -> SQL): Beta(k + 1/2, n - k + 1/2) over the leads already decided
-  (qualified or disqualified by the cutoff); without those dates, not identified.
+- Qualification (lead -> SQL): the Aalen-Johansen cumulative incidence of qualified, with
+  disqualified the competing outcome and undecided leads censored at the cutoff, so that
+  leads never decided (left in nurture) count against it; without those dates, not identified.
 - Win chance: Aalen-Johansen cumulative incidence of won, with lost as the competing
   risk and open deals censored (lifelines ``AalenJohansenFitter``); its value at the last
   time is the eventual win chance, its draws a Beta matching the estimate and interval.
@@ -80,15 +81,23 @@ def beta_estimate(path, k, n, window, method, rng) -> Estimate:
                     rng.beta(a, b, DRAWS))
 
 
-def qualification(leads: pd.DataFrame, window, rng) -> Estimate | None:
+def qualification(leads: pd.DataFrame, cutoff, window, rng) -> Estimate | None:
+    """The eventual share of leads qualified: Aalen-Johansen, disqualified competing, undecided leads censored.
+
+    A lead never decided (left in nurture, gone cold) stays in the risk set up to its age at the
+    cutoff, so it lowers the share as it should; dividing by the decided leads alone would not.
+    """
     if "qualified_date" not in leads or "disqualified_date" not in leads:
         return None
-    k = int(leads["qualified_date"].notna().sum())
-    n = k + int(leads["disqualified_date"].notna().sum())
-    if n == 0:
+    qualified, disqualified = leads["qualified_date"].notna(), leads["disqualified_date"].notna()
+    if not (qualified | disqualified).any():
         return None
-    return beta_estimate("qualification.p_qualify", k, n, window,
-                         "Beta posterior over leads decided (qualified or disqualified) by the cutoff", rng)
+    end = leads["qualified_date"].where(qualified, leads["disqualified_date"]).where(qualified | disqualified, cutoff)
+    days = np.maximum((end - leads["created_date"]).dt.total_seconds().to_numpy() / 86400, 1e-3)
+    event = np.where(qualified, 1, np.where(disqualified, 2, 0))
+    return _eventual_share(days, event, "qualification.p_qualify", window, rng,
+                           "Aalen-Johansen cumulative incidence of qualified (disqualified competing, undecided "
+                           "censored at the cutoff), at the last time")
 
 
 def _durations(deals: pd.DataFrame, cutoff):
@@ -99,13 +108,21 @@ def _durations(deals: pd.DataFrame, cutoff):
 
 
 def win_chance(deals: pd.DataFrame, cutoff, window, rng, path="opportunities.stages.0.advance") -> Estimate:
+    """The eventual win chance: Aalen-Johansen, lost competing, open deals censored."""
+    days, event = _durations(deals, cutoff)
+    return _eventual_share(days, event, path, window, rng, "Aalen-Johansen cumulative incidence of won (lost "
+                                                           "competing, open censored), at the last time")
+
+
+def _eventual_share(days, event, path, window, rng, method) -> Estimate:
+    """The cumulative incidence of event 1 (event 2 competing, 0 censored) at the last time, with Beta draws."""
     from lifelines import AalenJohansenFitter
 
-    days, event = _durations(deals, cutoff)
-    n = len(deals)
+    n = len(days)
     if (event == 1).sum() == 0 or (event > 0).all():
         k = int((event == 1).sum())
-        return beta_estimate(path, k, int((event > 0).sum()), window, "Beta posterior over closed deals", rng)
+        return beta_estimate(path, k, int((event > 0).sum()), window, "Beta posterior over the outcomes known "
+                                                                      "(none censored, or no event)", rng)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = AalenJohansenFitter(calculate_variance=True, jitter_level=1e-6, seed=0, alpha=1 - LEVEL)
@@ -114,17 +131,15 @@ def win_chance(deals: pd.DataFrame, cutoff, window, rng, path="opportunities.sta
     ci = fit.confidence_interval_.iloc[-1]
     low, high = float(ci.iloc[0]), float(ci.iloc[1])
     if not (np.isfinite(low) and np.isfinite(high) and low <= p <= high):
-        # lifelines' interval is undefined where the last times are ties: a Beta over the deals closed,
-        # weighted to the eventual chance (its width as if only the closed deals were known).
+        # lifelines' interval is undefined where the last times are ties: a Beta over the outcomes known,
+        # weighted to the eventual chance (its width as if only those were known).
         k = int((event > 0).sum())
         a, b = p * k + 0.5, (1 - p) * k + 0.5
         low, high = (float(x) for x in stats.beta.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], a, b))
     sd = max((high - low) / (2 * stats.norm.ppf((1 + LEVEL) / 2)), 1e-6)
     m = min(max(p, 1e-4), 1 - 1e-4)
     ess = max(m * (1 - m) / sd**2 - 1, 1.0)
-    return Estimate(path, p, low, high, n, window,
-                    "Aalen-Johansen cumulative incidence of won (lost competing, open censored), at the last time",
-                    rng.beta(m * ess, (1 - m) * ess, DRAWS))
+    return Estimate(path, p, low, high, n, window, method, rng.beta(m * ess, (1 - m) * ess, DRAWS))
 
 
 def time_to_close(deals: pd.DataFrame, cutoff, window, rng, path="opportunities.stages.0.duration_days"):
@@ -219,7 +234,8 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         vols, start, months = lead_volumes(leads, cutoff, rng)
         found["estimates"] += vols
         found["start"], found["months"] = start, months
-        q = None if read.leads_from_deals else qualification(leads, _window(leads["created_date"].min(), cutoff), rng)
+        q = None if read.leads_from_deals else qualification(leads, cutoff, _window(leads["created_date"].min(),
+                                                                                      cutoff), rng)
         if read.leads_from_deals:
             found["leads_from_deals"] = True
             found["not_identified"].append(("qualification.p_qualify", "no leads table: each deal is its own "
@@ -245,6 +261,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         found["value_cv"] = vcv
     else:
         found["not_identified"].append(("opportunities.deal.value", "fewer than two won deals with a value"))
+    found["spend"] = _spend(read, cutoff)
     found["reps"] = _reps(read, cutoff)
     head = read.tables.get("headcount")
     found["reps_source"] = "headcount" if head is not None and len(head) else "deal owners active in the 91 days " \
@@ -255,6 +272,21 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
                       ("scoring", "scoring and intent are latent")):
         found["not_identified"].append((path, why))
     return found
+
+
+def _spend(read: CrmTables, cutoff) -> dict:
+    """Each channel's mean spend a month over the whole months of the spend table before the cutoff (a cost)."""
+    spend = read.tables.get("spend")
+    if spend is None or not len(spend):
+        return {}
+    whole = spend[spend["month_start"] + pd.DateOffset(months=1) <= cutoff]
+    out = {}
+    for channel, rows in whole.groupby("channel"):
+        first, last = rows["month_start"].min(), rows["month_start"].max()
+        months = (last.year - first.year) * 12 + last.month - first.month + 1
+        out[str(channel)] = (float(rows["spend"].sum()) / months, months,
+                             _window(first, last + pd.DateOffset(months=1)))
+    return out
 
 
 def _reps(read: CrmTables, cutoff) -> dict:

@@ -55,8 +55,12 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     if channels:
         lines.append("channels:\n")
         for e in channels:
-            lines += [f"  {yaml.safe_dump(e.path.split('.')[1]).splitlines()[0]}:\n", _note(e, 4),
-                      f"    leads: {_draws(e)}\n"]
+            name = e.path.split('.')[1]
+            lines += [f"  {yaml.safe_dump(name).splitlines()[0]}:\n", _note(e, 4), f"    leads: {_draws(e)}\n"]
+            if name in found.get("spend", {}):
+                spend, months, window = found["spend"][name]
+                lines.append(f"    spend: {_num(spend)}  # spend table: the mean a month over {months} months, "
+                             f"{window} (a cost: the leads are given)\n")
     else:
         lines.append("channels: {}  # not identified: no leads table\n")
     lines.append("scoring: {score_noise: 0.0, mql_threshold: 0.0}  # default: every lead is an MQL\n")

@@ -60,3 +60,17 @@ def test_a_missing_column_exits_2_with_one_line_naming_file_and_column(tmp_path)
     lines = err.strip().splitlines()
     assert lines == [line for line in lines if line.startswith("deals.csv: ")] and len(lines) == 2
     assert not (tmp_path / "s.yaml").exists()
+
+
+def test_a_channels_spend_is_its_mean_a_month_before_the_cut_and_the_horizon_runs_a_year_past_it(tmp_path):
+    crm = _export(tmp_path)
+    spend = pd.read_csv(crm / "spend.csv")
+    spend["spend"] = [1000.0 * (k + 1) for k in range(len(spend))]  # a different spend each month
+    spend.to_csv(crm / "spend.csv", index=False)
+    found = sim.calibrate(crm, MAPPINGS / "funnel_sim.yaml", train_until="2025-05-15")
+    channels = found.scenario.channels
+    before = spend[pd.to_datetime(spend["month_start"]) < "2025-05-01"]  # the whole months before the cut
+    for name, rows in before.groupby("channel"):
+        assert channels[name].spend == [rows["spend"].mean()], name
+    # The whole months before the cut (January to April) and 12 after: the months after the cut can be back-tested.
+    assert found.scenario.horizon_months == 4 + 12
