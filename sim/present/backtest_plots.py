@@ -7,6 +7,7 @@ import numpy as np
 __all__ = ["backtest_plot"]
 
 _TITLES = {"closes": "Won deals (closes)", "revenue": "Revenue of won deals", "leads": "Leads"}
+_UNITS = {"closes": "won deals a month", "revenue": "revenue a month ({currency})", "leads": "leads a month"}
 
 
 def backtest_plot(bt):
@@ -17,7 +18,7 @@ def backtest_plot(bt):
     counts the randomised PIT values of every month and measure in ten bins, with the
     count a calibrated forecast expects.
     """
-    from sim.present.plots import Figure  # matplotlib is imported in plots.py alone; never through pyplot
+    from sim.present.plots import Figure, StrMethodFormatter  # matplotlib is imported in plots.py alone
 
     measures = list(dict.fromkeys(bt.table["measure"]))
     fig = Figure(figsize=(4.2 * (len(measures) + 1), 3.8), layout="constrained")
@@ -34,8 +35,12 @@ def backtest_plot(bt):
                 label="actual (outside)")
         v = bt.coverage[measure]["80"]
         ax.set_title(f"{_TITLES.get(measure, measure)}\n80% band: {v.covered}/{v.months}, {v.verdict}", fontsize=9)
+        ax.set_xticks(x, [f"{month:%Y-%m}" for month in t["month_start"]])  # one tick a month, no mid-month dates
         ax.tick_params(axis="x", labelrotation=45, labelsize=8)
         ax.set_ylim(bottom=0)
+        ax.set_ylabel(_UNITS.get(measure, measure).format(currency=bt.scenario.currency))
+        ax.set_xlabel("held-out month")
+        ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     axes[0].legend(fontsize=7, loc="lower left")
     ax = axes[-1]
     counts = np.asarray(bt.pit_counts)
@@ -44,6 +49,7 @@ def backtest_plot(bt):
     ax.axhline(counts.sum() / len(counts), color="tab:red", ls="--", lw=1, label="calibrated")
     ax.set_title("PIT histogram (flat if calibrated)", fontsize=9)
     ax.set_xlabel("PIT")
+    ax.set_ylabel("months and measures (count)")
     ax.legend(fontsize=7)
     fig.suptitle(f"Back-test of {bt.scenario.name}: held out {bt.window_start:%Y-%m} to "
                  f"{bt.table['month_start'].max():%Y-%m}, {bt.reps} replications", fontsize=10)

@@ -24,7 +24,12 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import (
+    FuncFormatter,
+    MaxNLocator,
+    PercentFormatter,
+    StrMethodFormatter,  # noqa: F401 - for the other sim.present modules (no matplotlib there)
+)
 
 from sim.present.errors import PresentError
 

@@ -25,6 +25,17 @@ def _vr(x) -> str:
     return "inf" if math.isinf(x) else f"{x:.1f}x"
 
 
+def _uncertain_note(scenarios: dict) -> str:
+    """With uncertain settings, a line saying that the intervals include their draws (and whose); else ''."""
+    drawn = {label: sorted(s.uncertain) for label, s in scenarios.items() if getattr(s, "uncertain", None)}
+    if not drawn:
+        return ""
+    paths = sorted({p for ps in drawn.values() for p in ps})
+    some = "" if len(drawn) == len(scenarios) else f" in {', '.join(map(str, drawn))} (the others are certain)"
+    return (f"the intervals include parameter uncertainty: each replication ran its own draw of {len(paths)} "
+            f"uncertain setting(s){some} ({', '.join(paths)}), the same draw in every alternative that has them")
+
+
 def comparison_report(comparison, console: Console | None = None, currency: str = "") -> None:
     """Print the alternatives, their paired differences and the evidence for the best."""
     console = console or wide_console(180)
@@ -33,6 +44,9 @@ def comparison_report(comparison, console: Console | None = None, currency: str 
     what = f"{c.risk.label} of {c.objective.label}" + (f" ({currency})" if currency else "")
     console.print(f"[bold]{len(c.alternatives)} alternatives[/bold], {c.n} paired replications each; "
                   f"judged by the {what}; intervals are {level} CIs")
+    note = _uncertain_note(getattr(c, "scenarios", None) or {})
+    if note:
+        console.print(note)
     table = Table(title="Alternatives", title_justify="left")
     table.add_column("alternative")
     fte = [col for col in c.alternatives.columns if col.startswith("fte.")]

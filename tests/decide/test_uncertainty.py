@@ -68,3 +68,21 @@ def test_run_reports_both_intervals(tmp_path, base):
     shares = json.loads(out)["parameter_uncertainty"]
     assert shares["uncertain"] == sorted(ROWS)
     assert 0 <= shares["sqls"]["parameter_share"] <= 1 and shares["sqls"]["width"] >= shares["sqls"]["sim_width"]
+
+
+def test_compare_says_its_intervals_include_the_draws_and_whose(tmp_path):
+    text = (SCENARIOS / "teaching_minimal.yaml").read_text(encoding="utf-8").replace("horizon_months: 12",
+                                                                                     "horizon_months: 3")
+    sure, unsure = tmp_path / "sure.yaml", tmp_path / "unsure.yaml"
+    sure.write_text(text, encoding="utf-8")
+    unsure.write_text(text + "uncertain:\n  qualification.p_qualify.low: [0.1, 0.8]\n", encoding="utf-8")
+    code, out, err = in_process("compare", unsure, "--set", "roles.ae.fte=1,2", "--reps", "4", "--seed", "2")
+    assert code == 0, err
+    assert "the intervals include parameter uncertainty: each replication ran its own draw of 1 uncertain " \
+           "setting(s) (qualification.p_qualify.low)" in " ".join(out.split())
+    # Setting the uncertain value itself makes it certain in those alternatives: the line says which have draws.
+    code, out, err = in_process("compare", unsure, "--set", "qualification.p_qualify.low=0.2,0.3", "--reps", "4")
+    assert code == 0, err
+    assert "in today (the others are certain)" in " ".join(out.split())
+    code, out, err = in_process("compare", sure, "--set", "roles.ae.fte=1,2", "--reps", "4")
+    assert code == 0 and "parameter uncertainty" not in out
