@@ -18,6 +18,7 @@ field.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -305,18 +306,85 @@ def _with_misread(found: dict, problems: list[tuple[str, str]]) -> list[tuple[st
     return out
 
 
-def parse_scenario(data, source: str = "<scenario>") -> Scenario:
+DRAWS_FILE = "draws_file"
+MAX_DRAWS_FILE_BYTES = 50_000_000
+
+
+def parse_scenario(data, source: str = "<scenario>", base=None) -> Scenario:
     """Validate a mapping (as read from YAML) into a :class:`~sim.scenario.schema.Scenario`.
+
+    A top-level ``draws_file`` (a CSV of posterior draws, one column per dotted path, one
+    row per draw) is read, relative to ``base`` (default: the working folder), into
+    ``uncertain``; see :func:`read_draws_file`.
 
     Raises:
         ScenarioError: listing every problem, each naming its field; ``source`` says where from.
     """
     if not isinstance(data, dict):
         raise ScenarioError(source, [("(top level)", f"expected a mapping of keys, got {type(data).__name__}")])
+    if DRAWS_FILE in data:
+        data, problems = read_draws_file(data, Path(base) if base is not None else Path.cwd())
+        if problems:
+            raise ScenarioError(source, problems)
     try:
         return Scenario.model_validate(data)
     except ScenarioError as exc:
         raise ScenarioError(source, exc.problems) from None
+
+
+def read_draws_file(data: dict, base: Path) -> tuple[dict, list[tuple[str, str]]]:
+    """``data`` without its ``draws_file``, the file's columns of draws merged into ``uncertain``.
+
+    The file is a CSV whose header names dotted paths (``qualification.p_qualify.low``) and
+    whose rows are draws, as a sampler writes a posterior: its rows are joint, row ``k`` of
+    every column belonging together (they are of one length, so a replication runs one row
+    of all). Returns the new mapping and one problem per line wrong (the file, its row and
+    column, what was expected).
+    """
+    import csv
+
+    rest = {k: v for k, v in data.items() if k != DRAWS_FILE}
+    name = data[DRAWS_FILE]
+    if not isinstance(name, str) or not name.strip():
+        return rest, [(DRAWS_FILE, f"expected the path of a CSV file of draws, got {shown(name)}")]
+    path = base / name
+    try:
+        if not path.is_file():
+            return rest, [(DRAWS_FILE, f"{path}: no such file (a path relative to the scenario file)")]
+        if path.stat().st_size > MAX_DRAWS_FILE_BYTES:
+            return rest, [(DRAWS_FILE, f"{path}: larger than {MAX_DRAWS_FILE_BYTES / 1e6:g} MB")]
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.reader(file))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        return rest, [(DRAWS_FILE, f"{path}: cannot read it as a CSV file: {exc}")]
+    problems = []
+    if len(rows) < 3:
+        return rest, [(DRAWS_FILE, f"{path}: expected a header of dotted paths and at least two rows of draws")]
+    header = [h.strip() for h in rows[0]]
+    for k, h in enumerate(header):
+        if not h or h in header[:k]:
+            problems.append((DRAWS_FILE, f"{path}:1:{k + 1}: expected a dotted path named once, got {h!r}"))
+    columns: list[list[float]] = [[] for _ in header]
+    for r, row in enumerate(rows[1:], start=2):
+        if len(row) != len(header):
+            problems.append((DRAWS_FILE, f"{path}:{r}: expected {len(header)} values, got {len(row)}"))
+            continue
+        for k, cell in enumerate(row):
+            try:
+                value = float(cell)
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                problems.append((DRAWS_FILE, f"{path}:{r}:{header[k]}: expected a finite number, got {cell!r}"))
+            columns[k].append(value)
+    uncertain = dict(rest.get("uncertain") or {}) if isinstance(rest.get("uncertain") or {}, dict) else {}
+    for h in header:
+        if h in uncertain:
+            problems.append((DRAWS_FILE, f"{path}: {h} is also under uncertain: give it once"))
+    if problems:
+        return rest, problems[:20]
+    rest["uncertain"] = {**uncertain, **dict(zip(header, columns, strict=True))}
+    return rest, []
 
 
 def _read_text(path: Path, source: str) -> str:
@@ -375,7 +443,7 @@ def load_scenario(path) -> Scenario:
         raise ScenarioError(source, [("(YAML)", f"{where}{problem}")]) from None
     data, found = _take_misread(data)
     try:
-        scenario = parse_scenario(data, source)
+        scenario = parse_scenario(data, source, base=path.parent)
     except ScenarioError as exc:
         if not found:
             raise

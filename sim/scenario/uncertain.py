@@ -1,6 +1,8 @@
 """Uncertain parameters: a setting given as posterior draws, not one number (``docs/model.md``, Uncertain parameters).
 
-A number in a scenario may be written as ``{draws: [x1, x2, ...]}``; the scenario's
+A number in a scenario may be written as ``{draws: [x1, x2, ...]}``, or as a distribution
+over its value, ``{uncertain: {dist: beta, a: 30, b: 70}}`` (lifted into the distribution's
+quantiles, :func:`distribution_draws`); the scenario's
 top-level ``uncertain`` mapping holds the same, by dotted path
 (``qualification.p_qualify.low: [0.31, 0.29, ...]``). Reading a scenario lifts every
 in-place ``{draws: ...}`` into ``uncertain`` (:func:`lift_draws`) and leaves the mean of
@@ -17,9 +19,11 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["at_point", "drawn", "lift_draws", "uncertain_problems"]
+__all__ = ["at_point", "distribution_draws", "drawn", "lift_draws", "uncertain_problems"]
 
 KEY = "draws"
+PRIOR = "uncertain"  # {uncertain: {dist: ...}}: a distribution over a number, lifted into QUANTILES draws
+QUANTILES = 1000
 AT_POINT = "at_point"  # the validation context of a scenario already at its point values
 
 
@@ -38,6 +42,13 @@ def lift_draws(data: dict) -> tuple[dict, list[tuple[str, str]]]:
 
     def walk(node, path):
         if isinstance(node, dict):
+            if set(node) == {PRIOR} and path:
+                draws, problem = distribution_draws(node[PRIOR], path)
+                if problem:
+                    problems.append((f"{path}.{PRIOR}", problem))
+                    return 0.0
+                found[path] = draws
+                return sum(draws) / len(draws)
             if set(node) == {KEY}:
                 values = node[KEY]
                 if not _finite_numbers(values):
@@ -61,6 +72,39 @@ def lift_draws(data: dict) -> tuple[dict, list[tuple[str, str]]]:
                 problems.append((f"uncertain.{path}", "is also written in place as {draws: ...}: give it once"))
         out["uncertain"] = {**merged, **found}
     return out, problems
+
+
+def distribution_draws(spec, path: str) -> tuple[list[float], str]:
+    """The draws standing for a distribution over a number: its quantiles at (i + 1/2) / n, in an order of the path's.
+
+    The quantiles make the draws the distribution exactly, up to a discretisation of
+    :data:`QUANTILES` points (no sampling noise, nothing random in reading a file). They
+    are put in a pseudo-random order keyed by the path (CRC-32, the same in every
+    process), so that two settings given distributions of the same length are not joint:
+    row ``k`` of one says nothing of row ``k`` of the other. Returns ``(draws, problem)``.
+    """
+    import zlib
+
+    import numpy as np
+    from pydantic import TypeAdapter, ValidationError
+
+    from sim.scenario.distributions import Distribution
+
+    if not isinstance(spec, dict) or "dist" not in spec:
+        return [], ("expected a distribution over the number, such as {dist: beta, a: 30, b: 70} or "
+                    "{dist: lognormal, mean: 20, cv: 0.1}")
+    try:
+        dist = TypeAdapter(Distribution).validate_python(spec)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"][1:])
+        return [], f"{where + ': ' if where else ''}{first['msg']}"
+    values = dist.ppf((np.arange(QUANTILES) + 0.5) / QUANTILES)
+    order = np.random.default_rng(zlib.crc32(path.encode())).permutation(QUANTILES)
+    draws = [float(v) for v in np.asarray(values, dtype=float)[order]]
+    if not all(math.isfinite(v) for v in draws):
+        return [], "the distribution has quantiles that are not finite numbers"
+    return draws, ""
 
 
 def _without_draws(scenario) -> dict:

@@ -14,6 +14,7 @@ import copy
 import numpy as np
 import pytest
 import yaml
+from cli_run import in_process
 from paths import SCENARIOS
 from scipy import stats
 
@@ -134,3 +135,49 @@ def test_a_setting_given_a_new_value_is_certain_at_it():
     again = unsure.replace({"qualification.p_qualify": {"draws": [0.6, 0.8]}})
     assert again.uncertain["qualification.p_qualify"] == [0.6, 0.8]
     assert again.qualification.p_qualify.low == pytest.approx(0.7)
+
+
+def test_a_distribution_over_a_number_is_its_quantiles_and_two_of_them_are_independent():
+    data = _with(qualification__p_qualify={"uncertain": {"dist": "beta", "a": 30, "b": 70}},
+                 qualification__work_hours={"uncertain": {"dist": "lognormal", "mean": 1.5, "cv": 0.2}})
+    sc = sim.Scenario.model_validate(data)
+    p = np.array(sc.uncertain["qualification.p_qualify"])
+    assert len(p) == 1000 and sc.qualification.p_qualify.low == pytest.approx(0.3, abs=1e-4)  # the Beta's mean
+    assert p.var() == pytest.approx(stats.beta(30, 70).var(), rel=0.01)
+    # Each replication's draw follows the distribution (KS over replication seeds), and the two settings'
+    # draws are not joint (given in the same length, they would be if their quantiles were in one order).
+    seeds = range(300)
+    picked = [drawn(sc, Streams(seed)("parameters")) for seed in seeds]
+    q = np.array([s.qualification.p_qualify.low for s in picked])
+    hours = np.array([s.qualification.work_hours.mean for s in picked])
+    assert stats.kstest(q, stats.beta(30, 70).cdf).pvalue > 1e-3
+    assert abs(np.corrcoef(q, hours)[0, 1]) < 4 / np.sqrt(len(q))
+    assert _problems(_with(qualification__p_qualify={"uncertain": {"dist": "beta", "a": -1, "b": 2}})) == [
+        ("qualification.p_qualify.uncertain", "a: Input should be greater than 0")]
+    assert _problems(_with(qualification__p_qualify={"uncertain": 0.3}))[0][0] == "qualification.p_qualify.uncertain"
+
+
+def test_a_draws_file_is_read_beside_the_scenario_with_its_rows_joint(tmp_path, monkeypatch):
+    rows = np.random.default_rng(5).uniform(0.1, 0.4, 50)
+    (tmp_path / "posterior.csv").write_text(
+        "qualification.p_qualify.low,qualification.p_qualify.high\n"
+        + "".join(f"{float(x)!r},{float(2 * x)!r}\n" for x in rows), encoding="utf-8")
+    data = _with(draws_file="posterior.csv")
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.chdir(tmp_path.parent)  # the file is found beside the scenario, not in the working folder
+    sc = sim.load_scenario(tmp_path / "s.yaml")
+    assert sc.uncertain["qualification.p_qualify.low"] == list(rows)
+    for seed in range(20):  # one row of both columns in each replication: high is twice low
+        curve = drawn(sc, Streams(seed)("parameters")).qualification.p_qualify
+        assert curve.high == 2 * curve.low and curve.low in set(rows)
+    (tmp_path / "bad.csv").write_text("qualification.p_qualify.low\n0.2\nx\n0.3,0.4\n", encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(_with(draws_file="bad.csv")), encoding="utf-8")
+    with pytest.raises(sim.ScenarioError) as caught:
+        sim.load_scenario(tmp_path / "b.yaml")
+    assert caught.value.problems == [
+        ("draws_file", f"{tmp_path / 'bad.csv'}:3:qualification.p_qualify.low: expected a finite number, got 'x'"),
+        ("draws_file", f"{tmp_path / 'bad.csv'}:4: expected 1 values, got 2")]
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(_with(draws_file="nosuch.csv")), encoding="utf-8")
+    code, out, err = in_process("validate", tmp_path / "m.yaml")
+    assert code == 2 and "Traceback" not in err
+    assert f"draws_file: {tmp_path / 'nosuch.csv'}: no such file (a path relative to the scenario file)" in err
