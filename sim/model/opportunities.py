@@ -26,13 +26,14 @@ __all__ = ["Opportunities"]
 
 
 class _AESeat:
-    __slots__ = ("seat", "employed", "limit", "open")
+    __slots__ = ("seat", "employed", "limit", "open", "rep")
 
     def __init__(self, seat):
         self.seat = seat
         self.employed = False
         self.limit = 0
         self.open = set()
+        self.rep = -1  # the rep in the seat now: a number per rep, in the order their tenures start
 
 
 class Opportunities:
@@ -90,6 +91,8 @@ class Opportunities:
         self.fail_stage = memoryview(book.fail_stage)
         self.wins = memoryview(book.wins)
         self.handed_over = memoryview(book.handed_over)
+        self.owner = memoryview(book.owner)
+        self.reps_started = 0
         self.first_decay = memoryview(book.first_decay)
 
         self.queue = deque()
@@ -173,6 +176,7 @@ class Opportunities:
         self.wins[lead] = won
         seat.open.add(lead)
         self.seat_of[lead] = seat
+        self.owner[lead] = seat.rep
         env.timeout(end).callbacks.append(lambda _e, lead=lead: self._close(lead))
 
     def _close(self, lead):
@@ -194,6 +198,7 @@ class Opportunities:
             if ten.start >= self.horizon:
                 return
             ae.employed = True
+            ae.rep, self.reps_started = self.reps_started, self.reps_started + 1
             for t, limit in slot_limit_steps(ten, full, self.ramp_months, min(ten.end, self.horizon)):
                 if t > env.now:
                     yield env.timeout(t - env.now)
@@ -218,6 +223,7 @@ class Opportunities:
                 continue
             target.open.add(lead)
             self.seat_of[lead] = target
+            self.owner[lead] = target.rep
             self.handed_over[lead] = True
             if self.wins[lead] and self.u_handover[lead] < self.handover_penalty:
                 self.wins[lead] = False  # lost at the last stage, at its planned close

@@ -44,6 +44,8 @@ class MqlBook:
             won; -1 without an opportunity.
         wins: whether its opportunity is won at its planned close.
         handed_over: whether its opportunity changed hands when an AE left.
+        owner: the AE rep who held its opportunity last (a number per rep, in the order their
+            tenures started; -1 without an opportunity).
         first_decay: the slot-wait decay of its first stage's chance.
         recycles: times it went cold and came back from nurture.
     """
@@ -58,6 +60,7 @@ class MqlBook:
     fail_stage: np.ndarray
     wins: np.ndarray
     handed_over: np.ndarray
+    owner: np.ndarray
     first_decay: np.ndarray
     recycles: np.ndarray
 
@@ -71,7 +74,8 @@ class MqlBook:
         return cls(state=np.full(m, S.NOT_MQL, dtype=np.int8), state_time=times(), queued_at=times(),
                    contact_time=times(), work_end=times(), sql_time=times(), opp_start=times(),
                    fail_stage=np.full(m, -1, dtype=np.int8), wins=np.zeros(m, dtype=bool),
-                   handed_over=np.zeros(m, dtype=bool), first_decay=np.ones(m), recycles=np.zeros(m, dtype=np.int8))
+                   handed_over=np.zeros(m, dtype=bool), owner=np.full(m, -1, dtype=np.int32),
+                   first_decay=np.ones(m), recycles=np.zeros(m, dtype=np.int8))
 
 
 @dataclass

@@ -216,6 +216,9 @@ def _deals(r: Record, D: float, start) -> tuple[pd.DataFrame, pd.DataFrame]:
         "closed_date": dates(start, close),
         "won": won,
         "value": value,
+        # The AE who held the deal last: at its close, or at the horizon while open (a handover after an
+        # earlier export date is not undone). Reps are numbered in the order their tenures started.
+        "owner": np.array([f"ae-{k + 1}" if k >= 0 else None for k in book.owner[rows]], dtype=object),
     })
     deal_of, stage_of = np.nonzero(in_path)  # row-major: deal by deal, stages in order
     history = pd.DataFrame({

@@ -283,3 +283,24 @@ def test_export_crm_bad_input_is_one_line_each(tmp_path, scenario):
     code, _, err = in_process("export-crm", undated, "--out", tmp_path / "b")
     assert code == 2 and len(nonblank_lines(err)) == 1 and err.startswith(f"{undated}: start_date: ")
     assert not (tmp_path / "b").exists()
+
+
+def test_a_deals_owner_is_a_rep_who_was_there_while_it_was_open(scenario, full):
+    # Reps are numbered in the order their tenures start (ties, at day 0, in seat order).
+    record = run(scenario, SEED, lead_detail=True)
+    horizon = scenario.horizon_days
+    tenures = sorted((t.start, seat.index, t.end) for seat in record.seats["ae"] for t in seat.tenures
+                      if t.start < horizon)
+    start = pd.Timestamp(scenario.start_date)
+    deals = full.deals
+    assert deals["owner"].notna().all() and len(tenures) > 3  # AEs left and were replaced: more reps than seats
+    rep = deals["owner"].str.removeprefix("ae-").astype(int) - 1
+    assert rep.between(0, len(tenures) - 1).all() and rep.nunique() > 3
+    began = start + pd.to_timedelta([tenures[k][0] for k in rep], unit="D")
+    ended = start + pd.to_timedelta([min(tenures[k][2], horizon) for k in rep], unit="D")
+    last = deals["closed_date"].fillna(start + pd.Timedelta(days=horizon))
+    # The last holder was employed at some moment of the deal's life: it started before the deal ended,
+    # and left after the deal was created (a deal handed over came to it after its creation).
+    assert (began.to_numpy() <= last.to_numpy()).all() and (deals["created_date"].to_numpy() <= ended.to_numpy()).all()
+    one = make(start_date="2025-01-01", horizon_months=3, roles={"ae": {"fte": 1}})
+    assert set(crm_export(one, seed=1).deals["owner"]) == {"ae-1"}  # one AE who never leaves holds every deal
