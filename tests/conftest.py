@@ -59,6 +59,7 @@ def pytest_collection(session):
 SECONDS = {
     "tests/test_notebooks.py::test_notebook_runs[budget_split]": 12,
     "tests/test_notebooks.py::test_notebook_runs[explore_funnel]": 10,
+    "tests/test_notebooks.py::test_notebook_runs[calibrate_and_backtest]": 5,
     "tests/test_notebooks.py::test_notebook_runs": 6,
     "tests/decide/test_optimize.py": 18,
     "tests/decide/test_uncertainty.py": 14,
