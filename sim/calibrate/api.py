@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,20 @@ class Calibration:
                 f"warnings={len(self.report['warnings'])})")
 
 
+def _diagnostics(found: dict) -> dict:
+    """What the data show that the scenario does not take: the response-time decay, if identified."""
+    out = {}
+    decay = found.get("decay")
+    if decay is not None:
+        # JSON has no infinity: a bound that is not finite (no decay found) is null.
+        finite = {k: (float(v) if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in decay.items()}
+        out["qualification.decay"] = {
+            **finite, "written": False,
+            "why": "not written into the scenario: the waits its funnel would simulate depend on the SDRs' hours, "
+                   "which a CRM does not record (set qualification.decay and the work hours together by hand)"}
+    return out
+
+
 def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
     """Calibrate a scenario from CRM data.
 
@@ -54,5 +69,6 @@ def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
                            "window": e.window, "method": e.method} for e in found["estimates"]])
     report = {"cutoff": str(read.cutoff), "estimated": frame.to_dict("records"),
               "not_identified": [{"path": p, "why": w} for p, w in found["not_identified"]],
-              "warnings": found["warnings"], "unusable_rows": read.dropped}
+              "warnings": found["warnings"], "unusable_rows": read.dropped,
+              "diagnostics": _diagnostics(found)}
     return Calibration(text, scenario, report, frame)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim.calibrate.decay import response_decay
 from sim.calibrate.tables import CrmTables
 
 __all__ = ["DRAWS", "LEVEL", "Estimate", "estimate_all"]
@@ -236,6 +237,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         found["start"], found["months"] = start, months
         q = None if read.leads_from_deals else qualification(leads, cutoff, _window(leads["created_date"].min(),
                                                                                       cutoff), rng)
+        found["decay"] = None if read.leads_from_deals else response_decay(leads)
         if read.leads_from_deals:
             found["leads_from_deals"] = True
             found["not_identified"].append(("qualification.p_qualify", "no leads table: each deal is its own "

@@ -29,6 +29,13 @@ def _cmd_calibrate(args) -> int:
     print("not identified (default used):")
     for row in found.report["not_identified"]:
         print(f"  {row['path']}: {row['why']}")
+    decay = found.report["diagnostics"].get("qualification.decay")
+    if decay is not None:
+        ends = [f"{v:.3g}" if v is not None else "unbounded" for v in (decay["low"], decay["high"])]
+        shown = (f"half-life {decay['half_life_hours']:.3g} h [{ends[0]}, {ends[1]}]"
+                 if decay["half_life_hours"] is not None else "no decay found")
+        print(f"response-time decay (diagnostic): {shown}, n={decay['n']}, likelihood ratio against no decay "
+              f"p={decay['p_value']:.3g}; {decay['why']}")
     if found.report["warnings"]:
         print(f"warnings ({sum(found.report['unusable_rows'].values())} unusable rows):")
         for line in found.report["warnings"]:

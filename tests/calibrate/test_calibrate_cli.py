@@ -74,3 +74,15 @@ def test_a_channels_spend_is_its_mean_a_month_before_the_cut_and_the_horizon_run
         assert channels[name].spend == [rows["spend"].mean()], name
     # The whole months before the cut (January to April) and 12 after: the months after the cut can be back-tested.
     assert found.scenario.horizon_months == 4 + 12
+
+
+def test_the_response_time_decay_is_reported_not_written(tmp_path):
+    code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "funnel_sim.yaml", "--data", _export(tmp_path),
+                                "--out", tmp_path / "s.yaml", "--json")
+    assert code == 0, err
+    decay = strict_json(out)["diagnostics"]["qualification.decay"]
+    assert decay["written"] is False and decay["n"] > 0 and 0 <= decay["p_value"] <= 1
+    assert "decay" not in yaml.safe_load((tmp_path / "s.yaml").read_text(encoding="utf-8"))["qualification"]
+    code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "funnel_sim.yaml", "--data", tmp_path / "crm",
+                                "--out", tmp_path / "t.yaml")
+    assert code == 0 and "response-time decay (diagnostic): " in out
