@@ -86,3 +86,20 @@ def test_compare_says_its_intervals_include_the_draws_and_whose(tmp_path):
     assert "in today (the others are certain)" in " ".join(out.split())
     code, out, err = in_process("compare", sure, "--set", "roles.ae.fte=1,2", "--reps", "4")
     assert code == 0 and "parameter uncertainty" not in out
+
+
+def test_with_draws_a_self_comparison_is_exactly_zero_and_sweep_and_optimize_run_the_draws(base):
+    unsure = base.replace(uncertain=ROWS)
+    same = sim.compare({"a": unsure, "copy": unsure.replace(name="copy")}, reps=6, seed=3)
+    paired = same.replications.pivot(index="replication", columns="alternative", values="objective")
+    assert paired["a"].nunique() > 1 and (paired["a"] == paired["copy"]).all()  # the draws vary it; CRN hold
+    # A sweep's alternatives draw the same row in the same replication: a cost-only change keeps every SQL count.
+    swept = sim.sweep(unsure, {"roles.ae.cost_per_fte_year": [60000.0, 90000.0]}, reps=6, seed=3)
+    sqls = swept.replications.pivot(index="replication", columns="alternative", values="sqls")
+    assert sqls.nunique(axis=1).eq(1).all() and sqls.iloc[:, 0].nunique() > 1
+    # optimize's fresh comparison runs every split with the draws, the same row in the same replication.
+    _, d = sim.optimize(unsure, seed=2, contenders=2, initial_reps=3, race_batch=3, max_reps=6, fresh_reps=4)
+    assert all(s.uncertain == unsure.uncertain for s in d.comparison.scenarios.values())
+    # Rows 0.1-0.2 and 0.8-0.9 of the chance to qualify: the SQLs per MQL of the replications fall in two clusters.
+    per_mql = d.comparison.replications.eval("sqls / mqls")
+    assert per_mql.min() < 0.3 < 0.6 < per_mql.max()
