@@ -80,7 +80,7 @@ def _read(path: Path, notes: list[str]) -> pd.DataFrame:
         try:
             return _cells(pd.read_excel(path, dtype=object))
         except Exception as exc:  # noqa: BLE001 - a damaged workbook is the file's problem
-            raise _Unreadable(f"cannot read it as an Excel workbook: {exc}") from None
+            raise _Unreadable(f"a damaged Excel workbook: {exc}") from None
     if path.suffix.lower() == ".xls":
         raise _Unreadable("the old Excel format .xls is not read: save it as .xlsx or CSV")
     raw = path.read_bytes()
@@ -139,7 +139,7 @@ def read_tables(data, mapping: Mapping, train_until=None) -> CrmTables:
         except IsADirectoryError:
             problems.append((str(path), f"is a folder; expected a file (named by the mapping's tables.{name}.file)"))
         except _Unreadable as exc:
-            problems.append((str(path), str(exc)))
+            problems.append((str(path), f"cannot read it as a table: {exc}"))
         except OSError as exc:
             problems.append((str(path), f"cannot read it: {exc.strerror or exc}"))
         except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem
