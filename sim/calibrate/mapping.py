@@ -17,18 +17,25 @@ A mapping is YAML::
 
 The normalised tables and columns are those of :func:`sim.crm_export`: ``leads``,
 ``deals``, ``stage_history``, ``spend``, ``headcount``. Only ``deals`` is required.
+
+``date_format`` is a strftime format (it needs a year, a month and a day), or ``ISO8601``
+(ISO dates, with or without a time and a time zone), or ``mixed`` (each date guessed on
+its own; the default). Checked here: a field given twice, one column mapped to two
+fields, a bad date format, a stage both won and lost; each is one line naming its key.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from sim.calibrate.errors import CalibrateError
 
-__all__ = ["FIELDS", "REQUIRED", "Mapping", "TableMapping", "load_mapping", "parse_mapping"]
+__all__ = ["DATE_FORMAT_WORDS", "FIELDS", "REQUIRED", "Mapping", "TableMapping", "date_format_problem", "load_mapping",
+           "parse_mapping", "stage_key"]
 
 # Normalised fields of each table; the dates among them; the ones a table must map.
 FIELDS = {
@@ -73,8 +80,70 @@ class Mapping:
     source: str = "<mapping>"
 
 
+DATE_FORMAT_WORDS = ("ISO8601", "mixed")  # pandas' own: ISO dates (any precision, any zone), each guessed
+
+
+def date_format_problem(fmt) -> str | None:
+    """What is wrong with a mapping's ``date_format``, or None."""
+    expected = "expected a strftime format such as %Y-%m-%d or %m/%d/%Y %H:%M, or ISO8601, or mixed"
+    if not isinstance(fmt, str) or not fmt.strip():
+        return expected
+    if fmt in DATE_FORMAT_WORDS:
+        return None
+    if "%" not in fmt:
+        return f"{fmt!r} has no % directive; {expected}"
+    sample = datetime(2025, 3, 14, 15, 9, 26, tzinfo=UTC)
+    try:
+        datetime.strptime(sample.strftime(fmt), fmt)
+    except ValueError as exc:
+        return f"{fmt!r}: {exc}; {expected}"
+    day = "%d" in fmt or "%j" in fmt or "%-d" in fmt
+    if not (any(d in fmt for d in ("%Y", "%y", "%G")) and day):
+        return f"{fmt!r} does not give a year, a month and a day; {expected}"
+    return None
+
+
+class _Keys(dict):
+    """A YAML mapping that remembers the keys it was given more than once (YAML keeps the last silently)."""
+
+    twice: list
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct(loader, node, deep=False):
+    seen, twice = {}, []
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, str | int | bool | float) and key in seen:
+            twice.append((str(key), seen[key], key_node.start_mark.line + 1))
+        elif isinstance(key, str | int | bool | float):
+            seen[key] = key_node.start_mark.line + 1
+    out = _Keys(loader.construct_mapping(node, deep=deep))
+    out.twice = twice
+    return out
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct)
+
+
+def _given_twice(where: str, value) -> list[tuple[str, str]]:
+    return [(f"{where}.{key}" if where else key, f"given twice (lines {first} and {line}); YAML would keep the last "
+             "silently: give it once") for key, first, line in getattr(value, "twice", [])]
+
+
 def _strings(value) -> bool:
     return isinstance(value, list) and all(isinstance(v, (str, int, bool)) for v in value)
+
+
+def stage_key(value) -> str:
+    """A stage value as matched: its text, stripped, case-folded (``Closed Won`` is ``closed won``)."""
+    return str(value).strip().casefold()
+
+
+_stage = stage_key
 
 
 def parse_mapping(data, source: str = "<mapping>") -> Mapping:
@@ -89,14 +158,16 @@ def parse_mapping(data, source: str = "<mapping>") -> Mapping:
     unknown = set(data) - {"name", "description", "date_format", "tables"}
     problems += [(f"{source}: {k}", "unknown key; expected name, description, date_format, tables")
                  for k in sorted(map(str, unknown))]
+    problems += [(f"{source}: {p}", m) for p, m in _given_twice("", data)]
     fmt = data.get("date_format")
-    if fmt is not None and not isinstance(fmt, str):
-        problems.append((f"{source}: date_format", "expected a strftime format such as %Y-%m-%d"))
+    if fmt is not None and date_format_problem(fmt):
+        problems.append((f"{source}: date_format", date_format_problem(fmt)))
     tables_in = data.get("tables")
     tables: dict[str, TableMapping] = {}
     if not isinstance(tables_in, dict) or not tables_in:
         problems.append((f"{source}: tables", f"expected a mapping of tables ({', '.join(FIELDS)})"))
         tables_in = {}
+    problems += [(f"{source}: {p}", m) for p, m in _given_twice("tables", tables_in)]
     for name, spec in tables_in.items():
         where = f"{source}: tables.{name}"
         if name not in FIELDS:
@@ -108,12 +179,20 @@ def parse_mapping(data, source: str = "<mapping>") -> Mapping:
         bad = set(spec) - {"file", "columns", "won", "lost", "date_format", "roles"}
         problems += [(f"{where}.{k}", "unknown key; expected file, columns, won, lost, date_format, roles")
                      for k in sorted(map(str, bad))]
+        problems += [(f"{source}: {p}", m) for p, m in _given_twice(f"tables.{name}", spec)]
         file, columns = spec.get("file"), spec.get("columns")
         if not isinstance(file, str) or not file:
             problems.append((f"{where}.file", "expected the file's name (CSV or Excel)"))
         if not isinstance(columns, dict) or not all(isinstance(v, str) for v in columns.values()):
             problems.append((f"{where}.columns", "expected normalised field -> column name"))
             continue
+        problems += [(f"{source}: {p}", m) for p, m in _given_twice(f"tables.{name}.columns", columns)]
+        first_field: dict[str, str] = {}
+        for key, column in columns.items():
+            if column.strip() in first_field:
+                problems.append((f"{where}.columns.{key}", f"the column {column!r} is mapped to "
+                                 f"{first_field[column.strip()]} too; a column holds one field"))
+            first_field.setdefault(column.strip(), key)
         for key in columns:
             if key not in FIELDS[name]:
                 problems.append((f"{where}.columns.{key}", f"unknown field; expected one of {', '.join(FIELDS[name])}"))
@@ -124,6 +203,11 @@ def parse_mapping(data, source: str = "<mapping>") -> Mapping:
         for key, value in (("won", won), ("lost", lost)):
             if not _strings(value):
                 problems.append((f"{where}.{key}", "expected a list of stage values"))
+        if _strings(won) and _strings(lost):
+            both = sorted({_stage(v) for v in won} & {_stage(v) for v in lost})
+            if both:
+                problems.append((f"{where}.lost", f"{', '.join(map(repr, both))} also in won; a stage is won or "
+                                                  "lost, not both"))
         if name == "deals" and not won and "won" not in columns:
             problems.append((f"{where}.won", "expected the stage values meaning won (or a won column)"))
         roles = spec.get("roles", {})
@@ -131,9 +215,12 @@ def parse_mapping(data, source: str = "<mapping>") -> Mapping:
             problems.append((f"{where}.roles", "expected the file's role -> sdr, ae or customer_success"))
             roles = {}
         tfmt = spec.get("date_format", fmt)
+        if "date_format" in spec and date_format_problem(tfmt):
+            problems.append((f"{where}.date_format", date_format_problem(tfmt)))
         if problems:
             continue
-        tables[name] = TableMapping(name, file, dict(columns), tuple(map(str, won)), tuple(map(str, lost)),
+        tables[name] = TableMapping(name, file, {k: v.strip() for k, v in columns.items()},
+                                    tuple(_stage(v) for v in won), tuple(_stage(v) for v in lost),
                                     tfmt if isinstance(tfmt, str) else None, {str(k): str(v) for k, v in roles.items()})
     if "deals" not in tables_in:
         problems.append((f"{source}: tables", "needs a deals table"))
@@ -155,7 +242,7 @@ def load_mapping(path) -> Mapping:
         raise CalibrateError(str(path), f"cannot read the mapping file: {getattr(exc, 'strerror', None) or exc}") \
             from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader that also reports keys given twice
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

@@ -6,20 +6,31 @@ id, closed before created, a deal whose lead is unknown) is one line
 ``file:row:column: ...`` among the warnings, and the row is left out and counted.
 ``train_until``: rows created after it are left out (counted); a deal closed after it
 is open at that date.
+
+What real exports do, read as such: a UTF-8 byte-order mark or Windows-1252 text (said
+among the warnings), blanks around cells and headers, ids written as numbers (``51.0`` is
+id ``51``), Excel cells that are dates, dates with a time zone (converted to UTC, then
+written without it; dates without one are kept as they are), stage values in any case.
+A file that is not a table (binary, a broken quote, a row with more fields than the
+header, an ``.xlsx`` that is not a workbook, empty) is one error line naming the file.
 """
 
 from __future__ import annotations
 
+import io
+import re
+import zipfile
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from sim.calibrate.errors import CalibrateError
-from sim.calibrate.mapping import DATES, Mapping
+from sim.calibrate.mapping import DATES, Mapping, stage_key
 
-__all__ = ["DEALS_AS_LEADS", "CrmTables", "read_tables"]
+__all__ = ["DEALS_AS_LEADS", "CrmTables", "parse_train_until", "read_tables"]
 
 DEALS_AS_LEADS = "opportunities"  # the channel of the leads made from deals, when the data has no leads table
 
@@ -33,12 +44,65 @@ class CrmTables:
     warnings: list[str] = field(default_factory=list)
     dropped: dict[str, int] = field(default_factory=dict)
     leads_from_deals: bool = False  # no leads table: each deal is its own lead (see _deals_as_leads)
+    no_lost_deals: bool = False  # no deal lost by the cutoff: the win chance is not identified (_no_lost_deals)
 
 
-def _read(path: Path) -> pd.DataFrame:
-    if path.suffix.lower() in (".xlsx", ".xls", ".xlsm"):
-        return pd.read_excel(path, dtype=str)
-    return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+IDS = {"lead_id", "deal_id"}
+
+
+class _Unreadable(Exception):
+    """A file that is not a table: the message says why, in the user's words."""
+
+
+def _cell(value):
+    """A cell as text (None if blank), or a Timestamp if it is a date (an Excel date cell)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, datetime | pd.Timestamp | np.datetime64):
+        return pd.Timestamp(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # an id or a count stored as a number: 51.0 is 51
+    text = str(value).strip()
+    return text or None
+
+
+def _cells(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.astype(object).map(_cell)
+    out.columns = [str(c).strip() for c in frame.columns]
+    return out
+
+
+def _read(path: Path, notes: list[str]) -> pd.DataFrame:
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        if not zipfile.is_zipfile(path):
+            raise _Unreadable("not an Excel workbook (an .xlsx file is a zip archive; this one is not): save it "
+                              "again as .xlsx, or as CSV")
+        try:
+            return _cells(pd.read_excel(path, dtype=object))
+        except Exception as exc:  # noqa: BLE001 - a damaged workbook is the file's problem
+            raise _Unreadable(f"a damaged Excel workbook: {exc}") from None
+    if path.suffix.lower() == ".xls":
+        raise _Unreadable("the old Excel format .xls is not read: save it as .xlsx or CSV")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise _Unreadable("the file is empty; expected a header row and a row per record")
+    if b"\x00" in raw[:65536]:
+        raise _Unreadable("not a text file (it holds NUL bytes: a binary file, or UTF-16 text): expected a CSV file "
+                          "(save it as CSV UTF-8)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+        notes.append(f"{path.name}: not UTF-8; read as Windows-1252")
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise _Unreadable("the file is empty; expected a header row and a row per record") from None
+    except pd.errors.ParserError as exc:
+        why = re.sub(r"^Error tokenizing data\. C error: ", "", str(exc)).strip()
+        raise _Unreadable(f"not a well-formed CSV file: {why} (a broken quote, or a row with more fields than the "
+                          "header)") from None
+    return _cells(frame)
 
 
 def read_tables(data, mapping: Mapping, train_until=None) -> CrmTables:
@@ -48,6 +112,13 @@ def read_tables(data, mapping: Mapping, train_until=None) -> CrmTables:
         CalibrateError: a file is missing or unreadable, or lacks a mapped column (one line each).
     """
     problems: list[tuple[str, str]] = []
+    notes: list[str] = []
+    cut = None
+    if train_until is not None:
+        try:
+            cut = parse_train_until(train_until)
+        except CalibrateError as exc:
+            problems += exc.problems
     raw: dict[str, tuple[str, pd.DataFrame]] = {}
     for name, tm in mapping.tables.items():
         if isinstance(data, dict):
@@ -56,34 +127,74 @@ def read_tables(data, mapping: Mapping, train_until=None) -> CrmTables:
                 problems.append((name, f"no {name} table given (the mapping names {tm.file})"))
                 continue
             if isinstance(item, pd.DataFrame):
-                raw[name] = (tm.file, item.astype(object).where(item.notna(), None).astype(str)
-                             .where(item.notna(), np.nan))
+                raw[name] = (tm.file, _cells(item))
                 continue
             path = Path(item)
         else:
             path = Path(data) / tm.file
         try:
-            raw[name] = (path.name, _read(path))
+            raw[name] = (path.name, _read(path, notes))
         except FileNotFoundError:
-            problems.append((str(path), "file not found (named by the mapping)"))
+            problems.append((str(path), f"file not found (named by the mapping's tables.{name}.file)"))
+        except IsADirectoryError:
+            problems.append((str(path), f"is a folder; expected a file (named by the mapping's tables.{name}.file)"))
+        except _Unreadable as exc:
+            problems.append((str(path), f"cannot read it as a table: {exc}"))
+        except OSError as exc:
+            problems.append((str(path), f"cannot read it: {exc.strerror or exc}"))
         except Exception as exc:  # noqa: BLE001 - any reader failure is the file's problem
             problems.append((str(path), f"cannot read it as a table: {exc}"))
     for name, (file, frame) in raw.items():
-        for key, column in mapping.tables[name].columns.items():
+        columns = mapping.tables[name].columns
+        if len(columns) > 1 and not set(columns.values()) & set(frame.columns):
+            has = ", ".join(map(str, frame.columns[:8])) + (", ..." if len(frame.columns) > 8 else "")
+            problems.append((file, f"none of the columns the mapping names for {name} is in its header (it has "
+                                   f"{has}): is it the right file, a table with its header on the first row?"))
+            continue
+        for key, column in columns.items():
             if column not in frame.columns:
                 problems.append((f"{file}: {column}", f"missing column (mapped to {name}.{key}); the file has "
                                                       f"{', '.join(map(str, frame.columns[:12]))}"))
     if problems:
         raise CalibrateError(problems[0][0], problems[0][1], problems)
-    out = CrmTables({}, pd.NaT)
+    out = CrmTables({}, pd.NaT, warnings=notes)
     for name, (file, frame) in raw.items():
         out.tables[name] = _normalise(name, file, frame, mapping, out)
     _check_links(out)
-    out.cutoff = _cutoff(out, train_until)
+    _no_rows_left(out, raw, "")
+    out.cutoff = _cutoff(out, cut)
     _censor(out)
+    _no_rows_left(out, raw, f" created by the training cutoff {out.cutoff.date()}")
+    _no_lost_deals(out, mapping)
     if "leads" not in out.tables and "deals" in out.tables:
         _deals_as_leads(out)
     return out
+
+
+def _no_rows_left(out: CrmTables, raw, when: str) -> None:
+    """Deals with no usable row cannot be calibrated from: one line naming the file and what became of its rows."""
+    deals = out.tables.get("deals")
+    if deals is None or len(deals):
+        return
+    file, frame = raw["deals"]
+    left = {k.split(": ", 1)[1]: n for k, n in out.dropped.items() if k.startswith("deals: ")}
+    why = f" ({', '.join(f'{n} {k}' for k, n in left.items())}; see the warnings)" if left else ""
+    raise CalibrateError(file, f"no usable deal{when}: {len(frame)} rows read{why}; expected at least one deal "
+                               "with a created date" + (" and a known lead" if "leads" in out.tables else ""))
+
+
+def _no_lost_deals(out: CrmTables, mapping: Mapping) -> None:
+    """No deal lost at all: the export may hold only won deals; the win chance is then not identified."""
+    deals = out.tables.get("deals")
+    if deals is None or not len(deals) or deals["lost"].any():
+        return
+    tm = mapping.tables["deals"]
+    stages = ", ".join(repr(s) for s in sorted(deals["stage"].dropna().astype(str).unique())[:8])
+    out.no_lost_deals = True
+    out.warnings.append(f"{deals.attrs['file']}: no deal is lost (stages {stages}; lost stages "
+                        f"{list(tm.lost) or ['lost']}): if the export leaves lost deals out (leads and won deals "
+                        "only), a deal not won cannot be told from one still open, and the win chance is not "
+                        "identified")
 
 
 def _deals_as_leads(out: CrmTables) -> None:
@@ -123,15 +234,16 @@ def _normalise(name: str, file: str, frame: pd.DataFrame, mapping: Mapping, out:
     bad = pd.Series(False, index=df.index)
     for key in df.columns:
         column = tm.columns[key]
+        if key in IDS:
+            df[key] = df[key].map(_id)
         if key in DATES:
             text = df[key]
-            parsed = pd.to_datetime(text, format=tm.date_format, errors="coerce") if tm.date_format \
-                else pd.to_datetime(text, errors="coerce", format="mixed")
+            parsed = _dates(text, tm.date_format)
             wrong = text.notna() & parsed.isna()
             required = key in ("created_date", "month_start", "entered_date")
             wrong |= text.isna() & required
             lines = [f"{file}:{r}:{column}: expected a date{' (' + tm.date_format + ')' if tm.date_format else ''}, "
-                     f"got {text[r]!r}" for r in df.index[wrong]]
+                     f"got {text[r] if text[r] is None else str(text[r])!r}" for r in df.index[wrong]]
             if lines:
                 _warn(out, name, f"unparsable or missing {key}", lines)
             bad |= wrong
@@ -146,6 +258,7 @@ def _normalise(name: str, file: str, frame: pd.DataFrame, mapping: Mapping, out:
             df[key] = num
     id_key = {"leads": "lead_id", "deals": "deal_id"}.get(name)
     if id_key:
+        df.attrs["ids_read"] = set(df[id_key].dropna())
         dup = df[id_key].duplicated(keep="first") & df[id_key].notna()
         lines = [f"{file}:{r}:{tm.columns[id_key]}: duplicate id {df[id_key][r]!r} (first at row "
                  f"{df.index[df[id_key] == df[id_key][r]][0]})" for r in df.index[dup]]
@@ -153,10 +266,10 @@ def _normalise(name: str, file: str, frame: pd.DataFrame, mapping: Mapping, out:
             _warn(out, name, f"duplicate {id_key}", lines)
         bad |= dup
     if name == "deals":
-        stage = df["stage"].astype(str)
+        stage = df["stage"].map(lambda v: None if v is None else stage_key(v))
         df["won"] = stage.isin(tm.won) if tm.won else df.get("won", pd.Series(False, index=df.index)).astype(str) \
             .str.lower().isin(["true", "1", "yes"])
-        df["lost"] = stage.isin(tm.lost) | (stage.str.lower() == "lost")
+        df["lost"] = (stage.isin(tm.lost) if tm.lost else stage == "lost") & ~df["won"]
         if "closed_date" not in df:
             df["closed_date"] = pd.NaT
         closed = df["won"] | df["lost"]
@@ -178,11 +291,37 @@ def _normalise(name: str, file: str, frame: pd.DataFrame, mapping: Mapping, out:
         if lines:
             _warn(out, name, "negative duration", lines)
         bad |= neg
+    ids_read = df.attrs.get("ids_read", set())
     df = df[~bad].copy()
+    df.attrs["ids_read"] = ids_read
     df.attrs["file"] = file
     df.attrs["columns"] = tm.columns
     df.attrs["roles"] = tm.roles
     return df
+
+
+def _id(value):
+    """An id as text: ``51``, ``51.0`` and `` 51 `` are one id (a spreadsheet writes ids as numbers)."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    return re.sub(r"^(-?\d+)\.0*$", r"\1", text) or None
+
+
+def _dates(cells: pd.Series, fmt: str | None) -> pd.Series:
+    """Cells (text, or Timestamps from Excel date cells) as naive Timestamps; an unparsable one is NaT.
+
+    A date with a time zone is converted to UTC and written without it; one without is kept as it is.
+    """
+    stamp = cells.map(lambda v: isinstance(v, pd.Timestamp))
+    text = cells.where(~stamp & cells.notna(), None)
+    out = pd.Series(pd.NaT, index=cells.index, dtype="datetime64[ns]")
+    if text.notna().any():
+        parsed = pd.to_datetime(text.astype(object), format=fmt or "mixed", errors="coerce", utc=True)
+        out[text.notna()] = parsed[text.notna()].dt.tz_localize(None)
+    if stamp.any():
+        out[stamp] = [v.tz_convert("UTC").tz_localize(None) if v.tz else v for v in cells[stamp]]
+    return out
 
 
 def _check_links(out: CrmTables) -> None:
@@ -192,21 +331,39 @@ def _check_links(out: CrmTables) -> None:
     known = set(leads["lead_id"].dropna())
     unknown = deals["lead_id"].notna() & ~deals["lead_id"].isin(known)
     file, column = deals.attrs["file"], deals.attrs["columns"]["lead_id"]
+    read = leads.attrs.get("ids_read", set())
+    left_out = unknown & deals["lead_id"].isin(read)
     lines = [f"{file}:{r}:{column}: lead {deals['lead_id'][r]!r} is not in the leads table" for r in
-             deals.index[unknown]]
+             deals.index[unknown & ~left_out]]
     if lines:
         _warn(out, "deals", "unknown lead_id", lines)
+    lines = [f"{file}:{r}:{column}: lead {deals['lead_id'][r]!r} was left out of {leads.attrs['file']} (see its "
+             "row among the warnings)" for r in deals.index[left_out]]
+    if lines:
+        _warn(out, "deals", "lead left out", lines)
+    if unknown.any():
         keep = deals[~unknown].copy()
         keep.attrs = deals.attrs
         out.tables["deals"] = keep
 
 
+def parse_train_until(train_until) -> pd.Timestamp:
+    """``train_until`` as a Timestamp: a date (or date and time) written year first, or a date object."""
+    if isinstance(train_until, pd.Timestamp | datetime) and not pd.isna(train_until):
+        return pd.Timestamp(train_until).tz_localize(None) if pd.Timestamp(train_until).tz else \
+            pd.Timestamp(train_until)
+    text = str(train_until).strip()
+    if re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?", text):
+        try:
+            return pd.Timestamp(text)
+        except (ValueError, TypeError):
+            pass
+    raise CalibrateError("train_until", f"expected a date such as 2025-06-30, got {train_until!r}")
+
+
 def _cutoff(out: CrmTables, train_until) -> pd.Timestamp:
     if train_until is not None:
-        try:
-            return pd.Timestamp(train_until)
-        except (ValueError, TypeError):
-            raise CalibrateError("train_until", f"expected a date such as 2025-06-30, got {train_until!r}") from None
+        return parse_train_until(train_until)
     latest = [df[c].max() for df in out.tables.values() for c in df.columns
               if c in DATES and c != "month_start" and df[c].notna().any()]
     if not latest:
