@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sim.calibrate.estimate import estimate_all
+from sim.calibrate.estimate import LEVEL, estimate_all
 from sim.calibrate.mapping import Mapping, load_mapping
 from sim.calibrate.tables import read_tables
 from sim.calibrate.writer import scenario_text, validate
@@ -20,7 +20,9 @@ class Calibration:
     """What :func:`calibrate` found.
 
     ``scenario_text`` (YAML with provenance), ``scenario`` (validated at the draws' means),
-    ``report`` (estimated / not identified / warnings) and ``estimates`` (a DataFrame).
+    ``report`` (estimated / not identified / warnings; ``lead_schedules``: each channel's fitted and
+    forecast mean a month where a trend or seasonality was found; ``diagnostics``: the headcount by
+    role and month and the deals per rep, which are not scenario settings) and ``estimates`` (a DataFrame).
     """
 
     scenario_text: str
@@ -31,6 +33,24 @@ class Calibration:
     def __repr__(self) -> str:
         return (f"Calibration(estimated={len(self.estimates)}, not_identified={len(self.report['not_identified'])}, "
                 f"warnings={len(self.report['warnings'])})")
+
+
+def _schedules(found: dict) -> dict:
+    """Each channel with a trend or seasonality: its model, tests and mean a month with the interval, by month."""
+    out = {}
+    for e in found["estimates"]:
+        schedule = getattr(e, "schedule", None)
+        if schedule is None:
+            continue
+        fit = schedule.fit
+        out[e.path.split(".")[1]] = {
+            "model": fit.model, "tests": {k: {"statistic": v[0], "df": v[1], "p": v[2]} for k, v in fit.tests.items()},
+            "change_a_month": fit.slope(LEVEL)[0] if fit.trend else None, "training_months": schedule.training,
+            "months": [{"month": f"{m:%Y-%m}", "estimate": float(a), "low": float(lo), "high": float(hi),
+                        "forecast": k >= schedule.training}
+                       for k, (m, a, lo, hi) in enumerate(zip(schedule.months, schedule.mean, schedule.low,
+                                                              schedule.high, strict=True))]}
+    return out
 
 
 def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
@@ -54,5 +74,6 @@ def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
                            "window": e.window, "method": e.method} for e in found["estimates"]])
     report = {"cutoff": str(read.cutoff), "estimated": frame.to_dict("records"),
               "not_identified": [{"path": p, "why": w} for p, w in found["not_identified"]],
-              "warnings": found["warnings"], "unusable_rows": read.dropped}
+              "warnings": found["warnings"], "unusable_rows": read.dropped,
+              "lead_schedules": _schedules(found), "diagnostics": found.get("diagnostics", {})}
     return Calibration(text, scenario, report, frame)
