@@ -23,7 +23,10 @@ class Calibration:
     """What :func:`calibrate` found.
 
     ``scenario_text`` (YAML with provenance), ``scenario`` (validated at the draws' means),
-    ``report`` (estimated / not identified / warnings) and ``estimates`` (a DataFrame).
+    ``report`` (estimated / not identified / warnings; ``lead_schedules``: each channel's fitted and
+    forecast mean a month where a trend or seasonality was found; ``diagnostics``: the headcount by
+    role and month, the deals per rep and the response-time decay, which are not written as scenario settings)
+    and ``estimates`` (a DataFrame).
     """
 
     scenario_text: str
@@ -47,6 +50,24 @@ def _diagnostics(found: dict) -> dict:
             **finite, "written": False,
             "why": "not written into the scenario: the waits its funnel would simulate depend on the SDRs' hours, "
                    "which a CRM does not record (set qualification.decay and the work hours together by hand)"}
+    return out
+
+
+def _schedules(found: dict) -> dict:
+    """Each channel with a trend or seasonality: its model, tests and mean a month with the interval, by month."""
+    out = {}
+    for e in found["estimates"]:
+        schedule = getattr(e, "schedule", None)
+        if schedule is None:
+            continue
+        fit = schedule.fit
+        out[e.path.split(".")[1]] = {
+            "model": fit.model, "tests": {k: {"statistic": v[0], "df": v[1], "p": v[2]} for k, v in fit.tests.items()},
+            "change_a_month": fit.slope(LEVEL)[0] if fit.trend else None, "training_months": schedule.training,
+            "months": [{"month": f"{m:%Y-%m}", "estimate": float(a), "low": float(lo), "high": float(hi),
+                        "forecast": k >= schedule.training}
+                       for k, (m, a, lo, hi) in enumerate(zip(schedule.months, schedule.mean, schedule.low,
+                                                              schedule.high, strict=True))]}
     return out
 
 
@@ -80,7 +101,8 @@ def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
     report = {"cutoff": str(read.cutoff), "estimated": frame.to_dict("records"),
               "not_identified": [{"path": p, "why": w} for p, w in found["not_identified"]],
               "warnings": found["warnings"], "unusable_rows": read.dropped,
-              "diagnostics": _diagnostics(found)}
+              "lead_schedules": _schedules(found),
+              "diagnostics": {**found.get("diagnostics", {}), **_diagnostics(found)}}
     return Calibration(text, scenario, report, frame)
 
 

@@ -1,6 +1,8 @@
 """Estimates from the normalised CRM tables, each with a 90% interval, a sample size, the window and draws.
 
-- Lead volumes by channel: Poisson counts per whole month; the rate's posterior is
+- Lead volumes by channel: counts per whole month, constant or with a log-linear trend (and
+  month-of-year effects) where a likelihood-ratio test supports it, Poisson or negative
+  binomial (:mod:`sim.calibrate.volumes`); a constant Poisson rate's posterior is
   Gamma(count + 1/2, months) (Jeffreys), whose quantiles are the interval.
 - Qualification (lead -> SQL): the Aalen-Johansen cumulative incidence of qualified, with
   disqualified the competing outcome and undecided leads censored at the cutoff, so that
@@ -28,7 +30,7 @@ from scipy import stats
 from sim.calibrate.decay import response_decay
 from sim.calibrate.tables import CrmTables
 
-__all__ = ["DRAWS", "LEVEL", "Estimate", "estimate_all"]
+__all__ = ["DRAWS", "LEVEL", "Estimate", "LeadsEstimate", "estimate_all"]
 
 LEVEL = 0.90
 DRAWS = 200
@@ -57,21 +59,60 @@ def _window(start, end) -> str:
     return f"{pd.Timestamp(start).date()} to {pd.Timestamp(end).date()}"
 
 
+@dataclass
+class LeadsEstimate(Estimate):
+    """A channel's leads a month: the chosen count model and, with a trend or seasonality, its schedule.
+
+    ``estimate``, ``low``, ``high`` and ``draws`` are the mean a month over the training months;
+    ``schedule`` (:class:`sim.calibrate.volumes.Schedule`) each month's over the whole horizon.
+    """
+
+    fit: object = None
+    schedule: object = None
+
+
 def lead_volumes(leads: pd.DataFrame, cutoff, rng) -> tuple[list[Estimate], pd.Timestamp, int]:
-    """Leads per month by channel over the whole months from the first lead's month to the cutoff."""
+    """Leads per month by channel over the whole months from the first lead's month to the cutoff.
+
+    Each channel's monthly counts are fitted as in :mod:`sim.calibrate.volumes`: constant, or a
+    log-linear trend (and month-of-year effects with 24 months or more) where a likelihood-ratio
+    test supports it, Poisson or negative binomial. A constant Poisson rate keeps its Jeffreys
+    Gamma(count + 1/2, months) posterior; otherwise the draws come from the normal approximation
+    of the fit, month by month over the training months and the forecast year.
+    """
+    from sim.calibrate.volumes import fit_counts, forecast
+    from sim.calibrate.writer import FORECAST_MONTHS
+
     first = leads["created_date"].min().to_period("M").to_timestamp()
     last = (cutoff + pd.Timedelta(seconds=1)).to_period("M").to_timestamp()  # the month of the cutoff, partial
     months = max(int((last.year - first.year) * 12 + last.month - first.month), 1)
     inside = leads[(leads["created_date"] >= first) & (leads["created_date"] < first + pd.DateOffset(months=months))]
     channel = inside["channel"].astype(str) if "channel" in inside else pd.Series("all", index=inside.index)
+    index = ((inside["created_date"].dt.year - first.year) * 12 + inside["created_date"].dt.month
+             - first.month).to_numpy()
+    window = _window(first, first + pd.DateOffset(months=months))
     out = []
     for name, count in channel.value_counts().sort_index().items():
-        shape = count + 0.5
-        draws = rng.gamma(shape, 1 / months, DRAWS)
-        low, high = stats.gamma.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], shape, scale=1 / months)
-        out.append(Estimate(f"channels.{name}.leads", count / months, float(low), float(high), int(count),
-                            _window(first, first + pd.DateOffset(months=months)),
-                            f"Poisson rate over {months} months (Jeffreys Gamma posterior)", draws))
+        y = np.bincount(index[(channel == name).to_numpy()], minlength=months)[:months]
+        fit = fit_counts(y, first)
+        path = f"channels.{name}.leads"
+        if not fit.trend and not fit.season and fit.family == "Poisson":
+            shape = count + 0.5
+            draws = rng.gamma(shape, 1 / months, DRAWS)
+            low, high = stats.gamma.ppf([(1 - LEVEL) / 2, (1 + LEVEL) / 2], shape, scale=1 / months)
+            out.append(LeadsEstimate(path, count / months, float(low), float(high), int(count), window,
+                                     f"Poisson rate over {months} months (Jeffreys Gamma posterior); "
+                                     f"{fit.describe(LEVEL)}", draws, fit=fit))
+            continue
+        schedule = forecast(fit, months + FORECAST_MONTHS, DRAWS, LEVEL, rng)
+        # The row of the estimates: the mean a month over the training months (as the constant's count / months).
+        draws = schedule.draws[:, :months].mean(axis=1)
+        low, high = _q(draws)
+        point = float(schedule.mean[:months].mean())
+        out.append(LeadsEstimate(path, point, min(low, point), max(high, point), int(count), window,
+                                 f"{fit.describe(LEVEL)}; the mean a month over the window, draws from the normal "
+                                 f"approximation of the fit", draws, fit=fit,
+                                 schedule=schedule if (fit.trend or fit.season) else None))
     return out, first, months
 
 
@@ -268,6 +309,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
     head = read.tables.get("headcount")
     found["reps_source"] = "headcount" if head is not None and len(head) else "deal owners active in the 91 days " \
                                                                              "before the cutoff"
+    found["team"], found["diagnostics"] = _team(read, cutoff)
     for path, why in (("channels.*.response", "spend response: leads are given per month, spend is only a cost"),
                       ("qualification.work_hours", "SDR work hours are not in a CRM"),
                       ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),
@@ -289,6 +331,19 @@ def _spend(read: CrmTables, cutoff) -> dict:
         out[str(channel)] = (float(rows["spend"].sum()) / months, months,
                              _window(first, last + pd.DateOffset(months=1)))
     return out
+
+
+def _team(read: CrmTables, cutoff) -> tuple[dict, dict]:
+    """The headcount's FTE by role and month, and the diagnostics of the deals per rep (no scenario field)."""
+    from sim.calibrate.volumes import deals_per_rep, team_by_month
+
+    team = team_by_month(read.tables.get("headcount"))
+    diagnostics = {"team_by_month": {role: [{"month": m, "fte": f} for m, f in series] for role, series in
+                                     team.items()}}
+    per_rep = deals_per_rep(read.tables["deals"], cutoff, LEVEL, team.get("ae"))
+    if per_rep is not None:
+        diagnostics["deals_per_rep"] = per_rep
+    return team, diagnostics
 
 
 def _reps(read: CrmTables, cutoff) -> dict:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import yaml
 
 from sim.calibrate.estimate import LEVEL
+from sim.calibrate.volumes import runs
 from sim.scenario.loading import parse_scenario
 
 __all__ = ["FORECAST_MONTHS", "scenario_text", "validate"]
@@ -37,6 +38,33 @@ def _note(e, indent) -> str:
             f"n={e.n}, {e.window}; {e.method}\n")
 
 
+def _last(series) -> str:
+    return f" in {series[-1][0]}, the last month of the headcount" if series else ""
+
+
+def _leads(e, horizon: int, training: int) -> list[str]:
+    """A channel's ``leads:``: one uncertain number, or a schedule a month over the horizon."""
+    fit, schedule = getattr(e, "fit", None), getattr(e, "schedule", None)
+    lines = []
+    if schedule is None:
+        lines.append(f"    leads: {_draws(e)}\n")
+    else:
+        n = min(horizon, len(schedule.mean))
+        lines += [f"    # leads a month, {training} fitted months then {n - training} forecast; each entry's "
+                  f"mean and {LEVEL:.0%} interval in its comment\n", "    leads:\n"]
+        for k in range(n):
+            part = "fit" if k < training else "forecast"
+            lines.append(f"      - {{draws: [{', '.join(_num(x) for x in schedule.draws[:, k])}]}}  # "
+                         f"{schedule.months[k]:%Y-%m} {part}: {schedule.mean[k]:.4g} ({schedule.low[k]:.4g} to "
+                         f"{schedule.high[k]:.4g})\n")
+    if fit is not None and fit.family != "Poisson":
+        # Not written as rate_cv: a back-test's known inputs keep a channel's rate_cv, which would then add noise
+        # to the realised leads fed in. The overdispersion widens the draws of the mean instead.
+        lines.append(f"    # the months vary more than Poisson: negative binomial alpha {fit.alpha:.3g}, as rate_cv "
+                     f"{fit.alpha ** 0.5:.3g} (not set)\n")
+    return lines
+
+
 def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     """The scenario YAML of the estimates ``found`` (:func:`sim.calibrate.estimate.estimate_all`)."""
     by = {e.path: e for e in found["estimates"]}
@@ -56,10 +84,11 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
         lines.append("channels:\n")
         for e in channels:
             name = e.path.split('.')[1]
-            lines += [f"  {yaml.safe_dump(name).splitlines()[0]}:\n", _note(e, 4), f"    leads: {_draws(e)}\n"]
+            lines += [f"  {yaml.safe_dump(name).splitlines()[0]}:\n", _note(e, 4)]
+            lines += _leads(e, months + FORECAST_MONTHS, months)
             if name in found.get("spend", {}):
-                spend, months, window = found["spend"][name]
-                lines.append(f"    spend: {_num(spend)}  # spend table: the mean a month over {months} months, "
+                spend, spend_months, window = found["spend"][name]
+                lines.append(f"    spend: {_num(spend)}  # spend table: the mean a month over {spend_months} months, "
                              f"{window} (a cost: the leads are given)\n")
     else:
         lines.append("channels: {}  # not identified: no leads table\n")
@@ -92,12 +121,18 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     else:
         lines.append("  deal: {value: 0.0}  # not identified: no won deal values\n")
     reps = found["reps"]
+    team = found.get("team", {})
     ae = max(int(round(reps.get("ae", 1))), 1)
     lines += ["roles:\n", f"  ae:  # from {found.get('reps_source', 'headcount') if 'ae' in reps else 'default'}: "
-                            f"{reps.get('ae', 'not identified')}\n",
-              f"    fte: {ae}\n", "    max_open_opportunities: 1000  # not identified: capacity left unbinding\n"]
+                            f"{reps.get('ae', 'not identified')}{_last(team.get('ae'))}\n"]
+    if team.get("ae"):
+        lines.append(f"    # headcount by month: {runs(team['ae'])}\n")
+    lines += [f"    fte: {ae}\n", "    max_open_opportunities: 1000  # not identified: capacity left unbinding\n"]
     if reps.get("sdr"):
-        lines += [f"  sdr:  # from headcount: {reps['sdr']}\n", f"    fte: {max(int(round(reps['sdr'])), 1)}\n"]
+        lines += [f"  sdr:  # from headcount: {reps['sdr']}{_last(team.get('sdr'))}\n"]
+        if team.get("sdr"):
+            lines.append(f"    # headcount by month: {runs(team['sdr'])}\n")
+        lines.append(f"    fte: {max(int(round(reps['sdr'])), 1)}\n")
     return "".join(lines)
 
 
