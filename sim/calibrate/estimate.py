@@ -248,7 +248,7 @@ def stage_order(history: pd.DataFrame, deals: pd.DataFrame) -> tuple[list[str] |
     if history is None or not len(history):
         return None, "no stage history"
     terminal = set(deals.loc[deals["won"] | deals["lost"], "stage"].astype(str))
-    h = history[~history["stage"].astype(str).isin(terminal)]
+    h = history[~history["stage"].astype(str).isin(terminal) & history["deal_id"].isin(deals["deal_id"])]
     if not len(h):
         return None, "the stage history holds only won/lost entries"
     again = h.duplicated(["deal_id", "stage"])
@@ -285,7 +285,7 @@ def stage_events(history: pd.DataFrame, deals: pd.DataFrame, order: list[str], c
     last entry being left is taken to have left it at the close.
     """
     rank = {s: i for i, s in enumerate(order)}
-    h = history[history["stage"].astype(str).isin(rank)].copy()
+    h = history[history["stage"].astype(str).isin(rank) & history["deal_id"].isin(deals["deal_id"])].copy()
     h["rank"] = h["stage"].astype(str).map(rank)
     d = deals.set_index("deal_id")
     won = h["deal_id"].map(d["won"]).fillna(False).astype(bool)
@@ -325,10 +325,12 @@ def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
     """
     channel = np.asarray(channel, dtype=object)
     out = {"channels": {}, "statistic": float("nan"), "df": 0, "p": float("nan"), "differ": False, "what": what}
-    for c in sorted({c for c in channel if isinstance(c, str)}):
+    known = [c for c in sorted({c for c in channel if isinstance(c, str)})
+             if (event[channel == c] > 0).sum() >= MIN_PER_CHANNEL]
+    if len(known) < 2:
+        return out
+    for c in known:
         at = channel == c
-        if (event[at] > 0).sum() < MIN_PER_CHANNEL:
-            continue
         e = _eventual_share(days[at], event[at], path_of(c), window, rng,
                             f"{what}, channel {c} alone: Aalen-Johansen cumulative incidence (the "
                             "competing outcome competing, undecided censored), at the last time")
