@@ -122,8 +122,12 @@ def _win_chance_not_identified(found: dict, deals: pd.DataFrame) -> None:
     a = (1 - LEVEL) / 2
     why = (f"no deal is lost ({int(deals['won'].sum())} won, {int((~deals['won']).sum())} open): a deal not won "
            "cannot be told from one still open (an export of leads and won deals only?)")
-    found["estimates"][found["estimates"].index(old)] = Estimate(
-        WIN_CHANCE, 0.5, a, 1 - a, 0, old.window, f"NOT IDENTIFIED, {why}; uniform draws over 0 to 1 (a flat "
-                                                  "prior, not an estimate)", rng.uniform(0, 1, DRAWS))
+    flat = Estimate(WIN_CHANCE, 0.5, a, 1 - a, 0, old.window,
+                    f"NOT IDENTIFIED, {why}; uniform draws over 0 to 1 (a flat prior, not an estimate)",
+                    rng.uniform(0, 1, DRAWS))
+    found["estimates"][found["estimates"].index(old)] = flat
+    for stage in found.get("stages", ()):  # what the writer writes the stages from
+        if stage["advance"].path == WIN_CHANCE:
+            stage["advance"] = flat
     found["not_identified"].insert(0, (WIN_CHANCE, why + "; a flat prior's draws are written"))
     found["placeholders"] = (WIN_CHANCE,)

@@ -65,6 +65,29 @@ def _leads(e, horizon: int, training: int) -> list[str]:
     return lines
 
 
+def _duration(stage) -> str:
+    dur, kind, cv = stage["duration"], stage["kind"], stage["cv"]
+    if kind == "exponential":
+        return f"{{dist: exponential, mean: {_draws(dur)}}}"
+    return f"{{dist: {'lognormal' if kind == 'empirical' else kind}, mean: {_draws(dur)}, cv: {_num(cv)}}}"
+
+
+def _stage_lines(stage) -> list[str]:
+    """One stage of ``found["stages"]``: its advance and duration with their provenance, and by_channel."""
+    adv, dur = stage["advance"], stage["duration"]
+    lines = [f"    - name: {yaml.safe_dump(stage['name']).splitlines()[0]}\n", _note(adv, 6),
+             f"      advance: {_draws(adv)}\n", _note(dur, 6),
+             f"      # AIC: {', '.join(f'{k} {v:.1f}' for k, v in sorted(stage['aic'].items()))}\n",
+             f"      duration_days: {_duration(stage)}\n"]
+    test = stage.get("by_channel")
+    if test and test["differ"]:
+        lines += [f"      # {test['method']}: each channel's own advance\n", "      by_channel:\n"]
+        for channel, e in test["channels"].items():
+            lines += [f"        {yaml.safe_dump(channel).splitlines()[0]}:\n", _note(e, 10),
+                      f"          advance: {_draws(e)}\n"]
+    return lines
+
+
 def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     """The scenario YAML of the estimates ``found`` (:func:`sim.calibrate.estimate.estimate_all`)."""
     by = {e.path: e for e in found["estimates"]}
@@ -101,18 +124,9 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
         lines.append("  p_qualify: 1.0  # no leads table: each deal is its own lead, so every lead becomes a deal\n")
     else:
         lines.append("  p_qualify: 0.5  # not identified: default\n")
-    adv, dur = by["opportunities.stages.0.advance"], by["opportunities.stages.0.duration_days"]
-    d = found["duration"]
-    if d["kind"] == "exponential":
-        duration = f"{{dist: exponential, mean: {_draws(dur)}}}"
-    elif d["kind"] == "empirical":
-        duration = f"{{dist: lognormal, mean: {_draws(dur)}, cv: {_num(d['cv'])}}}"
-    else:
-        duration = f"{{dist: {d['kind']}, mean: {_draws(dur)}, cv: {_num(d['cv'])}}}"
-    lines += ["opportunities:\n", "  stages:\n", "    - name: close\n", _note(adv, 6),
-              f"      advance: {_draws(adv)}\n",
-              _note(dur, 6), f"      # AIC: {', '.join(f'{k} {v:.1f}' for k, v in sorted(d['aic'].items()))}\n",
-              f"      duration_days: {duration}\n"]
+    lines += ["opportunities:\n", "  stages:\n"]
+    for stage in found["stages"]:
+        lines += _stage_lines(stage)
     if "opportunities.deal.value" in by:
         e = by["opportunities.deal.value"]
         cv = min(found.get("value_cv") or 0.0, 100)

@@ -1,0 +1,138 @@
+"""Conversion by channel: a known truth whose two channels differ is recovered channel by channel at the stated
+rate, and one whose channels are the same is not claimed to differ more often than the test's level allows.
+
+Cheap by design, as tests/calibrate/test_stages.py: one export a truth, its leads split at random into
+independent groups (a lead's path comes from its own uniforms; the SDRs and AEs never bind), each group tested
+as a CRM of its own with the shipped pieces (Aalen-Johansen by channel and the Wald test), no duration fits.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from paths import ROOT
+from scipy import stats
+
+import sim
+from sim.calibrate.estimate import (
+    LEVEL,
+    TEST_LEVEL,
+    _qualification_by_channel,
+    channel_test,
+    deal_channels,
+    estimate_all,
+    stage_events,
+    stage_order,
+)
+from sim.calibrate.mapping import load_mapping
+from sim.calibrate.tables import CrmTables, read_tables
+from sim.calibrate.writer import scenario_text, validate
+
+MAPPING = load_mapping(ROOT / "mappings" / "funnel_sim.yaml")
+GROUPS = 20
+# p_qualify is linear in intent, so a channel's eventual share qualified is 0.1 + 0.8 * its mean intent
+# (every lead an MQL, contacted at once, no decay); the win chance differs by the stage's by_channel.
+DIFFER = {"p_qualify": {"ads": 0.1 + 0.8 * 4 / 6, "events": 0.1 + 0.8 * 2 / 6}, "advance": {"ads": 0.2, "events": 0.6}}
+
+
+def known(differ: bool):
+    leads = 900.0 if differ else 500.0
+    intent = ({"a": 4, "b": 2}, {"a": 2, "b": 4}) if differ else ({"a": 2, "b": 2}, {"a": 2, "b": 2})
+    stage = {"name": "close", "advance": 0.2 if differ else 0.35,
+             "duration_days": {"dist": "lognormal", "mean": 15, "cv": 0.5}}
+    if differ:
+        stage["by_channel"] = {"events": {"advance": 0.6}}
+    return sim.parse_scenario({
+        "name": "channels", "horizon_months": 4, "start_date": "2025-01-01",
+        # the test's power needs many deals where they differ; its level does not, where they are the same
+        "channels": {"ads": {"leads": leads, "intent": intent[0]}, "events": {"leads": leads, "intent": intent[1]}},
+        "scoring": {"score_noise": 0.0, "mql_threshold": 0.0},
+        "qualification": {"p_qualify": {"low": 0.1, "high": 0.9}, "work_hours": 0.01},
+        "opportunities": {"stages": [stage], "deal": {"value": 1000.0}},
+        "roles": {"sdr": {"fte": 6}, "ae": {"fte": 60, "max_open_opportunities": 1000}},
+    })
+
+
+def _subset(read, keep):
+    leads = read.tables["leads"][read.tables["leads"]["lead_id"].isin(keep)]
+    deals = read.tables["deals"][read.tables["deals"]["lead_id"].isin(keep)]
+    history = read.tables["stage_history"][read.tables["stage_history"]["deal_id"].isin(deals["deal_id"])]
+    return CrmTables({**read.tables, "leads": leads, "deals": deals, "stage_history": history}, read.cutoff)
+
+
+def _tests(differ: bool):
+    """Each group's (p_qualify test, win chance test), and the groups' tables."""
+    read = read_tables(sim.crm_export(known(differ), seed=5).tables(), MAPPING)
+    ids = read.tables["leads"]["lead_id"].to_numpy()
+    group = np.random.default_rng(13).permutation(len(ids)) % GROUPS
+    rng = np.random.default_rng(0)
+    out = []
+    for g in range(GROUPS):
+        part = _subset(read, set(ids[group == g]))
+        leads, deals, history = (part.tables[k] for k in ("leads", "deals", "stage_history"))
+        found = {"estimates": [], "not_identified": []}
+        _qualification_by_channel(leads, part.cutoff, "w", rng, found)
+        order, _ = stage_order(history, deals)
+        days, event, deal_ids = stage_events(history, deals, order, part.cutoff)[order[0]]
+        channel = deal_channels(deals, leads)[deal_ids].to_numpy()
+        win = channel_test(days, event, channel, lambda c: f"opportunities.stages.0.by_channel.{c}.advance", "w",
+                           rng, "win chance")
+        out.append((found["p_qualify_by_channel"], win, part))
+    return out
+
+
+@pytest.fixture(scope="module")
+def differ():
+    return _tests(True)
+
+
+@pytest.fixture(scope="module")
+def same():
+    return _tests(False)
+
+
+@pytest.mark.parametrize("what", ["p_qualify", "advance"])
+def test_channels_that_differ_are_recovered_each_at_the_stated_rate(differ, what):
+    k = 0 if what == "p_qualify" else 1
+    for channel, truth in DIFFER[what].items():
+        # a group where the difference is not claimed writes no channel value: a miss
+        inside = sum(t[k]["differ"] and t[k]["channels"][channel].low <= truth <= t[k]["channels"][channel].high
+                     for t in differ)
+        assert inside >= stats.binom.ppf(0.001, GROUPS, LEVEL), (what, channel, inside)
+
+
+@pytest.mark.parametrize("what", ["p_qualify", "advance"])
+def test_channels_that_are_the_same_are_not_claimed_to_differ_beyond_the_level(same, what):
+    k = 0 if what == "p_qualify" else 1
+    claims = sum(t[k]["differ"] for t in same)
+    assert all(len(t[k]["channels"]) == 2 for t in same)  # both channels tested in every group
+    # the most claims a test at 5% makes with probability 0.999 over GROUPS independent groups
+    assert claims <= stats.binom.ppf(0.999, GROUPS, TEST_LEVEL), (what, claims, [t[k]["p"] for t in same])
+
+
+def test_a_channel_difference_is_written_as_by_channel_and_a_p_qualify_one_reported(differ):
+    found = estimate_all(differ[0][2])
+    scenario = validate(scenario_text(found, "channels"))
+    by_channel = scenario.opportunities.stages[0].by_channel
+    assert set(by_channel) == {"ads", "events"} and by_channel["events"].advance.low > by_channel["ads"].advance.low
+    assert {"opportunities.stages.0.by_channel.ads.advance", "opportunities.stages.0.by_channel.events.advance"} \
+        <= set(scenario.uncertain)
+    assert any(p == "qualification.p_qualify by channel" and "differ" in why for p, why in found["not_identified"])
+
+
+def test_channels_that_do_not_differ_keep_the_pooled_estimate_and_say_so(same):
+    part = next(t[2] for t in same if not t[0]["differ"] and not t[1]["differ"])
+    found = estimate_all(part)
+    scenario = validate(scenario_text(found, "channels"))
+    assert not scenario.opportunities.stages[0].by_channel
+    by = {e.path: e for e in found["estimates"]}
+    assert "channels did not differ" in by["opportunities.stages.0.advance"].method
+    assert "channels did not differ" in by["qualification.p_qualify"].method
+    assert not any(e.path.endswith("by_channel") or ".by_channel." in e.path for e in found["estimates"])
+
+
+def test_deals_without_channels_are_not_tested():
+    deals = pd.DataFrame({"deal_id": ["1"], "lead_id": ["9"]})
+    assert deal_channels(deals, None) is None
+    out = channel_test(np.ones(30), np.ones(30, int), np.array(["a"] * 30, dtype=object), str, "w",
+                       np.random.default_rng(0), "x")
+    assert not out["differ"] and not out["channels"]  # one channel: nothing to compare
