@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -69,6 +70,25 @@ class LeadsEstimate(Estimate):
 
     fit: object = None
     schedule: object = None
+
+
+EXTRAPOLATION_FACTOR = 4.0  # a forecast this many times above (or below) the last fitted month is flagged
+
+
+def _extrapolation_warnings(estimates) -> list[str]:
+    """A line for each channel whose trend takes its forecast far from the last month it was fitted on."""
+    out = []
+    for e in estimates:
+        schedule = getattr(e, "schedule", None)
+        if schedule is None or schedule.training >= len(schedule.mean):
+            continue
+        last_fit, last = float(schedule.mean[schedule.training - 1]), float(schedule.mean[-1])
+        ratio = last / last_fit if last_fit > 0 else math.inf
+        if not 1 / EXTRAPOLATION_FACTOR <= ratio <= EXTRAPOLATION_FACTOR:
+            out.append(f"{e.path}: the fitted trend takes the forecast from {last_fit:.4g} a month (the last fitted "
+                       f"month) to {last:.4g} ({ratio:.3g} times) by {schedule.months[-1]:%Y-%m}; an extrapolation "
+                       "this far is a strong assumption: check it, or give the channel its own leads schedule")
+    return out
 
 
 def lead_volumes(leads: pd.DataFrame, cutoff, rng) -> tuple[list[Estimate], pd.Timestamp, int]:
@@ -501,6 +521,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
     leads = read.tables.get("leads")
     if leads is not None and len(leads):
         vols, start, months = lead_volumes(leads, cutoff, rng)
+        found["warnings"] += _extrapolation_warnings(vols)
         found["estimates"] += vols
         found["start"], found["months"] = start, months
         q = None if read.leads_from_deals else qualification(leads, cutoff, _window(leads["created_date"].min(),

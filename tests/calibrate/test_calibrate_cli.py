@@ -1,6 +1,7 @@
 """`funnel calibrate` and sim.calibrate: the written YAML round-trips, the public data calibrates, bad input exits 2."""
 
 import pandas as pd
+import pytest
 import yaml
 from cli_run import in_process, strict_json
 from paths import ROOT
@@ -86,3 +87,17 @@ def test_the_response_time_decay_is_reported_not_written(tmp_path):
     code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "funnel_sim.yaml", "--data", tmp_path / "crm",
                                 "--out", tmp_path / "t.yaml")
     assert code == 0 and "response-time decay (diagnostic): " in out
+
+
+def test_deals_per_rep_from_an_export_with_owners_is_a_count_of_its_tables(tmp_path):
+    crm = _export(tmp_path)
+    found = sim.calibrate(crm, MAPPINGS / "funnel_sim.yaml", train_until="2025-09-01")
+    per_rep = found.report["diagnostics"]["deals_per_rep"]
+    deals, head = pd.read_csv(crm / "deals.csv", parse_dates=["created_date"]), pd.read_csv(crm / "headcount.csv")
+    months = deals["created_date"].dt.to_period("M")
+    before = deals[months < pd.Period("2025-09", "M")]
+    assert per_rep["per_owner"]["deals"] == len(before)
+    ae = head[(head["role"] == "ae") & (head["month_start"] < "2025-09-01")]["fte"].sum()
+    assert per_rep["per_ae_fte"]["estimate"] == pytest.approx(len(before) / ae)
+    for row in per_rep["by_month"]:  # the owners active in a month are among the export's reps
+        assert row["owners"] <= before["owner"].nunique()

@@ -168,3 +168,18 @@ def test_deals_per_rep_equals_a_count_by_hand():
     rate = out["per_owner"]
     assert rate["estimate"] == pytest.approx(total / owner_months) and rate["low"] < rate["estimate"] < rate["high"]
     assert deals_per_rep(deals.drop(columns="owner"), cutoff, LEVEL) is None
+
+
+def test_a_forecast_far_from_the_last_fitted_month_is_flagged(calibrated):
+    from types import SimpleNamespace
+
+    from sim.calibrate.estimate import EXTRAPOLATION_FACTOR, _extrapolation_warnings
+
+    _, c = calibrated  # 5% a month: 1.05 ** 12 = 1.8 times the last fitted month, not flagged
+    assert not [w for w in c.report["warnings"] if "extrapolation" in w]
+    months = pd.period_range("2025-01", periods=24, freq="M").to_timestamp()
+    for growth, flagged in ((1.05, False), (1.15, True), (0.85, True)):  # 1.15 ** 12 = 5.4; 0.85 ** 12 = 0.14
+        mean = 40.0 * growth ** np.arange(24)
+        e = SimpleNamespace(path="channels.ads.leads", schedule=SimpleNamespace(mean=mean, training=12, months=months))
+        lines = _extrapolation_warnings([e])
+        assert bool(lines) == flagged == (not 1 / EXTRAPOLATION_FACTOR <= growth**12 <= EXTRAPOLATION_FACTOR)
