@@ -1,0 +1,31 @@
+"""The Aalen-Johansen interval at the last time is lifelines' own, computed at that time alone (a second method)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from lifelines import AalenJohansenFitter
+
+from sim.calibrate.estimate import aj_last_interval
+
+
+@pytest.mark.parametrize(("n", "seed", "ties", "open_last"),
+                         [(40, 0, False, False), (300, 1, False, False), (300, 1, False, True), (500, 2, True, True),
+                          (60, 3, False, False)])
+def test_the_last_times_interval_equals_lifelines(n, seed, ties, open_last):
+    rng = np.random.default_rng(seed)
+    days = rng.exponential(10, n)
+    days = np.round(days) + 1 if ties else days  # ties are jittered by lifelines, the same way in both fits
+    event = rng.choice([0, 1, 2], n, p=[0.3, 0.3, 0.4])
+    if open_last:  # one still open after every event: the interval is defined
+        days, event = np.append(days, days.max() + 1), np.append(event, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = [AalenJohansenFitter(calculate_variance=v, jitter_level=1e-6, seed=0, alpha=0.1)
+                .fit(days, event, event_of_interest=1) for v in (True, False)]
+    low, high = (float(x) for x in fits[0].confidence_interval_.iloc[-1])
+    got = aj_last_interval(fits[1], 0.9)
+    if np.isnan(low):  # undefined where the last events take all still at risk: undefined in both
+        assert np.isnan(got).all()
+    else:
+        assert got == pytest.approx((low, high), rel=1e-9) and low < fits[1].cumulative_density_.iloc[-1, 0] < high
