@@ -515,7 +515,7 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
         actual: what happened (:func:`read_actual`, or an :class:`Actual` of normalised tables).
         train_until: the training cut (a date); the held-out window starts at the first month
             starting on or after it and runs to the last complete month of the data. A scenario
-            whose horizon ends sooner (a calibrated one ends at the cut) is simulated on to the
+            whose horizon ends sooner (a calibrated one runs a year past its cut) is simulated on to the
             window's end: its ``horizon_months`` is raised, with a warning.
         months: held-out months to score (default: all to the end of the data).
         reps: replications of the predictive distribution.
