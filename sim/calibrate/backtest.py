@@ -487,7 +487,8 @@ def known_input_scenario(scenario: Scenario, actual: Actual, last_month: int) ->
 
     The realised count of month ``k`` becomes month ``k``'s Poisson mean (the model's months are
     30.4375 days, a calendar month 28 to 31); later months repeat the last. A channel with a
-    response curve drops it, with its carryover, lag, history and baseline.
+    response curve drops it, with its carryover, lag, history and baseline; every channel drops its
+    ``rate_cv`` (the realised months already hold their ups and downs).
     """
     if actual.leads is None:
         raise BacktestError("actual", "the data has no leads table: there are no realised leads to feed in")
@@ -503,6 +504,7 @@ def known_input_scenario(scenario: Scenario, actual: Actual, last_month: int) ->
         changes[f"channels.{name}.lag_months"] = 0
         changes[f"channels.{name}.history"] = []
         changes[f"channels.{name}.baseline_leads"] = 0.0
+        changes[f"channels.{name}.rate_cv"] = 0.0  # the realised months already hold their ups and downs
     return scenario.replace(changes) if changes else scenario
 
 

@@ -6,7 +6,7 @@ by maximum likelihood (``scipy.optimize``) as a log-linear count regression:
 
 - **family**: Poisson, unless Dean's (1992) score test for negative-binomial overdispersion,
   on the trend model and adjusted for its leverages, rejects at :data:`TEST_LEVEL`; then NB2
-  (variance ``mu + alpha * mu**2``, as a scenario's ``rate_cv = sqrt(alpha)`` would give; not written);
+  (variance ``mu + alpha * mu**2``, as a scenario's ``rate_cv = sqrt(alpha)`` gives, and is written);
 - **mean**: constant, or a log-linear trend (one more parameter), chosen by a likelihood-ratio
   test at :data:`TEST_LEVEL` (chi-square, 1 degree of freedom); with at least
   :data:`SEASON_MONTHS` whole months, month-of-year effects (11 more) are then tested the same

@@ -58,10 +58,9 @@ def _leads(e, horizon: int, training: int) -> list[str]:
                          f"{schedule.months[k]:%Y-%m} {part}: {schedule.mean[k]:.4g} ({schedule.low[k]:.4g} to "
                          f"{schedule.high[k]:.4g})\n")
     if fit is not None and fit.family != "Poisson":
-        # Not written as rate_cv: a back-test's known inputs keep a channel's rate_cv, which would then add noise
-        # to the realised leads fed in. The overdispersion widens the draws of the mean instead.
-        lines.append(f"    # the months vary more than Poisson: negative binomial alpha {fit.alpha:.3g}, as rate_cv "
-                     f"{fit.alpha ** 0.5:.3g} (not set)\n")
+        # A negative binomial's variance mu + alpha mu^2 is what a month multiplier of cv sqrt(alpha) gives.
+        lines.append(f"    rate_cv: {_num(min(fit.alpha ** 0.5, 10.0))}  # the months vary more than Poisson (Dean's "
+                     f"score test): negative binomial alpha {fit.alpha:.3g}, a month multiplier of this cv\n")
     return lines
 
 

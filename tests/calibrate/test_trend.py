@@ -183,3 +183,32 @@ def test_a_forecast_far_from_the_last_fitted_month_is_flagged(calibrated):
         e = SimpleNamespace(path="channels.ads.leads", schedule=SimpleNamespace(mean=mean, training=12, months=months))
         lines = _extrapolation_warnings([e])
         assert bool(lines) == flagged == (not 1 / EXTRAPOLATION_FACTOR <= growth**12 <= EXTRAPOLATION_FACTOR)
+
+
+def test_months_that_vary_more_than_poisson_give_the_month_multipliers_cv():
+    from sim.calibrate.writer import _leads
+
+    cv, seeds = 0.3, 30  # each month's mean times a mean-1 Gamma of cv 0.3, as a scenario's rate_cv draws it
+    found = []
+    for seed in range(seeds):
+        rng = np.random.default_rng(1000 + seed)
+        means = 100.0 * rng.gamma(1 / cv**2, cv**2, 24)
+        leads, cutoff = leads_table(means, rng)
+        (e,), _, _ = lead_volumes(leads, cutoff, np.random.default_rng(seed))
+        found.append(e)
+    over = [e for e in found if e.fit.family != "Poisson"]
+    assert len(over) >= seeds - 3  # a variance ten times Poisson's is seen in 24 months
+    # sqrt(alpha) estimates the cv: its median over seeds within 0.1 (about six of its standard errors).
+    assert abs(np.median([e.fit.alpha ** 0.5 for e in over]) - cv) < 0.1
+    lines = "".join(_leads(over[0], 36, 24))
+    assert f"rate_cv: {over[0].fit.alpha ** 0.5:.6g}"[:14] in lines
+
+
+def test_a_back_tests_known_inputs_drop_the_month_noise(calibrated):
+    from sim.calibrate.backtest import Actual, known_input_scenario
+
+    export, c = calibrated
+    noisy = c.scenario.replace({"channels.ads.rate_cv": 0.5, "channels.events.rate_cv": 0.5})
+    actual = Actual(leads=export.leads, deals=export.deals, export_date=export.export_date)
+    fed = known_input_scenario(noisy, actual, 14)
+    assert fed.channels["ads"].rate_cv == fed.channels["events"].rate_cv == 0.0
