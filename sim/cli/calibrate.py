@@ -103,11 +103,14 @@ def _cmd_calibrate(args) -> int:
                  if decay["half_life_hours"] is not None else "no decay found")
         print(f"response-time decay (diagnostic): {shown}, n={decay['n']}, likelihood ratio against no decay "
               f"p={decay['p_value']:.3g}; {decay['why']}")
-    unusable = found.report["unusable_rows"]
-    if unusable:
-        print(f"unusable rows ({sum(unusable.values())}, left out):")
-        for reason, count in unusable.items():
-            print(f"  {reason}: {count}")
+    # The rows created after the training cut are not unusable: they are what the cut leaves out.
+    rows = found.report["unusable_rows"]
+    for title, part in (("unusable rows", {k: v for k, v in rows.items() if " created after " not in k}),
+                        ("rows after the training cut", {k: v for k, v in rows.items() if " created after " in k})):
+        if part:
+            print(f"{title} ({sum(part.values())}, left out):")
+            for reason, count in part.items():
+                print(f"  {reason}: {count}")
     if found.report["warnings"]:
         print("warnings:")
         for line in found.report["warnings"]:

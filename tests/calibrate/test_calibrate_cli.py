@@ -101,3 +101,14 @@ def test_deals_per_rep_from_an_export_with_owners_is_a_count_of_its_tables(tmp_p
     assert per_rep["per_ae_fte"]["estimate"] == pytest.approx(len(before) / ae)
     for row in per_rep["by_month"]:  # the owners active in a month are among the export's reps
         assert row["owners"] <= before["owner"].nunique()
+
+
+def test_rows_after_the_cut_are_counted_apart_from_unusable_ones(tmp_path):
+    crm = _export(tmp_path)
+    leads = pd.read_csv(crm / "leads.csv", parse_dates=["created_date"])
+    code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "funnel_sim.yaml", "--data", crm,
+                                "--train-until", "2025-06-01", "--out", tmp_path / "s.yaml")
+    assert code == 0, err
+    later = int((leads["created_date"] > "2025-06-01").sum())
+    assert f"  leads: created after 2025-06-01: {later}\n" in out and "rows after the training cut (" in out
+    assert "unusable rows" not in out  # an export of a run has none
