@@ -176,6 +176,26 @@ def win_chance(deals: pd.DataFrame, cutoff, window, rng, path="opportunities.sta
                                                            "competing, open censored), at the last time")
 
 
+TIE_STEP_DAYS = 1e-6  # a tenth of a second: how far apart untied() sets equal times
+
+
+def untied(days, event) -> np.ndarray:
+    """``days`` with equal times made distinct, deterministically: the k-th of a run is k * TIE_STEP_DAYS later.
+
+    lifelines' Aalen-Johansen cannot take tied event times and jitters them itself with
+    ``np.random.seed``, which resets the caller's global NumPy random state; CRM dates without
+    a time of day tie by the hundred. Within a run the order is by event (censored, then the
+    event of interest, then the competing one), as at one instant nothing tells them apart.
+    """
+    days, event = np.asarray(days, dtype=float), np.asarray(event)
+    order = np.lexsort((event, days))
+    d = days[order]
+    start = np.maximum.accumulate(np.where(np.r_[True, d[1:] != d[:-1]], np.arange(len(d)), 0))
+    out = days.copy()
+    out[order] = d + (np.arange(len(d)) - start) * TIE_STEP_DAYS
+    return out
+
+
 def aj_last_interval(fit, level: float) -> tuple[float, float]:
     """The ``level`` interval of a fitted ``AalenJohansenFitter``'s cumulative incidence at its last time.
 
@@ -216,7 +236,7 @@ def _eventual_share(days, event, path, window, rng, method) -> Estimate:
         # The variance by lifelines' own formula, at the last time only (aj_last_interval): its own computes it
         # at every time in a Python loop, nine tenths of the fit's time.
         fit = AalenJohansenFitter(calculate_variance=False, jitter_level=1e-6, seed=0, alpha=1 - LEVEL)
-        fit.fit(days, event, event_of_interest=1)
+        fit.fit(untied(days, event), event, event_of_interest=1)
     p = float(fit.cumulative_density_.iloc[-1, 0])
     low, high = aj_last_interval(fit, LEVEL)
     if not (np.isfinite(low) and np.isfinite(high) and low <= p <= high):

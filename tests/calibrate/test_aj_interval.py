@@ -29,3 +29,27 @@ def test_the_last_times_interval_equals_lifelines(n, seed, ties, open_last):
         assert np.isnan(got).all()
     else:
         assert got == pytest.approx((low, high), rel=1e-9) and low < fits[1].cumulative_density_.iloc[-1, 0] < high
+
+
+def test_calibrating_dates_without_times_leaves_the_global_random_state_alone():
+    # CRM dates without a time of day tie by the hundred; lifelines would jitter them with np.random.seed.
+    from paths import ROOT
+
+    import sim
+
+    shared = ROOT.parent / "shared" / "data" / "crm_opportunities"
+    np.random.seed(123)
+    expected = np.random.random(3)
+    np.random.seed(123)
+    sim.calibrate(shared, ROOT / "mappings" / "crm_opportunities.yaml", train_until="2017-06-30")
+    assert (np.random.random(3) == expected).all()
+
+
+def test_untied_times_are_distinct_and_keep_their_order():
+    from sim.calibrate.estimate import TIE_STEP_DAYS, untied
+
+    days = np.array([3.0, 1.0, 3.0, 2.0, 3.0, 1.0])
+    event = np.array([2, 1, 0, 1, 1, 0])
+    out = untied(days, event)
+    assert len(set(out)) == len(out) and (np.abs(out - days) < 3 * TIE_STEP_DAYS).all()
+    assert (np.argsort(out, kind="stable")[[0, 1]] == [5, 1]).all()  # at day 1: the censored one first
