@@ -56,7 +56,7 @@ def _q(draws):
     return float(np.quantile(draws, a)), float(np.quantile(draws, 1 - a))
 
 
-def _window(start, end) -> str:
+def window_text(start, end) -> str:
     return f"{pd.Timestamp(start).date()} to {pd.Timestamp(end).date()}"
 
 
@@ -110,7 +110,7 @@ def lead_volumes(leads: pd.DataFrame, cutoff, rng) -> tuple[list[Estimate], pd.T
     channel = inside["channel"].astype(str) if "channel" in inside else pd.Series("all", index=inside.index)
     index = ((inside["created_date"].dt.year - first.year) * 12 + inside["created_date"].dt.month
              - first.month).to_numpy()
-    window = _window(first, first + pd.DateOffset(months=months))
+    window = window_text(first, first + pd.DateOffset(months=months))
     out = []
     for name, count in channel.value_counts().sort_index().items():
         y = np.bincount(index[(channel == name).to_numpy()], minlength=months)[:months]
@@ -143,6 +143,17 @@ def beta_estimate(path, k, n, window, method, rng) -> Estimate:
                     rng.beta(a, b, DRAWS))
 
 
+def qualification_events(leads: pd.DataFrame, cutoff) -> tuple[np.ndarray, np.ndarray]:
+    """Each lead's days from creation to its decision (or to the cutoff, undecided) and its outcome.
+
+    The outcome is 1 qualified, 2 disqualified, 0 undecided (censored at the cutoff).
+    """
+    qualified, disqualified = leads["qualified_date"].notna(), leads["disqualified_date"].notna()
+    end = leads["qualified_date"].where(qualified, leads["disqualified_date"]).where(qualified | disqualified, cutoff)
+    days = np.maximum((end - leads["created_date"]).dt.total_seconds().to_numpy() / 86400, 1e-3)
+    return days, np.where(qualified, 1, np.where(disqualified, 2, 0))
+
+
 def qualification(leads: pd.DataFrame, cutoff, window, rng) -> Estimate | None:
     """The eventual share of leads qualified: Aalen-Johansen, disqualified competing, undecided leads censored.
 
@@ -151,13 +162,10 @@ def qualification(leads: pd.DataFrame, cutoff, window, rng) -> Estimate | None:
     """
     if "qualified_date" not in leads or "disqualified_date" not in leads:
         return None
-    qualified, disqualified = leads["qualified_date"].notna(), leads["disqualified_date"].notna()
-    if not (qualified | disqualified).any():
+    days, event = qualification_events(leads, cutoff)
+    if not (event > 0).any():
         return None
-    end = leads["qualified_date"].where(qualified, leads["disqualified_date"]).where(qualified | disqualified, cutoff)
-    days = np.maximum((end - leads["created_date"]).dt.total_seconds().to_numpy() / 86400, 1e-3)
-    event = np.where(qualified, 1, np.where(disqualified, 2, 0))
-    return _eventual_share(days, event, "qualification.p_qualify", window, rng,
+    return eventual_share(days, event, "qualification.p_qualify", window, rng,
                            "Aalen-Johansen cumulative incidence of qualified (disqualified competing, undecided "
                            "censored at the cutoff), at the last time")
 
@@ -172,7 +180,7 @@ def _durations(deals: pd.DataFrame, cutoff):
 def win_chance(deals: pd.DataFrame, cutoff, window, rng, path="opportunities.stages.0.advance") -> Estimate:
     """The eventual win chance: Aalen-Johansen, lost competing, open deals censored."""
     days, event = _durations(deals, cutoff)
-    return _eventual_share(days, event, path, window, rng, "Aalen-Johansen cumulative incidence of won (lost "
+    return eventual_share(days, event, path, window, rng, "Aalen-Johansen cumulative incidence of won (lost "
                                                            "competing, open censored), at the last time")
 
 
@@ -222,7 +230,7 @@ def aj_last_interval(fit, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
-def _eventual_share(days, event, path, window, rng, method) -> Estimate:
+def eventual_share(days, event, path, window, rng, method) -> Estimate:
     """The cumulative incidence of event 1 (event 2 competing, 0 censored) at the last time, with Beta draws."""
     from lifelines import AalenJohansenFitter
 
@@ -340,230 +348,15 @@ def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"
                                                               "mean's draws by bootstrap", draws), cv
 
 
-# -- Stages from the stage history, and conversion by channel -----------------------------------------------------
-
-MIN_PER_CHANNEL = 20  # outcomes known in a channel before its own chance is estimated and tested
-TEST_LEVEL = 0.05     # the level of the test that channels differ
-
-
-def stage_order(history: pd.DataFrame, deals: pd.DataFrame) -> tuple[list[str] | None, str]:
-    """The stages in the order deals enter them, or (None, why) when they cannot be ordered.
-
-    Each deal's stages are ordered by their entry dates; every consecutive pair is a precedence,
-    and the order is a topological sort of them (ties broken by the mean position). A stage entered
-    twice by a deal, or two stages entered in both orders, leaves no order. A stage named as a
-    deal's won or lost outcome is not a stage.
-    """
-    if history is None or not len(history):
-        return None, "no stage history"
-    terminal = set(deals.loc[deals["won"] | deals["lost"], "stage"].astype(str))
-    h = history[~history["stage"].astype(str).isin(terminal) & history["deal_id"].isin(deals["deal_id"])]
-    if not len(h):
-        return None, "the stage history holds only won/lost entries"
-    again = h.duplicated(["deal_id", "stage"])
-    if again.any():
-        return None, (f"{int(h.loc[again, 'deal_id'].nunique())} deals entered a stage more than once, so the "
-                      "stages are not one path")
-    h = h.sort_values(["deal_id", "entered_date", "left_date"], na_position="last")
-    stage = h["stage"].astype(str)
-    pos = h.groupby("deal_id").cumcount()
-    mean_pos = pos.groupby(stage.to_numpy()).mean().to_dict()
-    nxt = stage.groupby(h["deal_id"].to_numpy()).shift(-1)
-    pairs = pd.DataFrame({"a": stage.to_numpy(), "b": nxt.to_numpy()}).dropna()
-    edges = pairs.value_counts().to_dict()
-    for (a, b), k in edges.items():
-        if (b, a) in edges:
-            return None, f"stages {a} and {b} are entered in both orders ({k} and {edges[(b, a)]} deals)"
-    names, order = set(mean_pos), []
-    while names:
-        free = [s for s in names if not any(a in names and b == s for a, b in edges)]
-        if not free:
-            return None, f"the stages {', '.join(sorted(names))} are entered in a cycle"
-        first = min(free, key=lambda s: (mean_pos[s], s))
-        order.append(first)
-        names.remove(first)
-    return order, ""
-
-
-def stage_events(history: pd.DataFrame, deals: pd.DataFrame, order: list[str], cutoff) -> dict:
-    """Stage name -> (days in it, event, deal ids): event 1 advanced, 2 lost in it, 0 still in it (censored).
-
-    A deal advanced from a stage if it entered a later stage or was won; it was lost in it if it left
-    it, entered no later stage and was lost. Still in it at the cutoff, or left to nowhere known while
-    open, it is censored (at the cutoff, or when it left). A deal that closed without the history's
-    last entry being left is taken to have left it at the close.
-    """
-    rank = {s: i for i, s in enumerate(order)}
-    h = history[history["stage"].astype(str).isin(rank) & history["deal_id"].isin(deals["deal_id"])].copy()
-    h["rank"] = h["stage"].astype(str).map(rank)
-    d = deals.set_index("deal_id")
-    won = h["deal_id"].map(d["won"]).fillna(False).astype(bool)
-    lost = h["deal_id"].map(d["lost"]).fillna(False).astype(bool)
-    closed = h["deal_id"].map(d["closed_date"])
-    last_rank = h.groupby("deal_id")["rank"].transform("max")
-    left = h["left_date"].where(h["left_date"].notna() | (h["rank"] < last_rank), closed)
-    later = h["rank"] < last_rank
-    advanced = later | (won & left.notna())
-    event = np.where(left.isna(), 0, np.where(advanced, 1, np.where(lost, 2, 0)))
-    end = left.where(left.notna(), cutoff)
-    days = np.maximum((end - h["entered_date"]).dt.total_seconds().to_numpy() / 86400, 1e-3)
-    out = {}
-    for s in order:
-        at = (h["stage"].astype(str) == s).to_numpy()
-        out[s] = (days[at], event[at], h["deal_id"].to_numpy()[at])
-    return out
-
-
-def deal_channels(deals: pd.DataFrame, leads: pd.DataFrame | None) -> pd.Series | None:
-    """Each deal's channel (deal_id -> channel) through its lead, or None when deals do not link to channels."""
-    if leads is None or "channel" not in leads or "lead_id" not in deals:
-        return None
-    channel = deals["lead_id"].map(leads.set_index("lead_id")["channel"].astype(str))
-    if channel.isna().all():
-        return None
-    return pd.Series(channel.to_numpy(), index=deals["deal_id"].to_numpy())
-
-
-def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
-    """The eventual share of event 1 by channel (Aalen-Johansen each) and a Wald test that they are equal.
-
-    The test: X^2 = sum over channels of (p_c - p_bar)^2 / var_c, with p_bar the inverse-variance
-    weighted mean and var_c from each channel's 90% interval, chi-square with (channels - 1) degrees
-    of freedom, at 5%. Channels with fewer than MIN_PER_CHANNEL known outcomes are left out (pooled).
-    Returns {"channels": {c: Estimate}, "statistic", "df", "p", "differ"}.
-    """
-    channel = np.asarray(channel, dtype=object)
-    out = {"channels": {}, "statistic": float("nan"), "df": 0, "p": float("nan"), "differ": False, "what": what}
-    known = [c for c in sorted({c for c in channel if isinstance(c, str)})
-             if (event[channel == c] > 0).sum() >= MIN_PER_CHANNEL]
-    if len(known) < 2:
-        return out
-    for c in known:
-        at = channel == c
-        e = _eventual_share(days[at], event[at], path_of(c), window, rng,
-                            f"{what}, channel {c} alone: Aalen-Johansen cumulative incidence (the "
-                            "competing outcome competing, undecided censored), at the last time")
-        out["channels"][c] = e
-    if len(out["channels"]) < 2:
-        return out
-    z = stats.norm.ppf((1 + LEVEL) / 2)
-    p = np.array([e.estimate for e in out["channels"].values()])
-    var = np.array([max((e.high - e.low) / (2 * z), 1e-4) ** 2 for e in out["channels"].values()])
-    w = 1 / var
-    bar = float((w * p).sum() / w.sum())
-    stat = float((w * (p - bar) ** 2).sum())
-    df = len(p) - 1
-    pval = float(stats.chi2.sf(stat, df))
-    out.update(statistic=stat, df=df, p=pval, differ=pval < TEST_LEVEL)
-    tested = (f"channels {'differ' if out['differ'] else 'did not differ'} (Wald chi-square test of equal "
-              f"shares across {len(p)} channels, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
-    out["method"] = tested
-    for e in out["channels"].values():
-        e.method = f"{e.method}; {tested}"
-    return out
-
-
-def stage_estimates(history, deals, cutoff, rng, channel=None) -> tuple[list[dict] | None, str, list[str]]:
-    """Each stage's advance chance and duration, in the order entered; (None, why, warnings) if not identified.
-
-    Advance: the Aalen-Johansen cumulative incidence of advanced (lost in the stage competing, still in
-    it censored), at the last time. Duration: :func:`duration_fit` of the days in the stage, left
-    (advanced or lost) observed, still in it censored. With ``channel`` (deal_id -> channel), each
-    stage's advance by channel is tested (:func:`channel_test`).
-    """
-    order, why = stage_order(history, deals)
-    if order is None:
-        return None, why, []
-    events = stage_events(history, deals, order, cutoff)
-    notes = []
-    in_history = set(history["deal_id"])
-    missing = int((~deals["deal_id"].isin(in_history)).sum())
-    if missing:
-        notes.append(f"stage_history: {missing} deals have no stage entries and are left out of the stage "
-                     "estimates")
-    stages = []
-    for i, name in enumerate(order):
-        days, event, ids = events[name]
-        observed = event > 0
-        if observed.sum() < 2 or (event == 0).all():
-            return None, f"stage {name}: fewer than two deals left it", notes
-        start = history.loc[history["stage"].astype(str) == name, "entered_date"].min()
-        window = _window(start, cutoff)
-        later = "won" if i == len(order) - 1 else f"entered a later stage than {name}"
-        adv = _eventual_share(days, event, f"opportunities.stages.{i}.advance", window, rng,
-                              f"stage {name} ({i + 1} of {len(order)}, order from the stage history): "
-                              f"Aalen-Johansen cumulative incidence of advanced ({later}), lost in the stage "
-                              "competing, still in it censored at the cutoff, at the last time")
-        dur, cv, kind, aic, _ = duration_fit(days, observed, f"opportunities.stages.{i}.duration_days", window, rng)
-        dur.method = f"days in stage {name}, left (advanced or lost) observed, still in it censored; {dur.method}"
-        stage = {"name": name, "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic}
-        if channel is not None:
-            ch = pd.Series(ids).map(channel).to_numpy()
-            stage["by_channel"] = channel_test(days, event, ch, lambda c, i=i: f"opportunities.stages.{i}."
-                                               f"by_channel.{c}.advance", window, rng, f"stage {name} advance")
-        stages.append(stage)
-        skipped = int(((event == 1) & ~np.isin(ids, events[order[i + 1]][2])).sum()) if i + 1 < len(order) else 0
-        if skipped:
-            notes.append(f"stage_history: {skipped} deals advanced from {name} without entering {order[i + 1]} "
-                         f"(they skipped it; counted as advanced from {name})")
-    return stages, "", notes
-
-
-def _deal_stages(read: CrmTables, deals, cutoff, window, rng, found) -> list[dict]:
-    """The scenario's stages: from the stage history when it orders them, else one pooled stage ``close``."""
-    leads = read.tables.get("leads")
-    channel = deal_channels(deals, leads)
-    history = read.tables.get("stage_history")
-    stages, why, notes = stage_estimates(history, deals, cutoff, rng, channel) if history is not None \
-        else (None, "no stage history", [])
-    found["warnings"] += notes
-    if stages is None:
-        found["not_identified"].append(("opportunities.stages", f"one pooled stage close (win chance, time to "
-                                                                f"close): {why}"))
-        adv = win_chance(deals, cutoff, window, rng)
-        dur, cv, kind, aic, _ = time_to_close(deals, cutoff, window, rng)
-        stage = {"name": "close", "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic}
-        if channel is not None:
-            days, event = _durations(deals, cutoff)
-            stage["by_channel"] = channel_test(days, event, deals["deal_id"].map(channel).to_numpy(),
-                                               lambda c: f"opportunities.stages.0.by_channel.{c}.advance", window,
-                                               rng, "win chance")
-        stages = [stage]
-    for stage in stages:
-        test = stage.get("by_channel")
-        if test and not test["differ"] and "method" in test:
-            stage["advance"].method += f"; written for every channel: {test['method']}"
-    return stages
-
-
-def _qualification_by_channel(leads, cutoff, window, rng, found) -> None:
-    """p_qualify by channel: tested and reported; the schema has one p_qualify for every channel."""
-    if "channel" not in leads or "qualified_date" not in leads or "disqualified_date" not in leads:
-        return
-    qualified, disqualified = leads["qualified_date"].notna(), leads["disqualified_date"].notna()
-    end = leads["qualified_date"].where(qualified, leads["disqualified_date"]).where(qualified | disqualified, cutoff)
-    days = np.maximum((end - leads["created_date"]).dt.total_seconds().to_numpy() / 86400, 1e-3)
-    event = np.where(qualified, 1, np.where(disqualified, 2, 0))
-    test = channel_test(days, event, leads["channel"].astype(str).to_numpy(),
-                        lambda c: f"qualification.p_qualify[{c}]", window, rng, "p_qualify")
-    found["p_qualify_by_channel"] = test
-    pooled = [e for e in found["estimates"] if e.path == "qualification.p_qualify"]
-    if pooled and "method" in test and not test["differ"]:
-        pooled[0].method += f"; written for every channel: {test['method']}"
-    if test["differ"]:
-        shares = ", ".join(f"{c} {e.estimate:.3g} ({e.low:.3g} to {e.high:.3g})" for c, e in test["channels"].items())
-        found["not_identified"].append(("qualification.p_qualify by channel",
-                                        f"{test['method']}: {shares}; the scenario has one p_qualify for all "
-                                        "channels (the pooled estimate is written)"))
-
-
 def estimate_all(read: CrmTables, seed=0) -> dict:
     """Every estimate the tables identify, and the names of what they do not."""
+    from sim.calibrate.stages import deal_stages, qualification_by_channel  # stages builds on this module
+
     rng = np.random.default_rng(seed)
     deals = read.tables["deals"]
     cutoff = read.cutoff
     first = deals["created_date"].min()
-    window = _window(first, cutoff)
+    window = window_text(first, cutoff)
     found: dict = {"estimates": [], "not_identified": [], "warnings": list(read.warnings)}
     leads = read.tables.get("leads")
     if leads is not None and len(leads):
@@ -571,7 +364,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         found["warnings"] += _extrapolation_warnings(vols)
         found["estimates"] += vols
         found["start"], found["months"] = start, months
-        q = None if read.leads_from_deals else qualification(leads, cutoff, _window(leads["created_date"].min(),
+        q = None if read.leads_from_deals else qualification(leads, cutoff, window_text(leads["created_date"].min(),
                                                                                       cutoff), rng)
         found["decay"] = None if read.leads_from_deals else response_decay(leads)
         if read.leads_from_deals:
@@ -589,7 +382,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         start = first.to_period("M").to_timestamp()
         found["start"] = start
         found["months"] = max(int((cutoff.year - start.year) * 12 + cutoff.month - start.month) + 1, 1)
-    stages = _deal_stages(read, deals, cutoff, window, rng, found)
+    stages = deal_stages(read, deals, cutoff, window, rng, found)
     found["stages"] = stages
     for stage in stages:
         found["estimates"] += [stage["advance"], stage["duration"]]
@@ -599,7 +392,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
             found["estimates"] += list(test["channels"].values())
     found["duration"] = {k: stages[0][k] for k in ("cv", "kind", "aic")}
     if leads is not None and len(leads) and not read.leads_from_deals:
-        _qualification_by_channel(leads, cutoff, _window(leads["created_date"].min(), cutoff), rng, found)
+        qualification_by_channel(leads, cutoff, window_text(leads["created_date"].min(), cutoff), rng, found)
     value, vcv = deal_value(deals, window, rng)
     if value is not None:
         found["estimates"].append(value)
@@ -631,7 +424,7 @@ def _spend(read: CrmTables, cutoff) -> dict:
         first, last = rows["month_start"].min(), rows["month_start"].max()
         months = (last.year - first.year) * 12 + last.month - first.month + 1
         out[str(channel)] = (float(rows["spend"].sum()) / months, months,
-                             _window(first, last + pd.DateOffset(months=1)))
+                             window_text(first, last + pd.DateOffset(months=1)))
     return out
 
 

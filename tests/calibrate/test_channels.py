@@ -13,17 +13,16 @@ from paths import ROOT
 from scipy import stats
 
 import sim
-from sim.calibrate.estimate import (
-    LEVEL,
+from sim.calibrate.estimate import LEVEL, estimate_all
+from sim.calibrate.mapping import load_mapping
+from sim.calibrate.stages import (
     TEST_LEVEL,
-    _qualification_by_channel,
     channel_test,
     deal_channels,
-    estimate_all,
+    qualification_by_channel,
     stage_events,
     stage_order,
 )
-from sim.calibrate.mapping import load_mapping
 from sim.calibrate.tables import CrmTables, read_tables
 from sim.calibrate.writer import scenario_text, validate
 
@@ -70,7 +69,7 @@ def _tests(differ: bool):
         part = _subset(read, set(ids[group == g]))
         leads, deals, history = (part.tables[k] for k in ("leads", "deals", "stage_history"))
         found = {"estimates": [], "not_identified": []}
-        _qualification_by_channel(leads, part.cutoff, "w", rng, found)
+        qualification_by_channel(leads, part.cutoff, "w", rng, found)
         order, _ = stage_order(history, deals)
         days, event, deal_ids = stage_events(history, deals, order, part.cutoff)[order[0]]
         channel = deal_channels(deals, leads)[deal_ids].to_numpy()

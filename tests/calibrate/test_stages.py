@@ -15,15 +15,9 @@ from paths import ROOT
 from scipy import stats
 
 import sim
-from sim.calibrate.estimate import (
-    LEVEL,
-    _eventual_share,
-    estimate_all,
-    stage_estimates,
-    stage_events,
-    stage_order,
-)
+from sim.calibrate.estimate import LEVEL, estimate_all, eventual_share
 from sim.calibrate.mapping import load_mapping
+from sim.calibrate.stages import stage_estimates, stage_events, stage_order
 from sim.calibrate.tables import CrmTables, read_tables
 from sim.calibrate.writer import scenario_text, validate
 
@@ -73,7 +67,7 @@ def floor(n):
 def test_each_stage_advance_is_covered_at_the_stated_rate(groups, i):
     name, truth = STAGES[i]["name"], STAGES[i]["advance"]
     rng = np.random.default_rng(0)
-    found = [_eventual_share(*g[name], "advance", "w", rng, "AJ") for g in groups]
+    found = [eventual_share(*g[name], "advance", "w", rng, "AJ") for g in groups]
     inside = sum(e.low <= truth <= e.high for e in found)
     assert inside >= floor(GROUPS), (name, inside, [(round(e.low, 3), round(e.high, 3)) for e in found])
     assert sum((g[name][1] == 0).sum() for g in groups) > 20  # deals still in the stage: the censoring is tested
