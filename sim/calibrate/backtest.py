@@ -212,9 +212,10 @@ def actual_from_tables(tables, export_date=None) -> Actual:
 
     Returns:
         The deals (a ``lead_id`` column of empty values if the data links no leads), the leads
-        (``None`` without a leads table; ``channel`` ``"all"`` without a channel column, as
-        calibrate names it), the headcount table if any, and the rows the reader left out
-        (``unusable_rows``, ``notes``).
+        (without a leads table, each deal its own lead, as the reader makes them:
+        ``leads_from_deals``; ``channel`` ``"all"`` without a channel column, as calibrate names
+        it), the headcount table if any, and the rows the reader left out (``unusable_rows``,
+        ``notes``).
     """
     deals = tables.tables["deals"].copy()
     if "lead_id" not in deals:
