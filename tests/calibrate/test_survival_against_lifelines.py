@@ -1,4 +1,5 @@
-"""The Aalen-Johansen interval at the last time is lifelines' own, computed at that time alone (a second method)."""
+"""Survival pieces checked against lifelines itself (a second method): the Aalen-Johansen interval at the last
+time, the tie-breaking that keeps the global random state alone, and the duration fits from their starting points."""
 
 import warnings
 
@@ -53,3 +54,19 @@ def test_untied_times_are_distinct_and_keep_their_order():
     out = untied(days, event)
     assert len(set(out)) == len(out) and (np.abs(out - days) < 3 * TIE_STEP_DAYS).all()
     assert (np.argsort(out, kind="stable")[[0, 1]] == [5, 1]).all()  # at day 1: the censored one first
+
+
+def test_the_duration_fits_started_near_the_answer_reach_lifelines_own_maximum():
+    from lifelines import LogLogisticFitter, LogNormalFitter, WeibullFitter
+
+    from sim.calibrate.estimate import duration_fit
+
+    rng = np.random.default_rng(4)
+    t, c = rng.lognormal(3, 0.8, 400), rng.uniform(0, 80, 400)
+    days, observed = np.minimum(t, c), t <= c
+    _, _, _, aic, _ = duration_fit(days, observed, "d", "w", np.random.default_rng(0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, cls in (("weibull", WeibullFitter), ("lognormal", LogNormalFitter),
+                          ("loglogistic", LogLogisticFitter)):
+            assert aic[name] == pytest.approx(cls().fit(days, observed).AIC_, rel=1e-6), name
