@@ -6,11 +6,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sim.calibrate.errors import CalibrateError
-from sim.calibrate.estimate import DRAWS, LEVEL, Estimate, estimate_all
+from sim.calibrate.estimate import LEVEL, estimate_all
 from sim.calibrate.mapping import Mapping, load_mapping
 from sim.calibrate.tables import read_tables
 from sim.calibrate.writer import scenario_text, validate
@@ -91,8 +90,6 @@ def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
                                                   "open): the win chance and the time to close cannot be estimated; "
                                                   "expected closed deals (check the mapping's won and lost stages)")
     found = estimate_all(read)
-    if read.no_lost_deals:
-        _win_chance_not_identified(found, deals)
     text = scenario_text(found, f"calibrated_{mapping.name}")
     scenario = validate(text)
     frame = pd.DataFrame([{"path": e.path, "estimate": e.estimate, "low": e.low, "high": e.high, "n": e.n,
@@ -105,29 +102,3 @@ def calibrate(tables_or_paths, mapping, train_until=None) -> Calibration:
               "diagnostics": {**found.get("diagnostics", {}), **_diagnostics(found)}}
     return Calibration(text, scenario, report, frame)
 
-
-WIN_CHANCE = "opportunities.stages.0.advance"
-
-
-def _win_chance_not_identified(found: dict, deals: pd.DataFrame) -> None:
-    """No deal lost: the win chance is not identified; the scenario gets a flat prior's draws, labelled so.
-
-    Without lost deals a deal not won looks the same as one still open, so the cumulative
-    incidence of won would only say how many of the deals exported were won (all of them, in
-    a leads-and-won-deals export). The report lists the win chance as not identified (not
-    among the estimates); the scenario, which needs a number, gets uniform draws over 0 to 1.
-    """
-    rng = np.random.default_rng(1)
-    old = next(e for e in found["estimates"] if e.path == WIN_CHANCE)
-    a = (1 - LEVEL) / 2
-    why = (f"no deal is lost ({int(deals['won'].sum())} won, {int((~deals['won']).sum())} open): a deal not won "
-           "cannot be told from one still open (an export of leads and won deals only?)")
-    flat = Estimate(WIN_CHANCE, 0.5, a, 1 - a, 0, old.window,
-                    f"NOT IDENTIFIED, {why}; uniform draws over 0 to 1 (a flat prior, not an estimate)",
-                    rng.uniform(0, 1, DRAWS))
-    found["estimates"][found["estimates"].index(old)] = flat
-    for stage in found.get("stages", ()):  # what the writer writes the stages from
-        if stage["advance"].path == WIN_CHANCE:
-            stage["advance"] = flat
-    found["not_identified"].insert(0, (WIN_CHANCE, why + "; a flat prior's draws are written"))
-    found["placeholders"] = (WIN_CHANCE,)

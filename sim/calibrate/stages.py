@@ -17,7 +17,9 @@ import pandas as pd
 from scipy import stats
 
 from sim.calibrate.estimate import (
+    DRAWS,
     LEVEL,
+    Estimate,
     _durations,
     duration_fit,
     eventual_share,
@@ -222,6 +224,8 @@ def deal_stages(read: CrmTables, deals, cutoff, window, rng, found) -> list[dict
         test = stage.get("by_channel")
         if test and not test["differ"] and "method" in test:
             stage["advance"].method += f"; written for every channel: {test['method']}"
+    if read.no_lost_deals:
+        _win_chance_not_identified(stages, found, deals)
     return stages
 
 
@@ -243,3 +247,27 @@ def qualification_by_channel(leads, cutoff, window, rng, found) -> None:
                                         "channels (the pooled estimate is written)"))
 
 
+WIN_CHANCE = "opportunities.stages.0.advance"
+
+
+def _win_chance_not_identified(stages: list[dict], found: dict, deals: pd.DataFrame) -> None:
+    """No deal lost: the win chance is not identified; the scenario gets a flat prior's draws, labelled so.
+
+    Without lost deals a deal not won looks the same as one still open, so the cumulative
+    incidence of won would only say how many of the deals exported were won (all of them, in
+    a leads-and-won-deals export). The report lists the win chance as not identified (not
+    among the estimates); the scenario, which needs a number, gets uniform draws over 0 to 1.
+    """
+    rng = np.random.default_rng(1)
+    old = next(st["advance"] for st in stages if st["advance"].path == WIN_CHANCE)
+    a = (1 - LEVEL) / 2
+    why = (f"no deal is lost ({int(deals['won'].sum())} won, {int((~deals['won']).sum())} open): a deal not won "
+           "cannot be told from one still open (an export of leads and won deals only?)")
+    flat = Estimate(WIN_CHANCE, 0.5, a, 1 - a, 0, old.window,
+                    f"NOT IDENTIFIED, {why}; uniform draws over 0 to 1 (a flat prior, not an estimate)",
+                    rng.uniform(0, 1, DRAWS))
+    for stage in stages:
+        if stage["advance"] is old:
+            stage["advance"] = flat
+    found["not_identified"].insert(0, (WIN_CHANCE, why + "; a flat prior's draws are written"))
+    found["placeholders"] = (WIN_CHANCE,)

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from sim.scenario.units import DAYS_PER_MONTH
+
 __all__ = ["MIN_MONTHS", "SEASON_MONTHS", "TEST_LEVEL", "CountFit", "Schedule", "deals_per_rep", "fit_counts",
            "forecast", "month_exposure", "team_by_month"]
 
@@ -39,7 +41,6 @@ MIN_MONTHS = 12  # fewer whole months: the constant rate, no trend tested (less 
 # from a season or from a CRM still being adopted: the public opportunity data ramps up +59% a month over its
 # first 8 months, which extrapolated a year is a hundredfold)
 SEASON_MONTHS = 24  # month-of-year effects are tested only with at least two of each month
-DAYS_PER_MONTH = 365.25 / 12  # the model's month (sim.scenario.units)
 
 
 def month_exposure(first: pd.Timestamp, months: int) -> np.ndarray:
