@@ -247,27 +247,32 @@ def qualification_by_channel(leads, cutoff, window, rng, found) -> None:
                                         "channels (the pooled estimate is written)"))
 
 
-WIN_CHANCE = "opportunities.stages.0.advance"
-
-
 def _win_chance_not_identified(stages: list[dict], found: dict, deals: pd.DataFrame) -> None:
     """No deal lost: the win chance is not identified; the scenario gets a flat prior's draws, labelled so.
 
     Without lost deals a deal not won looks the same as one still open, so the cumulative
     incidence of won would only say how many of the deals exported were won (all of them, in
-    a leads-and-won-deals export). The report lists the win chance as not identified (not
-    among the estimates); the scenario, which needs a number, gets uniform draws over 0 to 1.
+    a leads-and-won-deals export), and with a stage history each stage's chance to advance
+    would be 1 (nothing competes with advancing). The report lists every stage's advance as
+    not identified (not among the estimates); the scenario, which needs numbers, gets a flat
+    prior on the win chance: uniform draws ``u`` over 0 to 1, each of the ``n`` stages
+    advancing with ``u ** (1/n)``, row by row, so that their product, the win chance, is the
+    uniform draw (a flat prior on each stage would put the win chance's mean at ``2 ** -n``).
     """
     rng = np.random.default_rng(1)
-    old = next(st["advance"] for st in stages if st["advance"].path == WIN_CHANCE)
     a = (1 - LEVEL) / 2
     why = (f"no deal is lost ({int(deals['won'].sum())} won, {int((~deals['won']).sum())} open): a deal not won "
            "cannot be told from one still open (an export of leads and won deals only?)")
-    flat = Estimate(WIN_CHANCE, 0.5, a, 1 - a, 0, old.window,
-                    f"NOT IDENTIFIED, {why}; uniform draws over 0 to 1 (a flat prior, not an estimate)",
-                    rng.uniform(0, 1, DRAWS))
-    for stage in stages:
-        if stage["advance"] is old:
-            stage["advance"] = flat
-    found["not_identified"].insert(0, (WIN_CHANCE, why + "; a flat prior's draws are written"))
-    found["placeholders"] = (WIN_CHANCE,)
+    u = rng.uniform(0, 1, DRAWS)
+    n = len(stages)
+    root = 1.0 / n
+    share = "" if n == 1 else (f"; each of the {n} stages advances with the draw ** (1/{n}), so the win chance is "
+                               "the draw")
+    for i, stage in enumerate(stages):
+        old = stage["advance"]
+        stage["advance"] = Estimate(old.path, 0.5 ** root, a ** root, (1 - a) ** root, 0, old.window,
+                                    f"NOT IDENTIFIED, {why}; uniform draws of the win chance over 0 to 1 (a flat "
+                                    f"prior, not an estimate){share}", u ** root)
+        stage.pop("by_channel", None)  # each channel's advance is no better identified
+        found["not_identified"].insert(i, (old.path, why + "; a flat prior's draws are written"))
+    found["placeholders"] = tuple(stage["advance"].path for stage in stages)

@@ -139,3 +139,25 @@ def test_stages_that_cannot_be_ordered_are_pooled_and_say_why(read):
     again = pd.concat([history, history[history["stage"] == "demo"].iloc[:3]])
     stages, why, _ = stage_estimates(again, deals, read.cutoff, np.random.default_rng(0))
     assert stages is None and "more than once" in why
+
+
+def test_without_lost_deals_every_stage_is_not_identified_and_the_win_chance_prior_is_flat():
+    """Leads and won deals with their stage history: no stage's advance is identified (nothing competes)."""
+    tables = sim.crm_export(known(), seed=3).tables()
+    kept = tables["deals"][tables["deals"]["stage"] != "lost"]
+    tables["deals"] = kept
+    tables["stage_history"] = tables["stage_history"][tables["stage_history"]["deal_id"].isin(kept["deal_id"])]
+    read = read_tables(tables, MAPPING)
+    assert read.no_lost_deals
+    found = estimate_all(read, seed=0)
+    paths = [f"opportunities.stages.{i}.advance" for i in range(2)]
+    assert [p for p, _ in found["not_identified"][:2]] == paths
+    assert found["placeholders"] == tuple(paths)
+    scenario = validate(scenario_text(found, "two_stages"))
+    assert [s.name for s in scenario.opportunities.stages] == ["demo", "close"]
+    advance = [st["advance"] for st in found["stages"]]
+    assert all(e.method.startswith("NOT IDENTIFIED, no deal is lost") for e in advance)
+    # Row by row, the stages' product is the flat draw of the win chance: uniform, by a KS test at 0.1%.
+    product = advance[0].draws * advance[1].draws
+    assert stats.kstest(product, "uniform").pvalue > 1e-3
+    assert np.allclose(advance[0].draws, advance[1].draws)  # the same root of the same draw, for both stages
