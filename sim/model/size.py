@@ -142,7 +142,7 @@ def estimate_size(scenario) -> Size:
         if role is None or role_name not in plan.roles:
             continue
         team = plan.roles[role_name]
-        n = float(team.fte + sum(fte for _, fte in team.hires))
+        n = float(team.planned_fte)
         seats[f"roles.{role_name}.fte"] = n
         per_seat = 1.0
         if role.backfill and role.attrition_year > 0:
