@@ -168,3 +168,10 @@ def test_replace_keeps_fte_and_the_schedule_together():
     assert again.plan.roles["ae"].fte_by_month == (1, 2, 3, 3, 3, 3)
     back = scenario.replace({"roles.ae.fte_by_month": None})
     assert back.plan.roles["ae"].fte_by_month is None and back.roles.ae.fte == 1
+
+
+def test_a_shorter_horizon_cuts_the_schedule():
+    from sim.decide.horizon import at_horizon
+
+    shorter = at_horizon(_with_schedule("ae", [1, 2, 3, 4, 5, 6]), 3)
+    assert shorter.roles.ae.fte_by_month == [1, 2, 3] and shorter.horizon_months == 3
