@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -79,8 +80,10 @@ class Size:
             over the horizon (the response curve's cap plus the baseline, or the peak of
             the given leads, with the month noise's likely peak).
         leads: expected leads (the DES's Poisson mean, every source).
-        seats: reps' positions over the horizon (FTE at the start plus hires), every role.
-        tenures: expected reps employed in turn in those seats (leavers backfilled).
+        seats: reps' positions over the horizon (FTE at the start plus hires, or a given headcount's largest
+            month), every role.
+        tenures: expected reps employed in turn in those seats (leavers backfilled; a given headcount's
+            openings, exactly).
         ae_slots: deals the AEs can carry at once, summed over their expected tenures.
         customers: customers at the start.
         memory_bytes: rough peak resident memory of a process running one replication.
@@ -149,6 +152,9 @@ def estimate_size(scenario) -> Size:
             # Each turn of a seat lasts a tenure then the hiring lead time.
             cycle_days = DAYS_PER_YEAR / role.attrition_year + role.hiring_lead_days
             per_seat += horizon_days / cycle_days
+        if team.fte_by_month is not None and n > 0:  # a given headcount: a rep per opening, exactly
+            steps = team.fte_by_month
+            per_seat = (steps[0] + sum(max(b - a, 0) for a, b in pairwise(steps))) / n
         driver = "attrition_year" if per_seat > 2 else "fte"
         tenures[f"roles.{role_name}.{driver}"] = n * per_seat
         if role_name == "ae":

@@ -175,3 +175,13 @@ def test_a_shorter_horizon_cuts_the_schedule():
 
     shorter = at_horizon(_with_schedule("ae", [1, 2, 3, 4, 5, 6]), 3)
     assert shorter.roles.ae.fte_by_month == [1, 2, 3] and shorter.horizon_months == 3
+
+
+def test_the_size_estimate_counts_a_given_headcounts_seats_and_reps():
+    from sim.model.size import estimate_size
+
+    scenario = _with_schedule("ae", [2, 0, 3, 1, 4])  # 2 + 3 + 3 reps join: 8 tenures in 4 seats
+    size = estimate_size(scenario)
+    base = estimate_size(_with_schedule("ae", [0]))
+    assert size.seats - base.seats == 4
+    assert size.tenures - base.tenures == 8 == sum(len(s.tenures) for s in _seats(scenario, "ae"))
