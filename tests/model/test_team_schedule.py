@@ -185,3 +185,5 @@ def test_the_size_estimate_counts_a_given_headcounts_seats_and_reps():
     base = estimate_size(_with_schedule("ae", [0]))
     assert size.seats - base.seats == 4
     assert size.tenures - base.tenures == 8 == sum(len(s.tenures) for s in _seats(scenario, "ae"))
+    assert size.drivers["seats"] in ("roles.ae.fte_by_month", "roles.sdr.fte")  # the field that sets the seats
+    assert size.seconds > base.seconds
