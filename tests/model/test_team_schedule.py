@@ -187,3 +187,11 @@ def test_the_size_estimate_counts_a_given_headcounts_seats_and_reps():
     assert size.tenures - base.tenures == 8 == sum(len(s.tenures) for s in _seats(scenario, "ae"))
     assert size.drivers["seats"] in ("roles.ae.fte_by_month", "roles.sdr.fte")  # the field that sets the seats
     assert size.seconds > base.seconds
+
+
+def test_sdr_capacity_follows_the_schedule():
+    scenario = _with_schedule("sdr", [2, 0, 0, 2])  # BASE's AEs do not qualify: with an SDR role, SDRs do
+    for seed in (0, 1):
+        sqls = sim.simulate(scenario, seed=seed, lead_records=False).monthly["sqls"].to_numpy()
+        # A leaving SDR finishes the MQL in hand (half an hour), so month 1 has at most one SQL per SDR of month 0.
+        assert sqls[1] <= 2 and sqls[2] == 0 and sqls[0] > 0 and sqls[3] > sqls[0]  # then the backlog is worked
