@@ -139,7 +139,7 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     return "".join(lines)
 
 
-def _fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[int], str, list[str]]:
+def _fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[int], str, list[str], list[str]]:
     """A role's ``fte_by_month`` from its headcount by month: the training months from the table.
 
     Month k of the scenario (from ``found["start"]``) takes the table's FTE of that calendar month,
@@ -149,8 +149,8 @@ def _fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[in
     months repeat it.
 
     Returns:
-        The schedule, the calendar window it covers (``2025-01 to 2025-10``), and the months
-        rounded as ``2025-04 (2.75 -> 3)``.
+        The schedule, the calendar window it covers (``2025-01 to 2025-10``), the months
+        rounded as ``2025-04 (2.75 -> 3)``, and the months the table lacks.
     """
     start = found["start"].to_period("M")
     by_month = dict(series)
@@ -158,25 +158,30 @@ def _fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[in
     labels = [str(start + k) for k in range(training)]
     known = [k for k, label in enumerate(labels) if label in by_month]
     if not known:
-        return [], "", []
+        return [], "", [], []
     schedule, rounded, value = [], [], by_month[labels[known[0]]]
+    lacking = [label for label in labels[:known[-1] + 1] if label not in by_month]
     for label in labels[:known[-1] + 1]:
         value = by_month.get(label, value)
         whole = int(math.floor(value + 0.5))
         if abs(value - whole) > 1e-9 and label in by_month:
             rounded.append(f"{label} ({value:.4g} -> {whole})")
         schedule.append(whole)
-    return schedule, f"{labels[0]} to {labels[known[-1]]}", rounded
+    return schedule, f"{labels[0]} to {labels[known[-1]]}", rounded, lacking
 
 
 def _role_lines(found: dict, role: str, default_fte: int) -> list[str]:
     """One role's ``fte`` (and ``fte_by_month`` from the headcount table), with its provenance."""
     series = found.get("team", {}).get(role)
-    schedule, window, rounded = _fte_schedule(found, series) if series else ([], "", [])
+    schedule, window, rounded, lacking = _fte_schedule(found, series) if series else ([], "", [], [])
     if not schedule:
         return [f"    fte: {default_fte}\n"]
     lines = [f"    # fte_by_month: the headcount table's FTE by month, {window} (the training months; the forecast "
              f"months repeat the last, {schedule[-1]})\n"]
+    if lacking:
+        more = " and more" if len(lacking) > 6 else ""
+        lines.append(f"    # the table has no {role} rows for {', '.join(lacking[:6])}{more}: each takes the month "
+                     "before it (the table's first month, before it starts)\n")
     if rounded:
         lines.append(f"    # the table's FTE-months are fractional (a rep joined or left mid-month): rounded to whole "
                      f"FTE in {', '.join(rounded[:6])}{' and more' if len(rounded) > 6 else ''}\n")

@@ -51,6 +51,18 @@ def test_calibrating_an_export_with_hires_writes_the_true_headcount_by_month():
     assert len(found.scenario.plan.roles["ae"].fte_by_month) == found.scenario.horizon_months
 
 
+def test_months_the_table_lacks_take_the_month_before_and_the_comment_says_so():
+    from sim.calibrate.writer import _roles_lines
+
+    # The table starts in March and skips May; the training months are January to June.
+    team = {"ae": [("2025-03", 2.0), ("2025-04", 3.0), ("2025-06", 1.0)]}
+    found = {"start": pd.Timestamp("2025-01-01"), "months": 6, "team": team, "reps": {"ae": 1.0}}
+    text = "".join(_roles_lines(found))
+    assert "fte_by_month: [2, 2, 2, 3, 3, 1]" in text and "fte: 2" in text
+    assert "no ae rows for 2025-01, 2025-02, 2025-05: each takes the month before it" in text
+    assert "fractional" not in text
+
+
 # -- the back-test ---------------------------------------------------------------------------------
 
 
