@@ -9,6 +9,8 @@ and each replication runs one row of them.
 
 from __future__ import annotations
 
+import math
+
 import yaml
 
 from sim.calibrate.estimate import LEVEL
@@ -133,20 +135,78 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
         lines += ["  deal:\n", _note(e, 4), f"    value: {value}\n"]
     else:
         lines.append("  deal: {value: 0.0}  # not identified: no won deal values\n")
+    lines += _roles_lines(found)
+    return "".join(lines)
+
+
+def _fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[int], str, list[str], list[str]]:
+    """A role's ``fte_by_month`` from its headcount by month: the training months from the table.
+
+    Month k of the scenario (from ``found["start"]``) takes the table's FTE of that calendar month,
+    rounded to whole FTE (half up; the table holds FTE-months, fractional where a rep joined or
+    left mid-month); a month the table lacks takes the month before it (the table's first month,
+    before it starts). The schedule ends with the table's last training month; the forecast
+    months repeat it.
+
+    Returns:
+        The schedule, the calendar window it covers (``2025-01 to 2025-10``), the months
+        rounded as ``2025-04 (2.75 -> 3)``, and the months the table lacks.
+    """
+    start = found["start"].to_period("M")
+    by_month = dict(series)
+    training = min(max(found["months"], 1), 240 - FORECAST_MONTHS)
+    labels = [str(start + k) for k in range(training)]
+    known = [k for k, label in enumerate(labels) if label in by_month]
+    if not known:
+        return [], "", [], []
+    schedule, rounded, value = [], [], by_month[labels[known[0]]]
+    lacking = [label for label in labels[:known[-1] + 1] if label not in by_month]
+    for label in labels[:known[-1] + 1]:
+        value = by_month.get(label, value)
+        whole = int(math.floor(value + 0.5))
+        if abs(value - whole) > 1e-9 and label in by_month:
+            rounded.append(f"{label} ({value:.4g} -> {whole})")
+        schedule.append(whole)
+    return schedule, f"{labels[0]} to {labels[known[-1]]}", rounded, lacking
+
+
+def _role_lines(found: dict, role: str, default_fte: int) -> list[str]:
+    """One role's ``fte`` (and ``fte_by_month`` from the headcount table), with its provenance."""
+    series = found.get("team", {}).get(role)
+    schedule, window, rounded, lacking = _fte_schedule(found, series) if series else ([], "", [], [])
+    if not schedule:
+        return [f"    fte: {default_fte}\n"]
+    lines = [f"    # fte_by_month: the headcount table's FTE by month, {window} (the training months; the forecast "
+             f"months repeat the last, {schedule[-1]})\n"]
+    if lacking:
+        more = " and more" if len(lacking) > 6 else ""
+        lines.append(f"    # the table has no {role} rows for {', '.join(lacking[:6])}{more}: each takes the month "
+                     "before it (the table's first month, before it starts)\n")
+    if rounded:
+        lines.append(f"    # the table's FTE-months are fractional (a rep joined or left mid-month): rounded to whole "
+                     f"FTE in {', '.join(rounded[:6])}{' and more' if len(rounded) > 6 else ''}\n")
+    lines += [f"    fte: {schedule[0]}  # the first month of fte_by_month\n",
+              f"    fte_by_month: [{', '.join(str(n) for n in schedule)}]\n"]
+    return lines
+
+
+def _roles_lines(found: dict) -> list[str]:
+    """The ``roles:`` block: each role's headcount, a schedule a month where the headcount table has the role."""
     reps = found["reps"]
     team = found.get("team", {})
     ae = max(int(round(reps.get("ae", 1))), 1)
-    lines += ["roles:\n", f"  ae:  # from {found.get('reps_source', 'headcount') if 'ae' in reps else 'default'}: "
-                            f"{reps.get('ae', 'not identified')}{_last(team.get('ae'))}\n"]
+    lines = ["roles:\n", f"  ae:  # from {found.get('reps_source', 'headcount') if 'ae' in reps else 'default'}: "
+                         f"{reps.get('ae', 'not identified')}{_last(team.get('ae'))}\n"]
     if team.get("ae"):
         lines.append(f"    # headcount by month: {runs(team['ae'])}\n")
-    lines += [f"    fte: {ae}\n", "    max_open_opportunities: 1000  # not identified: capacity left unbinding\n"]
+    lines += _role_lines(found, "ae", ae)
+    lines.append("    max_open_opportunities: 1000  # not identified: capacity left unbinding\n")
     if reps.get("sdr"):
         lines += [f"  sdr:  # from headcount: {reps['sdr']}{_last(team.get('sdr'))}\n"]
         if team.get("sdr"):
             lines.append(f"    # headcount by month: {runs(team['sdr'])}\n")
-        lines.append(f"    fte: {max(int(round(reps['sdr'])), 1)}\n")
-    return "".join(lines)
+        lines += _role_lines(found, "sdr", max(int(round(reps["sdr"])), 1))
+    return lines
 
 
 def validate(text: str, source: str = "<calibrated>"):
