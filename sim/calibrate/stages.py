@@ -158,13 +158,16 @@ def channel_test(days, event, channel, path_of, window, rng, what, groups="chann
     return out
 
 
-def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
+def duration_test(days, observed, channel, path_of, window, rng, what, family=None) -> dict:
     """A log-rank test that the days are alike across channels, and each channel's duration fit where they differ.
 
     lifelines' ``multivariate_logrank_test`` over the channels with at least MIN_PER_CHANNEL
     observed durations (``observed`` False where censored), chi-square with (channels - 1)
     degrees of freedom, at TEST_LEVEL; channels with fewer are left out (pooled). Where it
-    rejects, each tested channel's days get :func:`duration_fit` of their own.
+    rejects, each tested channel's days get :func:`duration_fit` of their own, of the
+    ``family`` the stage's pooled days chose (all of them if None): a channel's sample is
+    smaller than the stage's, so its AIC choice would be noisier, and one family keeps
+    the channels' fits alike.
 
     Args:
         days: the durations (days).
@@ -174,6 +177,7 @@ def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
         window: the window text of the estimates.
         rng: the numpy Generator of the draws.
         what: what is tested, for the method text.
+        family: the lifelines family to fit (``lognormal``, ``weibull``, ...), or None for the lowest AIC.
 
     Returns:
         {"channels": {c: {"duration", "cv", "kind", "aic"}} (filled only where they differ),
@@ -197,10 +201,16 @@ def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
     if out["differ"]:
         for c in known:
             mine = channel == c
-            dur, cv, kind, aic, _ = duration_fit(days[mine], observed[mine], path_of(c), window, rng)
+            dur, cv, kind, aic, _ = duration_fit(days[mine], observed[mine], path_of(c), window, rng,
+                                                 None if family is None else (family,))
             dur.method = f"{what}, channel {c} alone; {dur.method}; {out['method']}"
             out["channels"][c] = {"duration": dur, "cv": cv, "kind": kind, "aic": aic}
     return out
+
+
+def _family(aic: dict) -> str | None:
+    """The family of the lowest AIC (the one the pooled fit chose), or None where none was fitted."""
+    return min(aic, key=aic.get) if aic else None
 
 
 def stage_estimates(history, deals, cutoff, rng, channel=None) -> tuple[list[dict] | None, str, list[str]]:
@@ -244,7 +254,7 @@ def stage_estimates(history, deals, cutoff, rng, channel=None) -> tuple[list[dic
                                                f"by_channel.{c}.advance", window, rng, f"stage {name} advance")
             stage["days_by_channel"] = duration_test(
                 days, observed, ch, lambda c, i=i: f"opportunities.stages.{i}.by_channel.{c}.duration_days", window,
-                rng, f"days in stage {name}")
+                rng, f"days in stage {name}", _family(aic))
         stages.append(stage)
         skipped = int(((event == 1) & ~np.isin(ids, events[order[i + 1]][2])).sum()) if i + 1 < len(order) else 0
         if skipped:
@@ -274,7 +284,8 @@ def deal_stages(read: CrmTables, deals, cutoff, window, rng, found) -> list[dict
             stage["by_channel"] = channel_test(days, event, ch, lambda c: f"opportunities.stages.0.by_channel.{c}."
                                                "advance", window, rng, "win chance")
             stage["days_by_channel"] = duration_test(days, event > 0, ch, lambda c: "opportunities.stages.0."
-                                                     f"by_channel.{c}.duration_days", window, rng, "days to close")
+                                                     f"by_channel.{c}.duration_days", window, rng, "days to close",
+                                                     _family(aic))
         stages = [stage]
     for stage in stages:
         test = stage.get("by_channel")
