@@ -44,7 +44,8 @@ def known(differ: bool):
     stage = {"name": "close", "advance": 0.2 if differ else 0.35,
              "duration_days": {"dist": "lognormal", "mean": 15, "cv": 0.5}}
     if differ:
-        stage["by_channel"] = {"events": {"advance": 0.6, "duration_days": {"dist": "lognormal", "mean": 30, "cv": 0.5}}}
+        stage["by_channel"] = {"events": {"advance": 0.6,
+                                          "duration_days": {"dist": "lognormal", "mean": 30, "cv": 0.5}}}
     return sim.parse_scenario({
         "name": "channels", "horizon_months": 4, "start_date": "2025-01-01",
         # the test's power needs many deals where they differ; its level does not, where they are the same
