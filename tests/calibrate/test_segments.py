@@ -10,6 +10,7 @@ Wald test, the intent priors written from them).
 import numpy as np
 import pytest
 import yaml
+from cli_run import in_process, strict_json
 from paths import ROOT
 from scipy import stats
 
@@ -189,3 +190,17 @@ def test_leads_without_a_segment_are_left_out_with_a_warning(differ):
     assert found["warnings"] == ["leads: 5 leads have no segment and are left out of the segment estimates"]
     n = (leads["channel"] == "ads").sum() - (leads.loc[leads.index[:5], "channel"] == "ads").sum()
     assert all(e.n == n for e in found["segments"]["ads"]["shares"].values())
+
+
+def test_funnel_calibrate_json_lists_the_segment_rows_and_its_scenario_loads_and_runs(tmp_path):
+    scenario = known(True).replace({"horizon_months": 2, "channels.ads.leads": 600.0, "channels.events.leads": 50.0})
+    sim.write_crm(sim.crm_export(scenario, seed=3), tmp_path / "crm")
+    (tmp_path / "m.yaml").write_text(yaml.safe_dump(_DATA), encoding="utf-8")
+    code, out, err = in_process("calibrate", "--mapping", tmp_path / "m.yaml", "--data", tmp_path / "crm",
+                                "--out", tmp_path / "s.yaml", "--json")
+    assert code == 0, err
+    rows = {r["path"] for r in strict_json(out)["estimated"]}
+    assert {f"channels.ads.segments.{s}.{k}" for s in SHARES for k in ("share", "intent", "win")} <= rows
+    calibrated = sim.load_scenario(tmp_path / "s.yaml")
+    assert set(calibrated.channels["ads"].segments) == set(SHARES)
+    assert sim.simulate(calibrated, seed=1).metrics["wins"] > 0
