@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from sim.calibrate.estimate import DRAWS, LEVEL, Estimate, qualification_events
-from sim.calibrate.stages import channel_test
+from sim.calibrate.stages import MIN_PER_CHANNEL, channel_test
 
 __all__ = ["INTENT_CONCENTRATION", "intent_estimates", "intent_prior", "segment_estimates"]
 
@@ -151,12 +151,17 @@ def intent_estimates(found: dict) -> None:
               f"{INTENT_CONCENTRATION:g} (the prior's concentration: not identified, and no conversion depends on it)")
     out = {}
     channels = [e.path.split(".")[1] for e in found["estimates"] if e.path.startswith("channels.")
-                and e.path.endswith(".leads")]
+                and e.path.endswith(".leads") and e.path.count(".") == 2]
+    if by_channel:
+        untested = f"the channel not tested (fewer than {MIN_PER_CHANNEL} known outcomes)"
+    elif "method" in test:
+        untested = "channels not differing"
+    else:
+        untested = f"no test across channels (fewer than two with {MIN_PER_CHANNEL} known outcomes)"
     for c in channels:
         src = by_channel.get(c, pooled)
-        why = (f"the channel's p_qualify ({src.method})" if c in by_channel else
-               f"the pooled p_qualify, {'the channel not tested' if by_channel else 'channels not differing'} "
-               f"({src.method})")
+        why = f"the channel's p_qualify ({src.method})" if c in by_channel else f"the pooled p_qualify, {untested} " \
+              f"({src.method})"
         out[f"channels.{c}.intent"] = Estimate(f"channels.{c}.intent", src.estimate, src.low, src.high, src.n,
                                                src.window, f"{device}; p = {why}", src.draws)
         for s, e in by_segment.get(c, {}).items():
@@ -165,5 +170,6 @@ def intent_estimates(found: dict) -> None:
                                  f"p_qualify ({e.method})", e.draws)
     found["intent"] = out
     found["estimates"] += list(out.values())
-    pooled.method += ("; written as the channels' and segments' mean intents (p_qualify {low: 0, high: 1}), "
-                      "as they differ")
+    differ = " and ".join(what for what, yes in (("channels", by_channel), ("segments", by_segment)) if yes)
+    pooled.method += (f"; written as the channels' (and segments') mean intents, p_qualify {{low: 0, high: 1}}, as "
+                      f"{differ} differ")
