@@ -213,3 +213,14 @@ def test_deals_without_channels_are_not_tested():
     out = channel_test(np.ones(30), np.ones(30, int), np.array(["a"] * 30, dtype=object), str, "w",
                        np.random.default_rng(0), "x")
     assert not out["differ"] and not out["channels"]  # one channel: nothing to compare
+
+
+def test_without_a_stage_history_the_days_to_close_are_tested_and_written_by_channel(differ):
+    part = differ[1][2]
+    found = estimate_all(CrmTables({k: v for k, v in part.tables.items() if k != "stage_history"}, part.cutoff))
+    scenario = validate(scenario_text(found, "channels"))
+    stage = found["stages"][0]
+    assert stage["name"] == "close" and stage["days_by_channel"]["differ"]  # one pooled stage, its days tested
+    by_channel = scenario.opportunities.stages[0].by_channel
+    assert by_channel["events"].duration_days.mean > by_channel["ads"].duration_days.mean
+    assert "log-rank" in stage["days_by_channel"]["method"]
