@@ -309,11 +309,10 @@ def akaike_weights(aic: dict) -> dict:
     return {k: v / total for k, v in raw.items()}
 
 
-def duration_fit(days, observed, path, window, rng, families=None):
+def duration_fit(days, observed, path, window, rng):
     """(mean Estimate, cv, kind, AIC table, KM or None) of durations ``days``, ``observed`` False where censored.
 
-    Censoring-aware fits of Weibull, LogNormal, LogLogistic and Exponential (lifelines), or of
-    ``families`` alone (their names) where given. The
+    Censoring-aware fits of Weibull, LogNormal, LogLogistic and Exponential (lifelines). The
     lowest AIC gives the point estimate, the kind and the cv written; the mean's draws (and
     so its interval) are model-averaged: each draw's family is drawn with its Akaike weight,
     its parameters from that family's normal approximation, so that families fitting about
@@ -329,8 +328,6 @@ def duration_fit(days, observed, path, window, rng, families=None):
         warnings.simplefilter("ignore")
         for name, cls in (("weibull", WeibullFitter), ("lognormal", LogNormalFitter),
                           ("loglogistic", LogLogisticFitter), ("exponential", ExponentialFitter)):
-            if families is not None and name not in families:
-                continue
             try:
                 fits[name] = cls().fit(days, observed, initial_point=starts.get(name))
             except Exception:  # noqa: BLE001 - a family that does not converge is not chosen

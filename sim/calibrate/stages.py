@@ -158,16 +158,14 @@ def channel_test(days, event, channel, path_of, window, rng, what, groups="chann
     return out
 
 
-def duration_test(days, observed, channel, path_of, window, rng, what, family=None) -> dict:
+def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
     """A log-rank test that the days are alike across channels, and each channel's duration fit where they differ.
 
     lifelines' ``multivariate_logrank_test`` over the channels with at least MIN_PER_CHANNEL
     observed durations (``observed`` False where censored), chi-square with (channels - 1)
     degrees of freedom, at TEST_LEVEL; channels with fewer are left out (pooled). Where it
-    rejects, each tested channel's days get :func:`duration_fit` of their own, of the
-    ``family`` the stage's pooled days chose (all of them if None): a channel's sample is
-    smaller than the stage's, so its AIC choice would be noisier, and one family keeps
-    the channels' fits alike.
+    rejects, each tested channel's days get :func:`duration_fit` of their own (every family,
+    the interval averaged over them by Akaike weight, as the stage's).
 
     Args:
         days: the durations (days).
@@ -177,7 +175,6 @@ def duration_test(days, observed, channel, path_of, window, rng, what, family=No
         window: the window text of the estimates.
         rng: the numpy Generator of the draws.
         what: what is tested, for the method text.
-        family: the lifelines family to fit (``lognormal``, ``weibull``, ...), or None for the lowest AIC.
 
     Returns:
         {"channels": {c: {"duration", "cv", "kind", "aic"}} (filled only where they differ),
@@ -201,16 +198,10 @@ def duration_test(days, observed, channel, path_of, window, rng, what, family=No
     if out["differ"]:
         for c in known:
             mine = channel == c
-            dur, cv, kind, aic, _ = duration_fit(days[mine], observed[mine], path_of(c), window, rng,
-                                                 None if family is None else (family,))
+            dur, cv, kind, aic, _ = duration_fit(days[mine], observed[mine], path_of(c), window, rng)
             dur.method = f"{what}, channel {c} alone; {dur.method}; {out['method']}"
             out["channels"][c] = {"duration": dur, "cv": cv, "kind": kind, "aic": aic}
     return out
-
-
-def _family(aic: dict) -> str | None:
-    """The family of the lowest AIC (the one the pooled fit chose), or None where none was fitted."""
-    return min(aic, key=aic.get) if aic else None
 
 
 def stage_estimates(history, deals, cutoff, rng, channel=None) -> tuple[list[dict] | None, str, list[str]]:
@@ -254,7 +245,7 @@ def stage_estimates(history, deals, cutoff, rng, channel=None) -> tuple[list[dic
                                                f"by_channel.{c}.advance", window, rng, f"stage {name} advance")
             stage["days_by_channel"] = duration_test(
                 days, observed, ch, lambda c, i=i: f"opportunities.stages.{i}.by_channel.{c}.duration_days", window,
-                rng, f"days in stage {name}", _family(aic))
+                rng, f"days in stage {name}")
         stages.append(stage)
         skipped = int(((event == 1) & ~np.isin(ids, events[order[i + 1]][2])).sum()) if i + 1 < len(order) else 0
         if skipped:
@@ -284,8 +275,7 @@ def deal_stages(read: CrmTables, deals, cutoff, window, rng, found) -> list[dict
             stage["by_channel"] = channel_test(days, event, ch, lambda c: f"opportunities.stages.0.by_channel.{c}."
                                                "advance", window, rng, "win chance")
             stage["days_by_channel"] = duration_test(days, event > 0, ch, lambda c: "opportunities.stages.0."
-                                                     f"by_channel.{c}.duration_days", window, rng, "days to close",
-                                                     _family(aic))
+                                                     f"by_channel.{c}.duration_days", window, rng, "days to close")
         stages = [stage]
     for stage in stages:
         test = stage.get("by_channel")

@@ -61,6 +61,9 @@ def _subset(read, keep):
     leads = read.tables["leads"][read.tables["leads"]["lead_id"].isin(keep)]
     deals = read.tables["deals"][read.tables["deals"]["lead_id"].isin(keep)]
     history = read.tables["stage_history"][read.tables["stage_history"]["deal_id"].isin(deals["deal_id"])]
+    for frame in (leads, deals, history):
+        # The ids read are only for reading (a deal's lead left out); pandas deep-copies attrs at every step.
+        frame.attrs = {k: v for k, v in frame.attrs.items() if k != "ids_read"}
     return CrmTables({**read.tables, "leads": leads, "deals": deals, "stage_history": history}, read.cutoff)
 
 
@@ -81,9 +84,8 @@ def _tests(differ: bool):
         channel = deal_channels(deals, leads)[deal_ids].to_numpy()
         win = channel_test(days, event, channel, lambda c: f"opportunities.stages.0.by_channel.{c}.advance", "w",
                            rng, "win chance")
-        # the family the stage's pooled days choose (lognormal, the truth's), as stage_estimates passes it
         durations = duration_test(days, event > 0, channel, lambda c: f"opportunities.stages.0.by_channel.{c}."
-                                  "duration_days", "w", rng, "days to close", "lognormal")
+                                  "duration_days", "w", rng, "days to close")
         out.append((found["p_qualify_by_channel"], win, part, durations))
     return out
 
@@ -162,9 +164,6 @@ def test_a_channel_difference_is_written_as_by_channel_and_intents(differ):
     by_channel = scenario.opportunities.stages[0].by_channel
     assert set(by_channel) == {"ads", "events"} and by_channel["events"].advance.low > by_channel["ads"].advance.low
     assert by_channel["events"].duration_days.mean > by_channel["ads"].duration_days.mean
-    stage = found["stages"][0]
-    assert all(fit["kind"] == stage["kind"] and set(fit["aic"]) == {min(stage["aic"], key=stage["aic"].get)}
-               for fit in stage["days_by_channel"]["channels"].values())  # the stage's own family, channel by channel
     assert {"opportunities.stages.0.by_channel.ads.advance", "opportunities.stages.0.by_channel.events.advance",
             "opportunities.stages.0.by_channel.ads.duration_days.mean",
             "opportunities.stages.0.by_channel.events.duration_days.mean"} <= set(scenario.uncertain)

@@ -57,6 +57,9 @@ def _subset(read, keep):
     leads = read.tables["leads"][read.tables["leads"]["lead_id"].isin(keep)]
     deals = read.tables["deals"][read.tables["deals"]["lead_id"].isin(keep)]
     history = read.tables["stage_history"][read.tables["stage_history"]["deal_id"].isin(deals["deal_id"])]
+    for frame in (leads, deals, history):
+        # The ids read are only for reading (a deal's lead left out); pandas deep-copies attrs at every step.
+        frame.attrs = {k: v for k, v in frame.attrs.items() if k != "ids_read"}
     return CrmTables({**read.tables, "leads": leads, "deals": deals, "stage_history": history}, read.cutoff)
 
 
