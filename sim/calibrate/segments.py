@@ -125,9 +125,17 @@ def segment_estimates(read, stages: list[dict], cutoff, window: str, rng, found:
     for entry in out.values():
         for what in ("p_qualify", "win"):
             test = entry[what]
-            if test and "method" in test and not test["differ"]:
-                for e in entry["shares"].values():
-                    e.method += f"; {what}: {test['method']}, so the channel's is written for every segment"
+            if test is None:
+                continue
+            if "method" not in test:
+                note = (f"{what}: not tested by segment (fewer than two segments with {MIN_PER_CHANNEL} known "
+                        "outcomes), so the channel's is written for every segment")
+            elif not test["differ"]:
+                note = f"{what}: {test['method']}, so the channel's is written for every segment"
+            else:
+                continue
+            for e in entry["shares"].values():
+                e.method += f"; {note}"
 
 
 def intent_estimates(found: dict) -> None:

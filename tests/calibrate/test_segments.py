@@ -207,3 +207,19 @@ def test_funnel_calibrate_json_lists_the_segment_rows_and_its_scenario_loads_and
     calibrated = sim.load_scenario(tmp_path / "s.yaml")
     assert set(calibrated.channels["ads"].segments) == set(SHARES)
     assert sim.simulate(calibrated, seed=1).metrics["wins"] > 0
+
+
+def test_segments_too_small_to_test_are_said_to_be_untested(differ):
+    part = differ[2][1]
+    leads = part.tables["leads"]
+    # keep 30 ads leads of each segment: fewer than 20 known win outcomes in either
+    keep = set(leads[leads["channel"] == "ads"].groupby("segment").head(30)["lead_id"])
+    small = _subset(part, keep)
+    history, deals = small.tables["stage_history"], small.tables["deals"]
+    order, _ = stage_order(history, deals)
+    found = {"estimates": [], "warnings": []}
+    segment_estimates(small, [{"name": order[-1], "events": stage_events(history, deals, order, small.cutoff)[
+        order[-1]]}], small.cutoff, "w", np.random.default_rng(0), found)
+    entry = found["segments"]["ads"]
+    assert not entry["win"]["differ"] and "method" not in entry["win"]
+    assert all("win: not tested by segment" in e.method for e in entry["shares"].values())
