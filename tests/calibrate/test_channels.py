@@ -170,8 +170,9 @@ def test_a_channel_difference_is_written_as_by_channel_and_intents(differ):
     # p_qualify is the intent; each channel's mean intent its own chance, not reported as not identified
     assert (scenario.qualification.p_qualify.low, scenario.qualification.p_qualify.high) == (0.0, 1.0)
     assert not any("p_qualify by channel" in p for p, _ in found["not_identified"])
-    rows = {e.path for e in found["estimates"]}
-    assert {"channels.ads.intent", "channels.events.intent"} <= rows
+    rows = {e.path for e in found["estimates"]}  # the report's estimated rows
+    assert {"channels.ads.intent", "channels.events.intent", "opportunities.stages.0.by_channel.ads.duration_days",
+            "opportunities.stages.0.by_channel.events.duration_days"} <= rows
 
 
 def test_the_calibrated_scenario_reproduces_each_channels_share_qualified(differ):
