@@ -391,6 +391,7 @@ def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"
 
 def estimate_all(read: CrmTables, seed=0) -> dict:
     """Every estimate the tables identify, and the names of what they do not."""
+    from sim.calibrate.segments import intent_estimates, segment_estimates  # as stages, builds on this module
     from sim.calibrate.stages import deal_stages, qualification_by_channel  # stages builds on this module
 
     rng = np.random.default_rng(seed)
@@ -431,9 +432,15 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         test = stage.get("by_channel")
         if test and test["differ"]:
             found["estimates"] += list(test["channels"].values())
+        days_test = stage.get("days_by_channel")
+        if days_test and days_test["differ"]:
+            found["estimates"] += [fit["duration"] for fit in days_test["channels"].values()]
     found["duration"] = {k: stages[0][k] for k in ("cv", "kind", "aic")}
     if leads is not None and len(leads) and not read.leads_from_deals:
-        qualification_by_channel(leads, cutoff, window_text(leads["created_date"].min(), cutoff), rng, found)
+        leads_window = window_text(leads["created_date"].min(), cutoff)
+        qualification_by_channel(leads, cutoff, leads_window, rng, found)
+        segment_estimates(read, stages, cutoff, leads_window, rng, found)
+        intent_estimates(found)
     value, vcv = deal_value(deals, window, rng)
     if value is not None:
         found["estimates"].append(value)

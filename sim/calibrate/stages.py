@@ -6,8 +6,11 @@
   duration fit (:func:`sim.calibrate.estimate.duration_fit`). Histories that cannot be
   ordered fall back to one pooled stage, with the reason.
 - By channel: each channel's own chance (at least :data:`MIN_PER_CHANNEL` outcomes) and a
-  Wald chi-square test that they are equal at :data:`TEST_LEVEL`; the win chance is written
-  per channel where they differ, the chance to qualify only reported (the schema has one).
+  Wald chi-square test that they are equal at :data:`TEST_LEVEL`; a stage's advance is written
+  per channel where they differ, the chance to qualify as each channel's mean intent
+  (:mod:`sim.calibrate.segments`). Each stage's days by channel: a log-rank test across the
+  channels (at least :data:`MIN_PER_CHANNEL` deals that left the stage each), and where it
+  rejects at :data:`TEST_LEVEL`, a duration fit per channel.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from sim.calibrate.estimate import (
 )
 from sim.calibrate.tables import CrmTables
 
-__all__ = ["MIN_PER_CHANNEL", "TEST_LEVEL", "channel_test", "deal_channels", "deal_stages", "qualification_by_channel",
-           "stage_estimates", "stage_events", "stage_order"]
+__all__ = ["MIN_PER_CHANNEL", "TEST_LEVEL", "channel_test", "deal_channels", "deal_stages", "duration_test",
+           "qualification_by_channel", "stage_estimates", "stage_events", "stage_order"]
 
 MIN_PER_CHANNEL = 20  # outcomes known in a channel before its own chance is estimated and tested
 TEST_LEVEL = 0.05     # the level of the test that channels differ
@@ -115,12 +118,13 @@ def deal_channels(deals: pd.DataFrame, leads: pd.DataFrame | None) -> pd.Series 
     return pd.Series(channel.to_numpy(), index=deals["deal_id"].to_numpy())
 
 
-def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
+def channel_test(days, event, channel, path_of, window, rng, what, groups="channels") -> dict:
     """The eventual share of event 1 by channel (Aalen-Johansen each) and a Wald test that they are equal.
 
     The test: X^2 = sum over channels of (p_c - p_bar)^2 / var_c, with p_bar the inverse-variance
     weighted mean and var_c from each channel's 90% interval, chi-square with (channels - 1) degrees
     of freedom, at 5%. Channels with fewer than MIN_PER_CHANNEL known outcomes are left out (pooled).
+    ``groups`` names what ``channel`` holds in the method text (``segments`` for a channel's segments).
     Returns {"channels": {c: Estimate}, "statistic", "df", "p", "differ"}.
     """
     channel = np.asarray(channel, dtype=object)
@@ -132,8 +136,8 @@ def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
     for c in known:
         at = channel == c
         e = eventual_share(days[at], event[at], path_of(c), window, rng,
-                            f"{what}, channel {c} alone: Aalen-Johansen cumulative incidence (the "
-                            "competing outcome competing, undecided censored), at the last time")
+                            f"{what}, {groups.removesuffix('s')} {c} alone: Aalen-Johansen cumulative incidence "
+                            "(the competing outcome competing, undecided censored), at the last time")
         out["channels"][c] = e
     if len(out["channels"]) < 2:
         return out
@@ -146,11 +150,57 @@ def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
     df = len(p) - 1
     pval = float(stats.chi2.sf(stat, df))
     out.update(statistic=stat, df=df, p=pval, differ=pval < TEST_LEVEL)
-    tested = (f"channels {'differ' if out['differ'] else 'did not differ'} (Wald chi-square test of equal "
-              f"shares across {len(p)} channels, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
+    tested = (f"{groups} {'differ' if out['differ'] else 'did not differ'} (Wald chi-square test of equal "
+              f"shares across {len(p)} {groups}, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
     out["method"] = tested
     for e in out["channels"].values():
         e.method = f"{e.method}; {tested}"
+    return out
+
+
+def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
+    """A log-rank test that the days are alike across channels, and each channel's duration fit where they differ.
+
+    lifelines' ``multivariate_logrank_test`` over the channels with at least MIN_PER_CHANNEL
+    observed durations (``observed`` False where censored), chi-square with (channels - 1)
+    degrees of freedom, at TEST_LEVEL; channels with fewer are left out (pooled). Where it
+    rejects, each tested channel's days get :func:`duration_fit` of their own (every family,
+    the interval averaged over them by Akaike weight, as the stage's).
+
+    Args:
+        days: the durations (days).
+        observed: False where the duration is censored.
+        channel: each duration's channel (None where unknown).
+        path_of: channel -> the scenario path of its fitted mean.
+        window: the window text of the estimates.
+        rng: the numpy Generator of the draws.
+        what: what is tested, for the method text.
+
+    Returns:
+        {"channels": {c: {"duration", "cv", "kind", "aic"}} (filled only where they differ),
+        "statistic", "df", "p", "differ", "what", and "method" once tested}.
+    """
+    from lifelines.statistics import multivariate_logrank_test
+
+    days, observed = np.asarray(days, dtype=float), np.asarray(observed, dtype=bool)
+    channel = np.asarray(channel, dtype=object)
+    out = {"channels": {}, "statistic": float("nan"), "df": 0, "p": float("nan"), "differ": False, "what": what}
+    known = [c for c in sorted({c for c in channel if isinstance(c, str)})
+             if observed[channel == c].sum() >= MIN_PER_CHANNEL]
+    if len(known) < 2:
+        return out
+    at = np.isin(channel, known)
+    result = multivariate_logrank_test(days[at], channel[at].astype(str), observed[at])
+    stat, df, pval = float(result.test_statistic), len(known) - 1, float(result.p_value)
+    out.update(statistic=stat, df=df, p=pval, differ=pval < TEST_LEVEL)
+    out["method"] = (f"channels {'differ' if out['differ'] else 'did not differ'} (log-rank test of equal "
+                     f"{what} across {len(known)} channels, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
+    if out["differ"]:
+        for c in known:
+            mine = channel == c
+            dur, cv, kind, aic, _ = duration_fit(days[mine], observed[mine], path_of(c), window, rng)
+            dur.method = f"{what}, channel {c} alone; {dur.method}; {out['method']}"
+            out["channels"][c] = {"duration": dur, "cv": cv, "kind": kind, "aic": aic}
     return out
 
 
@@ -188,10 +238,14 @@ def stage_estimates(history, deals, cutoff, rng, channel=None) -> tuple[list[dic
         dur, cv, kind, aic, _ = duration_fit(days, observed, f"opportunities.stages.{i}.duration_days", window, rng)
         dur.method = f"days in stage {name}, left (advanced or lost) observed, still in it censored; {dur.method}"
         stage = {"name": name, "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic}
+        stage["events"] = (days, event, ids)
         if channel is not None:
             ch = pd.Series(ids).map(channel).to_numpy()
             stage["by_channel"] = channel_test(days, event, ch, lambda c, i=i: f"opportunities.stages.{i}."
                                                f"by_channel.{c}.advance", window, rng, f"stage {name} advance")
+            stage["days_by_channel"] = duration_test(
+                days, observed, ch, lambda c, i=i: f"opportunities.stages.{i}.by_channel.{c}.duration_days", window,
+                rng, f"days in stage {name}")
         stages.append(stage)
         skipped = int(((event == 1) & ~np.isin(ids, events[order[i + 1]][2])).sum()) if i + 1 < len(order) else 0
         if skipped:
@@ -213,24 +267,34 @@ def deal_stages(read: CrmTables, deals, cutoff, window, rng, found) -> list[dict
                                                                 f"close): {why}"))
         adv = win_chance(deals, cutoff, window, rng)
         dur, cv, kind, aic, _ = time_to_close(deals, cutoff, window, rng)
-        stage = {"name": "close", "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic}
+        days, event = _durations(deals, cutoff)
+        stage = {"name": "close", "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic,
+                 "events": (days, event, deals["deal_id"].to_numpy())}
         if channel is not None:
-            days, event = _durations(deals, cutoff)
-            stage["by_channel"] = channel_test(days, event, deals["deal_id"].map(channel).to_numpy(),
-                                               lambda c: f"opportunities.stages.0.by_channel.{c}.advance", window,
-                                               rng, "win chance")
+            ch = deals["deal_id"].map(channel).to_numpy()
+            stage["by_channel"] = channel_test(days, event, ch, lambda c: f"opportunities.stages.0.by_channel.{c}."
+                                               "advance", window, rng, "win chance")
+            stage["days_by_channel"] = duration_test(days, event > 0, ch, lambda c: "opportunities.stages.0."
+                                                     f"by_channel.{c}.duration_days", window, rng, "days to close")
         stages = [stage]
     for stage in stages:
         test = stage.get("by_channel")
         if test and not test["differ"] and "method" in test:
             stage["advance"].method += f"; written for every channel: {test['method']}"
+        days_test = stage.get("days_by_channel")
+        if days_test and not days_test["differ"] and "method" in days_test:
+            stage["duration"].method += f"; written for every channel: {days_test['method']}"
     if read.no_lost_deals:
         _win_chance_not_identified(stages, found, deals)
     return stages
 
 
 def qualification_by_channel(leads, cutoff, window, rng, found) -> None:
-    """p_qualify by channel: tested and reported; the schema has one p_qualify for every channel."""
+    """p_qualify by channel: tested; where channels differ, written as each channel's mean intent.
+
+    The test goes to ``found["p_qualify_by_channel"]``; :func:`sim.calibrate.segments.intent_estimates`
+    turns a difference into the channels' intent priors.
+    """
     if "channel" not in leads or "qualified_date" not in leads or "disqualified_date" not in leads:
         return
     days, event = qualification_events(leads, cutoff)
@@ -240,11 +304,6 @@ def qualification_by_channel(leads, cutoff, window, rng, found) -> None:
     pooled = [e for e in found["estimates"] if e.path == "qualification.p_qualify"]
     if pooled and "method" in test and not test["differ"]:
         pooled[0].method += f"; written for every channel: {test['method']}"
-    if test["differ"]:
-        shares = ", ".join(f"{c} {e.estimate:.3g} ({e.low:.3g} to {e.high:.3g})" for c, e in test["channels"].items())
-        found["not_identified"].append(("qualification.p_qualify by channel",
-                                        f"{test['method']}: {shares}; the scenario has one p_qualify for all "
-                                        "channels (the pooled estimate is written)"))
 
 
 def _win_chance_not_identified(stages: list[dict], found: dict, deals: pd.DataFrame) -> None:

@@ -73,20 +73,90 @@ def _duration(stage) -> str:
     return f"{{dist: {'lognormal' if kind == 'empirical' else kind}, mean: {_draws(dur)}, cv: {_num(cv)}}}"
 
 
+def _key(name: str) -> str:
+    """A mapping key as YAML writes it (quoted where it would not read back as the same text)."""
+    return yaml.safe_dump(name).splitlines()[0]
+
+
 def _stage_lines(stage) -> list[str]:
-    """One stage of ``found["stages"]``: its advance and duration with their provenance, and by_channel."""
+    """One stage of ``found["stages"]``: its advance and duration with their provenance, and by_channel.
+
+    A channel gets its own advance where the Wald test says channels differ, its own days
+    where the log-rank test does; each with the test in a comment.
+    """
     adv, dur = stage["advance"], stage["duration"]
-    lines = [f"    - name: {yaml.safe_dump(stage['name']).splitlines()[0]}\n", _note(adv, 6),
+    lines = [f"    - name: {_key(stage['name'])}\n", _note(adv, 6),
              f"      advance: {_draws(adv)}\n", _note(dur, 6),
              f"      # AIC: {', '.join(f'{k} {v:.1f}' for k, v in sorted(stage['aic'].items()))}\n",
              f"      duration_days: {_duration(stage)}\n"]
-    test = stage.get("by_channel")
-    if test and test["differ"]:
-        lines += [f"      # {test['method']}: each channel's own advance\n", "      by_channel:\n"]
-        for channel, e in test["channels"].items():
-            lines += [f"        {yaml.safe_dump(channel).splitlines()[0]}:\n", _note(e, 10),
-                      f"          advance: {_draws(e)}\n"]
+    test, days = stage.get("by_channel"), stage.get("days_by_channel")
+    advance = test["channels"] if test and test["differ"] else {}
+    durations = days["channels"] if days and days["differ"] else {}
+    if not advance and not durations:
+        return lines
+    if advance:
+        lines.append(f"      # {test['method']}: each channel's own advance\n")
+    if durations:
+        lines.append(f"      # {days['method']}: each channel's own days\n")
+    lines.append("      by_channel:\n")
+    for channel in sorted(set(advance) | set(durations)):
+        lines.append(f"        {_key(channel)}:\n")
+        if channel in advance:
+            lines += [_note(advance[channel], 10), f"          advance: {_draws(advance[channel])}\n"]
+        if channel in durations:
+            fit = durations[channel]
+            lines += [_note(fit["duration"], 10),
+                      f"          # AIC: {', '.join(f'{k} {v:.1f}' for k, v in sorted(fit['aic'].items()))}\n",
+                      f"          duration_days: {_duration(fit)}\n"]
     return lines
+
+
+def _intent(e) -> str:
+    """``{a: ..., b: ...}`` whose mean a / (a + b) is each draw of the chance ``e`` (row for row)."""
+    from sim.calibrate.segments import intent_prior
+
+    a, b = intent_prior(e)
+    return ("{a: {draws: [" + ", ".join(_num(x) for x in a) + "]}, b: {draws: ["
+            + ", ".join(_num(x) for x in b) + "]}}")
+
+
+def _conversion_lines(found: dict, channel: str) -> list[str]:
+    """A channel's ``intent`` (where p_qualify differs by channel or segment) and its ``segments``."""
+    intent = found.get("intent", {})
+    lines = []
+    e = intent.get(f"channels.{channel}.intent")
+    if e is not None:
+        lines += [_note(e, 4), f"    intent: {_intent(e)}\n"]
+    entry = found.get("segments", {}).get(channel)
+    if not entry:
+        return lines
+    lines.append("    segments:\n")
+    shares = entry["shares"]
+    win = entry["win"]["channels"] if entry["win"] and entry["win"]["differ"] else {}
+    # The observed shares, at full precision, sum to 1 within the loader's 1e-9.
+    for segment, share in shares.items():
+        lines += [f"      {_key(segment)}:\n", _note(share, 8), f"        share: {float(share.estimate)!r}\n"]
+        own = intent.get(f"channels.{channel}.segments.{segment}.intent")
+        if own is not None:
+            lines += [_note(own, 8), f"        intent: {_intent(own)}\n"]
+        if segment in win:
+            lines += [_note(win[segment], 8), f"        win: {_draws(win[segment])}\n"]
+    return lines
+
+
+def _p_qualify_lines(found: dict, by: dict) -> list[str]:
+    """``p_qualify`` under ``qualification:``: the chance itself, or the intent with the chances in the intents."""
+    if found.get("intent"):
+        e = by["qualification.p_qualify"]
+        return [_note(e, 2), "  # the chance to qualify is the lead's intent; each channel's (and segment's) mean "
+                             "intent is its own p_qualify (its intent's comment)\n",
+                "  p_qualify: {low: 0.0, high: 1.0}\n"]
+    if "qualification.p_qualify" in by:
+        e = by["qualification.p_qualify"]
+        return [_note(e, 2), f"  p_qualify: {_draws(e)}\n"]
+    if found.get("leads_from_deals"):
+        return ["  p_qualify: 1.0  # no leads table: each deal is its own lead, so every lead becomes a deal\n"]
+    return ["  p_qualify: 0.5  # not identified: default\n"]
 
 
 def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
@@ -103,7 +173,8 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     lines += [f"name: {yaml.safe_dump(name).splitlines()[0]}\n",
               f"horizon_months: {months + FORECAST_MONTHS}  # {months} training months, {FORECAST_MONTHS} after\n",
               f"start_date: {start.date().isoformat()}\n", f"currency: {currency}\n"]
-    channels = [e for e in found["estimates"] if e.path.startswith("channels.")]
+    channels = [e for e in found["estimates"] if e.path.startswith("channels.") and e.path.endswith(".leads")
+                and e.path.count(".") == 2]
     if channels:
         lines.append("channels:\n")
         for e in channels:
@@ -114,17 +185,12 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
                 spend, spend_months, window = found["spend"][name]
                 lines.append(f"    spend: {_num(spend)}  # spend table: the mean a month over {spend_months} months, "
                              f"{window} (a cost: the leads are given)\n")
+            lines += _conversion_lines(found, name)
     else:
         lines.append("channels: {}  # not identified: no leads table\n")
     lines.append("scoring: {score_noise: 0.0, mql_threshold: 0.0}  # default: every lead is an MQL\n")
     lines.append("qualification:\n")
-    if "qualification.p_qualify" in by:
-        e = by["qualification.p_qualify"]
-        lines += [_note(e, 2), f"  p_qualify: {_draws(e)}\n"]
-    elif found.get("leads_from_deals"):
-        lines.append("  p_qualify: 1.0  # no leads table: each deal is its own lead, so every lead becomes a deal\n")
-    else:
-        lines.append("  p_qualify: 0.5  # not identified: default\n")
+    lines += _p_qualify_lines(found, by)
     lines += ["opportunities:\n", "  stages:\n"]
     for stage in found["stages"]:
         lines += _stage_lines(stage)
