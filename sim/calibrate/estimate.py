@@ -366,6 +366,7 @@ def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"
 
 def estimate_all(read: CrmTables, seed=0) -> dict:
     """Every estimate the tables identify, and the names of what they do not."""
+    from sim.calibrate.capacity import apply_capacity  # capacity builds on this module
     from sim.calibrate.stages import deal_stages, qualification_by_channel  # stages builds on this module
 
     rng = np.random.default_rng(seed)
@@ -426,6 +427,8 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
                       ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),
                       ("scoring", "scoring and intent are latent")):
         found["not_identified"].append((path, why))
+    # Last: the work hours are simulated with the volumes and team above, and scale p_qualify where decay is found.
+    apply_capacity(found, leads if leads is not None and not read.leads_from_deals else None, cutoff, rng)
     return found
 
 

@@ -1,0 +1,440 @@
+"""The qualifiers' work hours per lead by simulation (the method of simulated moments), and what they let be written.
+
+A CRM records when each MQL arrived and when a rep first contacted it, but not how long
+the rep worked it: ``qualification.work_hours`` is identified only through the waits the
+queue makes, which only the simulation computes. :func:`sdr_work_hours` finds the
+constant work hours ``theta`` at which the calibrated funnel's queue gives the waits
+observed over the training window:
+
+- the statistic: each MQL's hours from its MQL date to its first contact, or to the
+  cutoff while not yet contacted (a restricted mean: it includes the leads still
+  waiting, so that a longer ``theta`` can only lengthen it, and counts them as the
+  simulation does), averaged over the MQLs of the training window. The mean, not the
+  median: below about half the leads waiting the median wait is 0 whatever ``theta``
+  is, while the mean rises with ``theta`` from the first queue that forms;
+- the simulated statistic: the same, from :data:`REPS` replications of the training
+  window as the calibrated scenario runs it (every lead goes to the queue on arrival,
+  first in first out, the realised leads a month as its given leads, the qualifying
+  role's headcount month by month, ``hours_per_day`` at its default), with
+  ``work_hours = theta``, the same seeds for every ``theta`` (common random numbers:
+  the arrivals are the same and only the work changes, so the curve is smooth and
+  rises with ``theta``);
+- the estimate: the root of simulated minus observed (scipy ``brentq``) on a bracket
+  from the utilisation (``theta`` at which the reps would be busy all the time);
+- the interval: test inversion. ``theta`` is kept where the observed statistic lies
+  within a ``t`` prediction interval of the replications at ``theta``:
+  ``|observed - mean| <= t(REPS - 1) * sd * sqrt(1 + 1 / REPS)``, with ``sd`` the
+  replications' spread at ``theta``. The spread across replications stands for the
+  observed statistic's sampling error (a parametric bootstrap: the waits of one queue
+  are correlated, so a bootstrap over leads would understate it), and ``1 / REPS`` for
+  the simulation error of the mean. Where the lower end reaches 0 (the waits are as
+  short as no queue at all would make them: capacity does not bind), ``theta`` is not
+  identified beyond an upper bound, which is what is reported, flagged.
+
+:func:`apply_capacity` runs it at the end of :func:`sim.calibrate.estimate.estimate_all`,
+and, where the response-time decay is found (:mod:`sim.calibrate.decay`, its test
+rejecting no decay at 5%), prepares the decay to be written and puts the chance to
+qualify on the model's footing: the model's chance is ``p_qualify * decay(wait)``, so the
+``p_qualify`` written must be the chance at no wait. It is the Aalen-Johansen share (of
+every lead, as estimated) divided by the mean decay factor of the waits the calibrated
+funnel simulates at the work-hours estimate, so that the funnel run at the estimates
+gives back the share observed; a draw of ``p_qualify`` is divided by the factor at the
+half-life draw of the same row (a replication runs row ``k`` of every list of draws).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+
+from sim.calibrate.estimate import DRAWS, LEVEL, Estimate, window_text
+from sim.scenario.schema import SDRRole
+from sim.scenario.units import DAYS_PER_MONTH, HOURS_PER_DAY
+
+__all__ = ["DECAY_TEST_LEVEL", "REPS", "WaitCurve", "apply_capacity", "observed_wait", "sdr_work_hours",
+           "window_scenario"]
+
+REPS = 8  # replications a theta: the mean's simulation error is the observed statistic's over sqrt(8)
+MIN_MQLS = 30  # fewer MQLs in the window: not estimated
+MIN_WAITING = 10  # fewer MQLs that waited at all: the work hours are bounded above only
+WAITED_HOURS = 1 / 60  # a wait over a minute is a wait (CRM times are to the minute at best)
+DECAY_TEST_LEVEL = 0.05  # the decay is written when its likelihood-ratio test rejects no decay at this level
+HOURS_PER_DAY_DEFAULT = float(SDRRole.model_fields["hours_per_day"].default)  # what the calibrated scenario has
+XTOL = 5e-3  # brentq's tolerance, relative to the bracket's saturation point: far below the interval's width
+
+
+def _first_contact(leads: pd.DataFrame) -> pd.Series:
+    """A lead's first contact: its contacted date, else its decision's (a decided lead was contacted by then)."""
+    out = leads["contacted_date"]
+    for c in ("qualified_date", "disqualified_date"):
+        if c in leads:
+            out = out.where(out.notna(), leads[c])
+    return out
+
+
+def observed_wait(leads: pd.DataFrame, start, cutoff) -> tuple[float, int] | None:
+    """The mean hours from MQL to first contact (to the cutoff if not yet contacted) over the window's MQLs.
+
+    Args:
+        leads: normalised leads with ``contacted_date`` and ``mql_date`` (else ``created_date``: every lead an MQL).
+        start: the window's first day (the first lead's month).
+        cutoff: the training cutoff.
+
+    Returns:
+        ``(mean_hours, mqls, waited)``, ``waited`` the MQLs that waited over a minute; None without contact dates.
+    """
+    if "contacted_date" not in leads or not leads["contacted_date"].notna().any():
+        return None
+    mql = leads["mql_date"] if "mql_date" in leads else leads["created_date"]
+    inside = mql.notna() & (mql >= start) & (mql <= cutoff)
+    contact = _first_contact(leads)[inside]
+    end = contact.where(contact.notna() & (contact <= cutoff), cutoff)
+    hours = ((end - mql[inside]).dt.total_seconds() / 3600).clip(lower=0).to_numpy()
+    return (float(hours.mean()) if len(hours) else math.nan), int(len(hours)), int((hours > WAITED_HOURS).sum())
+
+
+def _month_counts(leads: pd.DataFrame, start, months: int) -> np.ndarray:
+    created = leads["created_date"]
+    k = ((created.dt.year - start.year) * 12 + created.dt.month - start.month).to_numpy()
+    return np.bincount(k[(k >= 0) & (k < months)], minlength=months)[:months].astype(float)
+
+
+def _team_plan(series, months: int, start) -> tuple[int, list[dict], str]:
+    """The qualifying role's whole FTE at the start, its hires, and how the window's headcount was taken.
+
+    The headcount by month (``[(YYYY-MM, fte)]``, the last month's carried on where it ends)
+    rounded to whole FTE; rises are hires at the month's start (no lead time, no ramp, as the
+    table shows them employed). A headcount that falls is simulated at its mean over the window.
+    """
+    by = dict(series)
+    fte, last = [], series[0][1]
+    for k in range(months):
+        month = f"{(start + pd.DateOffset(months=k)):%Y-%m}"
+        last = by.get(month, last)
+        fte.append(max(int(round(last)), 0))
+    if all(b >= a for a, b in zip(fte, fte[1:], strict=False)):
+        hires = [{"month": k, "fte": fte[k] - fte[k - 1]} for k in range(1, months) if fte[k] > fte[k - 1]]
+        how = "the headcount month by month" if hires else f"{fte[0]} FTE (the headcount)"
+        return fte[0], hires, how
+    mean = max(int(round(float(np.mean(fte)))), 1)
+    return mean, [], f"{mean} FTE, the headcount's mean over the window (it fell within it)"
+
+
+def window_scenario(leads: pd.DataFrame, start, cutoff, months: int, role: str, series, work_hours: float = 0.5):
+    """The training window as the calibrated scenario runs its queue, with ``work_hours``; and how the team was taken.
+
+    Every lead joins the queue on arrival (threshold 0, no noise, first in first out, no
+    lead going cold), at the realised leads of each calendar month as the month's given
+    leads (the cutoff's partial month scaled to a whole one); the qualifying ``role``
+    (``sdr``, else ``ae``) with the headcount ``series``; nothing after qualification
+    matters to the waits, so no lead qualifies (it is faster).
+    """
+    from sim.scenario.loading import parse_scenario
+
+    counts = _month_counts(leads, start, months)
+    last = start + pd.DateOffset(months=months - 1)
+    part = max((cutoff - last).total_seconds() / 86400 / DAYS_PER_MONTH, 1 / DAYS_PER_MONTH)
+    if part < 1:
+        counts[-1] /= part
+    fte, hires, how = _team_plan(series, months, start)
+    team = {"fte": fte, "hires": hires, "hiring_lead_days": 0.0}
+    roles = {"sdr": team, "ae": {"fte": 1}} if role == "sdr" else {"ae": team}
+    scenario = parse_scenario({
+        "name": "capacity_window", "horizon_months": months, "start_date": f"{start:%Y-%m-%d}",
+        "channels": {"all": {"leads": [float(c) for c in counts]}},
+        "scoring": {"score_noise": 0.0, "mql_threshold": 0.0},
+        "qualification": {"p_qualify": 0.0, "work_hours": work_hours, "discipline": "fifo"},
+        "opportunities": {"stages": [{"name": "close", "advance": 0.0}], "deal": {"value": 0.0}},
+        "roles": roles}, "<capacity>")
+    return scenario, how
+
+
+class WaitCurve:
+    """The simulated statistic as a function of the work hours, with common random numbers across them.
+
+    ``at(theta)`` is each replication's restricted mean wait in hours (MQLs of the window,
+    waiting to first contact or to the cutoff day), cached: the roots are found on the same
+    replications.
+    """
+
+    def __init__(self, scenario, cutoff_day: float, reps: int = REPS, seed: int = 0):
+        self.scenario = scenario
+        self.cutoff_day = cutoff_day
+        self.seeds = [np.random.SeedSequence([seed, k]) for k in range(reps)]
+        self.cache: dict[float, np.ndarray] = {}
+        self.decay_waits: dict[float, np.ndarray] = {}
+
+    def _runs(self, theta: float, seeds):
+        from sim.model.simulation import run
+
+        scenario = self.scenario.replace({"qualification.work_hours": float(theta)})
+        stats_, waits = [], []
+        for s in seeds:
+            record = run(scenario, s)
+            mql = record.mql_time
+            inside = mql <= self.cutoff_day
+            contact = record.book.contact_time[inside]
+            done = np.isfinite(contact) & (contact <= self.cutoff_day)
+            end = np.where(done, contact, self.cutoff_day)
+            stats_.append(float(np.mean(end - mql[inside]) * HOURS_PER_DAY) if inside.any() else 0.0)
+            waits.append((contact[done] - mql[inside][done]) * HOURS_PER_DAY)
+        return np.asarray(stats_), np.concatenate(waits) if waits else np.zeros(0)
+
+    def at(self, theta: float) -> np.ndarray:
+        """Each replication's statistic at work hours ``theta``."""
+        theta = float(theta)
+        if theta not in self.cache:
+            self.cache[theta], self.decay_waits[theta] = self._runs(theta, self.seeds)
+        return self.cache[theta]
+
+    def mean(self, theta: float) -> float:
+        """The replications' mean statistic at ``theta``."""
+        return float(self.at(theta).mean())
+
+    def sd(self, theta: float) -> float:
+        """The replications' spread (sample sd) at ``theta``: the observed statistic's sampling error there."""
+        return float(self.at(theta).std(ddof=1))
+
+    def fresh(self, theta: float, reps: int, seed: int) -> np.ndarray:
+        """``reps`` replications at ``theta`` on other seeds (not the curve's): a check of the fit, not part of it."""
+        return self._runs(theta, [np.random.SeedSequence([seed, 10_000 + k]) for k in range(reps)])[0]
+
+
+def _root(f, lo, hi, tol) -> float:
+    return float(optimize.brentq(f, lo, hi, xtol=tol, rtol=1e-6))
+
+
+def sdr_work_hours(leads: pd.DataFrame, start, cutoff, months: int, role: str, series, level: float = LEVEL,
+                   reps: int = REPS) -> dict | None:
+    """The constant work hours per lead at which the calibrated queue gives the observed waits, or None.
+
+    Args:
+        leads: normalised leads (``created_date``, ``contacted_date``, ``mql_date`` if any).
+        start: the first lead's month (the calibrated scenario's start).
+        cutoff: the training cutoff.
+        months: the training months (the cutoff's partial month included).
+        role: the qualifying role, ``sdr`` or ``ae``.
+        series: its headcount by month, ``[(YYYY-MM, fte)]`` (one entry: constant).
+        level: the interval's level.
+        reps: replications a work-hours value.
+
+    Returns:
+        ``estimate`` (hours; None when not identified), ``low``, ``high`` (the interval; ``low``
+        0 when the waits do not exclude no queue), ``identified`` (False: only ``high``, an upper
+        bound, is known), ``observed_wait_hours``, ``simulated_wait_hours`` (at the estimate, or
+        at the bound), ``sd_hours`` (the replications' spread there), ``mqls``, ``utilisation``
+        (the qualifiers' share of time busy at the estimate or bound, from the volumes),
+        ``window``, ``team``, ``method``, ``seconds``, ``curve`` (the :class:`WaitCurve`) and
+        ``theta`` (where the curve was read for the decay factor).
+    """
+    import time
+
+    begun = time.perf_counter()
+    seen = observed_wait(leads, start, cutoff)
+    if seen is None or seen[1] < MIN_MQLS or not series or not math.isfinite(seen[0]):
+        return None
+    obs, mqls, seen_waiting = seen
+    scenario, team = window_scenario(leads, start, cutoff, months, role, series)
+    cutoff_day = (cutoff - start).total_seconds() / 86400
+    curve = WaitCurve(scenario, cutoff_day, reps)
+    hpd = HOURS_PER_DAY_DEFAULT
+    # The bracket: theta at which the reps would be busy all the time (utilisation 1), from the leads a day.
+    team_days = sum(fte * DAYS_PER_MONTH for fte in _fte_months(scenario, months))
+    lam = len(leads[(leads["created_date"] >= start) & (leads["created_date"] <= cutoff)]) / max(cutoff_day, 1e-9)
+    saturation = hpd * max(team_days / (months * DAYS_PER_MONTH), 1e-9) / max(lam, 1e-9)
+    tol = XTOL * saturation
+    lo = 1e-3 * saturation
+    t = stats.t.ppf((1 + level) / 2, reps - 1) * math.sqrt(1 + 1 / reps)
+
+    def gap(theta):
+        return curve.mean(theta) - obs
+
+    def up(theta):
+        return curve.mean(theta) - t * curve.sd(theta) - obs
+
+    def down(theta):
+        return curve.mean(theta) + t * curve.sd(theta) - obs
+
+    def top(f, start_at):
+        """A bracket's top where ``f`` is positive: doubling from ``start_at`` (None if not within 2**8 times)."""
+        hi = start_at
+        for _ in range(8):
+            if f(hi) > 0:
+                return hi
+            hi *= 2
+        return None
+
+    def util(theta):
+        return lam * theta / hpd / max(team_days / (months * DAYS_PER_MONTH), 1e-9)
+
+    # Identified where the waits exclude no queue (the interval's lower end above 0) and rest on more than a
+    # handful of leads that waited: with fewer, their mean is a few outliers and its t interval is not to be trusted.
+    identified = down(lo) < 0 and seen_waiting >= MIN_WAITING
+    if identified:
+        est_top = top(gap, 1.2 * saturation)
+        estimate = _root(gap, lo, est_top, tol) if est_top else math.inf
+        low = _root(down, lo, estimate, tol) if math.isfinite(estimate) else math.nan
+        at = estimate
+        high_top = top(up, max(1.2 * saturation, estimate)) if math.isfinite(estimate) else None
+        high = _root(up, estimate, high_top, tol) if high_top is not None else math.inf
+    else:
+        estimate, low = None, 0.0
+        # The bound: the largest theta whose replications still reach the observed mean. With no wait observed
+        # at all, up(lo) is 0 (no queue at lo either): a nanohour below it makes the bracket's sign change.
+        high_top = top(up, 1.2 * saturation)
+        high = _root(lambda x: up(x) - 1e-9, lo, high_top, tol) if high_top is not None else math.inf
+        at = high
+    finite = at is not None and math.isfinite(at)
+    method = (f"method of simulated moments: the mean hours from MQL to first contact (to the cutoff while not "
+              f"contacted) over {mqls} MQLs, {obs:.3g} h, matched by {reps} replications of the training window "
+              f"run as calibrated (fifo, every lead queued on arrival, the realised leads a month, {team}, "
+              f"{hpd:g} selling hours a day; common random numbers, scipy brentq); the interval by test "
+              f"inversion, the replications' spread for the observed statistic's sampling error")
+    return {"estimate": estimate, "low": low, "high": high, "identified": bool(identified and math.isfinite(high)),
+            "observed_wait_hours": obs, "simulated_wait_hours": curve.mean(at) if finite else math.nan,
+            "sd_hours": curve.sd(at) if finite else math.nan, "mqls": mqls,
+            "utilisation": util(at) if finite else math.nan,
+            "window": window_text(start, cutoff), "team": team, "role": role, "method": method,
+            "seconds": time.perf_counter() - begun, "curve": curve, "theta": at if finite else None}
+
+
+def _fte_months(scenario, months: int) -> list[float]:
+    """The qualifying role's whole FTE in each month of the window scenario (its start and hires)."""
+    roles = scenario.roles
+    role = roles.sdr if roles.sdr is not None else roles.ae
+    fte = [float(role.fte)] * months
+    for hire in role.hires:
+        for k in range(hire.month, months):
+            fte[k] += hire.fte
+    return fte
+
+
+def _qualifier(found: dict) -> tuple[str, list] | None:
+    """Who qualifies in the calibrated scenario (SDRs when the headcount has them, else the AEs) and their series."""
+    team, reps = found.get("team", {}), found.get("reps", {})
+    if reps.get("sdr"):
+        return "sdr", team.get("sdr") or [(f"{found['start']:%Y-%m}", reps["sdr"])]
+    if reps.get("ae"):
+        return "ae", team.get("ae") or [(f"{found['start']:%Y-%m}", reps["ae"])]
+    return None
+
+
+def _split_normal_draws(estimate, low, high, level, rng) -> np.ndarray:
+    """Draws with median ``estimate`` and ``level`` quantiles ``low``, ``high``: two half-normals on the log scale."""
+    z = stats.norm.ppf((1 + level) / 2)
+    below, above = math.log(estimate / low) / z, math.log(high / estimate) / z
+    x = _normal_scores(rng)
+    return estimate * np.exp(np.where(x < 0, below, above) * x)
+
+
+def _normal_scores(rng) -> np.ndarray:
+    """The standard normal's quantiles at ``(i + 1/2) / DRAWS``, shuffled: draws whose quantiles are the interval's."""
+    return rng.permutation(stats.norm.ppf((np.arange(DRAWS) + 0.5) / DRAWS))
+
+
+def _decay_factor(waits: np.ndarray, half_life) -> np.ndarray:
+    """The mean of ``(1 + wait / h) ** -1`` over ``waits`` (hours), for each half-life ``h``."""
+    h = np.atleast_1d(np.asarray(half_life, dtype=float))
+    if not len(waits):
+        return np.ones_like(h)
+    return np.array([float(np.mean((1.0 + waits / x) ** -1.0)) for x in h])
+
+
+def _observed_waits(leads: pd.DataFrame) -> np.ndarray:
+    """The hours from MQL to first contact of the leads contacted and decided (the decay's own leads)."""
+    decided = leads["qualified_date"].notna() | leads["disqualified_date"].notna()
+    rows = leads[decided & leads["contacted_date"].notna() & leads["mql_date"].notna()]
+    w = ((rows["contacted_date"] - rows["mql_date"]).dt.total_seconds() / 3600).to_numpy()
+    return w[np.isfinite(w) & (w >= 0)]
+
+
+def _scaled(e: Estimate, factor: float, factors: np.ndarray, why: str) -> None:
+    """``e`` (a chance with decay in it) as the chance at no wait: divided by the mean decay factor, in place."""
+    e.estimate = min(e.estimate / factor, 1.0)
+    e.draws = np.minimum(np.asarray(e.draws, dtype=float) / factors, 1.0)
+    # The interval takes the half-life's uncertainty too (the draws' quantiles), and keeps the share's own.
+    a = (1 - LEVEL) / 2
+    q_low, q_high = (float(x) for x in np.quantile(e.draws, [a, 1 - a]))
+    e.low = min(e.low / factor, q_low, e.estimate)
+    e.high = min(max(e.high / factor, q_high, e.estimate), 1.0)
+    e.method += f"; {why}"
+
+
+def apply_capacity(found: dict, leads: pd.DataFrame | None, cutoff, rng) -> None:
+    """The work hours (MSM) and, where decay is found, its half-life and p_qualify at no wait; into ``found``.
+
+    Sets ``found["capacity"]`` (the :func:`sdr_work_hours` result without its curve), and
+    appends to ``found["estimates"]`` an :class:`Estimate` of ``qualification.work_hours``
+    when identified and of ``qualification.decay.half_life_hours`` when the decay's test
+    rejects no decay; the latter divides the pooled and per-channel p_qualify estimates by
+    the mean decay factor (``found["decay_factor"]`` says by how much and why).
+    """
+    if leads is None or not len(leads) or found.get("leads_from_deals"):
+        return
+    who = _qualifier(found)
+    result = None
+    if who is not None and "contacted_date" in leads:
+        result = sdr_work_hours(leads, found["start"], cutoff, found["months"], *who)
+    ni = [p for p, _ in found["not_identified"]]
+    if result is not None:
+        curve = result.pop("curve")
+        theta = result.pop("theta")
+        found["capacity"] = result
+        window = result["window"]
+        if result["identified"]:
+            e = Estimate("qualification.work_hours", result["estimate"], result["low"], result["high"],
+                         result["mqls"], window, result["method"],
+                         _split_normal_draws(result["estimate"], result["low"], result["high"], LEVEL, rng))
+            found["estimates"].append(e)
+            found["not_identified"] = [(p, w) for p, w in found["not_identified"] if p != "qualification.work_hours"]
+        elif math.isfinite(result["high"]):
+            why = (f"the waits ({result['observed_wait_hours']:.3g} h on average over {result['mqls']} MQLs) are as "
+                   f"short as no queue at all would make them: capacity does not bind, so the work hours are not "
+                   f"identified beyond an upper bound of {result['high']:.3g} h (written as the bound)")
+            found["not_identified"] = [(p, w) for p, w in found["not_identified"] if p != "qualification.work_hours"]
+            found["not_identified"].append(("qualification.work_hours", why))
+            found["warnings"].append(f"qualification.work_hours: {why}")
+        waits = curve.decay_waits.get(theta) if theta is not None else None
+    else:
+        waits = None
+        if "qualification.work_hours" not in ni:
+            found["not_identified"].append(("qualification.work_hours", "SDR work hours are not in a CRM"))
+    _apply_decay(found, leads, waits, rng)
+
+
+def _apply_decay(found: dict, leads: pd.DataFrame, waits, rng) -> None:
+    """Where the decay test rejects no decay: its half-life estimate, and p_qualify at no wait (in place)."""
+    decay = found.get("decay")
+    if decay is None or not (decay["p_value"] < DECAY_TEST_LEVEL) or not math.isfinite(decay["half_life_hours"]) \
+            or not (math.isfinite(decay["low"]) and math.isfinite(decay["high"])):
+        return
+    if found.get("capacity") is None:
+        found["decay_unwritten"] = ("the work hours were not estimated (no qualifying role's headcount, or fewer "
+                                    f"than {MIN_MQLS} MQLs with contact dates), so the waits the decay acts on are "
+                                    "not the data's")
+        return
+    h, low, high = decay["half_life_hours"], decay["low"], decay["high"]
+    z = stats.norm.ppf((1 + LEVEL) / 2)
+    sd = (math.log(high) - math.log(low)) / (2 * z)  # decay.py's interval is Wald on the log scale
+    draws = h * np.exp(sd * _normal_scores(rng))
+    found["estimates"].append(Estimate(
+        "qualification.decay.half_life_hours", h, low, high, decay["n"], found.get("capacity", {}).get(
+            "window", window_text(leads["created_date"].min(), leads["created_date"].max())),
+        f"{decay['method']} (p = {decay['p_value']:.2g}); shape 1; draws log-normal from the Wald interval (its "
+        "quantiles)", draws))
+    simulated = waits is not None and len(waits) > 0
+    waits = waits if simulated else _observed_waits(leads)
+    factor = float(_decay_factor(waits, h)[0])
+    factors = _decay_factor(waits, draws)
+    source = ("the waits the calibrated funnel simulates at the work-hours estimate" if simulated
+              else "the observed waits")
+    why = (f"divided by the mean decay factor {factor:.3g} of {source} (the model's chance is p_qualify * "
+           f"decay(wait): this is the chance at no wait)")
+    found["decay_factor"] = {"factor": factor, "waits": source, "half_life_hours": h}
+    chances = [e for e in found["estimates"] if e.path == "qualification.p_qualify"]
+    chances += list(found.get("p_qualify_by_channel", {}).get("channels", {}).values())
+    for e in {id(e): e for e in chances}.values():  # an estimate both listed and by channel is scaled once
+        _scaled(e, factor, factors, why)
