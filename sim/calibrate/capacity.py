@@ -59,6 +59,7 @@ __all__ = ["DECAY_TEST_LEVEL", "REPS", "WaitCurve", "apply_capacity", "observed_
 
 REPS = 8  # replications a theta: the mean's simulation error is the observed statistic's over sqrt(8)
 MIN_MQLS = 30  # fewer MQLs in the window: not estimated
+MAX_LEADS = 10_000  # more leads in the window: its last months holding this many (a replication is ~25 ms then)
 MIN_WAITING = 10  # fewer MQLs that waited at all: the work hours are bounded above only
 WAITED_HOURS = 1 / 60  # a wait over a minute is a wait (CRM times are to the minute at best)
 DECAY_TEST_LEVEL = 0.05  # the decay is written when its likelihood-ratio test rejects no decay at this level
@@ -96,10 +97,20 @@ def observed_wait(leads: pd.DataFrame, start, cutoff) -> tuple[float, int] | Non
     return (float(hours.mean()) if len(hours) else math.nan), int(len(hours)), int((hours > WAITED_HOURS).sum())
 
 
-def _month_counts(leads: pd.DataFrame, start, months: int) -> np.ndarray:
-    created = leads["created_date"]
-    k = ((created.dt.year - start.year) * 12 + created.dt.month - start.month).to_numpy()
-    return np.bincount(k[(k >= 0) & (k < months)], minlength=months)[:months].astype(float)
+def model_month_counts(leads: pd.DataFrame, start, cutoff) -> np.ndarray:
+    """The leads of each model month (``DAYS_PER_MONTH`` days) from ``start`` to the cutoff, the last one's scaled.
+
+    The simulated window's months are the model's, so the leads are counted on its clock: the
+    realised leads of month ``k`` are its given leads. The last month, cut by the cutoff, is
+    scaled to a whole month's rate.
+    """
+    cutoff_day = (cutoff - start).total_seconds() / 86400
+    months = max(math.ceil(cutoff_day / DAYS_PER_MONTH - 1e-9), 1)
+    day = ((leads["created_date"] - start).dt.total_seconds() / 86400).to_numpy()
+    k = np.floor(day[(day >= 0) & (day <= cutoff_day)] / DAYS_PER_MONTH).astype(int)
+    counts = np.bincount(np.minimum(k, months - 1), minlength=months)[:months].astype(float)
+    counts[-1] /= max((cutoff_day - (months - 1) * DAYS_PER_MONTH) / DAYS_PER_MONTH, 1 / DAYS_PER_MONTH)
+    return counts
 
 
 def _team_plan(series, months: int, start) -> tuple[int, list[dict], str]:
@@ -123,33 +134,39 @@ def _team_plan(series, months: int, start) -> tuple[int, list[dict], str]:
     return mean, [], f"{mean} FTE, the headcount's mean over the window (it fell within it)"
 
 
-def window_scenario(leads: pd.DataFrame, start, cutoff, months: int, role: str, series, work_hours: float = 0.5):
+def window_scenario(leads: pd.DataFrame, start, cutoff, role: str, series, work_hours: float = 0.5):
     """The training window as the calibrated scenario runs its queue, with ``work_hours``; and how the team was taken.
 
     Every lead joins the queue on arrival (threshold 0, no noise, first in first out, no
-    lead going cold), at the realised leads of each calendar month as the month's given
-    leads (the cutoff's partial month scaled to a whole one); the qualifying ``role``
-    (``sdr``, else ``ae``) with the headcount ``series``; nothing after qualification
-    matters to the waits, so no lead qualifies (it is faster).
+    lead going cold), at the realised leads of each model month as the month's given leads
+    (:func:`model_month_counts`); the qualifying ``role`` (``sdr``, else ``ae``) with the
+    headcount ``series``; nothing after qualification matters to the waits, so no lead
+    qualifies (it is faster).
     """
     from sim.scenario.loading import parse_scenario
 
-    counts = _month_counts(leads, start, months)
-    last = start + pd.DateOffset(months=months - 1)
-    part = max((cutoff - last).total_seconds() / 86400 / DAYS_PER_MONTH, 1 / DAYS_PER_MONTH)
-    if part < 1:
-        counts[-1] /= part
+    counts = model_month_counts(leads, start, cutoff)
+    months = len(counts)
     fte, hires, how = _team_plan(series, months, start)
     team = {"fte": fte, "hires": hires, "hiring_lead_days": 0.0}
     roles = {"sdr": team, "ae": {"fte": 1}} if role == "sdr" else {"ae": team}
     scenario = parse_scenario({
-        "name": "capacity_window", "horizon_months": months, "start_date": f"{start:%Y-%m-%d}",
+        "name": "capacity_window", "horizon_months": months,
         "channels": {"all": {"leads": [float(c) for c in counts]}},
         "scoring": {"score_noise": 0.0, "mql_threshold": 0.0},
         "qualification": {"p_qualify": 0.0, "work_hours": work_hours, "discipline": "fifo"},
         "opportunities": {"stages": [{"name": "close", "advance": 0.0}], "deal": {"value": 0.0}},
         "roles": roles}, "<capacity>")
     return scenario, how
+
+
+def _recent(leads: pd.DataFrame, start, cutoff):
+    """The window's start, or where it holds more than MAX_LEADS leads, that of its last months holding as many."""
+    counts = model_month_counts(leads, start, cutoff)
+    if counts.sum() <= MAX_LEADS:
+        return start
+    keep = max(int(np.searchsorted(np.cumsum(counts[::-1]), MAX_LEADS, side="right")), 1)
+    return start + pd.Timedelta(days=(len(counts) - keep) * DAYS_PER_MONTH)
 
 
 class WaitCurve:
@@ -207,7 +224,7 @@ def _root(f, lo, hi, tol) -> float:
     return float(optimize.brentq(f, lo, hi, xtol=tol, rtol=1e-6))
 
 
-def sdr_work_hours(leads: pd.DataFrame, start, cutoff, months: int, role: str, series, level: float = LEVEL,
+def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level: float = LEVEL,
                    reps: int = REPS) -> dict | None:
     """The constant work hours per lead at which the calibrated queue gives the observed waits, or None.
 
@@ -215,7 +232,6 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, months: int, role: str, s
         leads: normalised leads (``created_date``, ``contacted_date``, ``mql_date`` if any).
         start: the first lead's month (the calibrated scenario's start).
         cutoff: the training cutoff.
-        months: the training months (the cutoff's partial month included).
         role: the qualifying role, ``sdr`` or ``ae``.
         series: its headcount by month, ``[(YYYY-MM, fte)]`` (one entry: constant).
         level: the interval's level.
@@ -227,17 +243,22 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, months: int, role: str, s
         bound, is known), ``observed_wait_hours``, ``simulated_wait_hours`` (at the estimate, or
         at the bound), ``sd_hours`` (the replications' spread there), ``mqls``, ``utilisation``
         (the qualifiers' share of time busy at the estimate or bound, from the volumes),
-        ``window``, ``team``, ``method``, ``seconds``, ``curve`` (the :class:`WaitCurve`) and
-        ``theta`` (where the curve was read for the decay factor).
+        ``window`` (the last months only where the training window holds more than
+        :data:`MAX_LEADS` leads, the queue taken as empty at its start), ``team``, ``method``,
+        ``seconds``, ``curve`` (the :class:`WaitCurve`) and ``theta`` (where the curve was read
+        for the decay factor).
     """
     import time
 
     begun = time.perf_counter()
+    start = _recent(leads, start, cutoff)
+    leads = leads[leads["created_date"] >= start]
     seen = observed_wait(leads, start, cutoff)
     if seen is None or seen[1] < MIN_MQLS or not series or not math.isfinite(seen[0]):
         return None
     obs, mqls, seen_waiting = seen
-    scenario, team = window_scenario(leads, start, cutoff, months, role, series)
+    scenario, team = window_scenario(leads, start, cutoff, role, series)
+    months = scenario.horizon_months
     cutoff_day = (cutoff - start).total_seconds() / 86400
     curve = WaitCurve(scenario, cutoff_day, reps)
     hpd = HOURS_PER_DAY_DEFAULT
@@ -377,7 +398,7 @@ def apply_capacity(found: dict, leads: pd.DataFrame | None, cutoff, rng) -> None
     who = _qualifier(found)
     result = None
     if who is not None and "contacted_date" in leads:
-        result = sdr_work_hours(leads, found["start"], cutoff, found["months"], *who)
+        result = sdr_work_hours(leads, found["start"], cutoff, *who)
     ni = [p for p, _ in found["not_identified"]]
     if result is not None:
         curve = result.pop("curve")

@@ -18,7 +18,16 @@ import yaml
 from scipy import stats
 
 import sim
-from sim.calibrate.capacity import REPS, WaitCurve, apply_capacity, sdr_work_hours, window_scenario
+from sim.calibrate.capacity import (
+    MAX_LEADS,
+    REPS,
+    WaitCurve,
+    _recent,
+    apply_capacity,
+    model_month_counts,
+    sdr_work_hours,
+    window_scenario,
+)
 from sim.calibrate.decay import response_decay
 from sim.calibrate.estimate import LEVEL, qualification, window_text
 from sim.calibrate.writer import _capacity_lines
@@ -41,13 +50,13 @@ def _world(work_hours, fte, leads_a_month, months=3, decay=None):
         "roles": {"sdr": {"fte": fte}, "ae": {"fte": 3, "max_open_opportunities": 1000}}})
 
 
-def _found(export, fte, months, seed):
+def _found(export, fte, seed):
     """What estimate_all finds that apply_capacity reads, from the export's leads (without the deal fits)."""
     leads, cutoff = export.leads, export.export_date
     rng = np.random.default_rng(seed)
     found = {"estimates": [qualification(leads, cutoff, window_text(START, cutoff), rng)],
              "not_identified": [("qualification.work_hours", "SDR work hours are not in a CRM")], "warnings": [],
-             "start": START, "months": months, "team": {"sdr": [("2025-01", float(fte))]}, "reps": {"sdr": float(fte)},
+             "start": START, "team": {"sdr": [("2025-01", float(fte))]}, "reps": {"sdr": float(fte)},
              "decay": response_decay(leads)}
     share = found["estimates"][0]
     before = (share.estimate, share.draws.copy())
@@ -59,7 +68,7 @@ def _found(export, fte, months, seed):
 def binding():
     # One SDR, 150 leads a month, an hour each at 6 selling hours a day: busy about 82% of the time.
     world = _world(WORK_HOURS, 1, 150.0, decay={"half_life_hours": 24.0})
-    return [_found(sim.crm_export(world, seed=seed), 1, 3, seed) for seed in range(SEEDS)]
+    return [_found(sim.crm_export(world, seed=seed), 1, seed) for seed in range(SEEDS)]
 
 
 def test_the_true_work_hours_are_inside_the_interval_at_the_stated_rate(binding):
@@ -77,7 +86,7 @@ def test_the_simulated_wait_at_the_estimate_matches_the_observed_on_fresh_seeds(
     world = _world(WORK_HOURS, 1, 150.0)
     for seed in range(3):
         export = sim.crm_export(world, seed=seed)
-        c = sdr_work_hours(export.leads, START, export.export_date, 3, "sdr", [("2025-01", 1.0)])
+        c = sdr_work_hours(export.leads, START, export.export_date, "sdr", [("2025-01", 1.0)])
         fresh = c["curve"].fresh(c["estimate"], REPS, seed)
         assert c["simulated_wait_hours"] == pytest.approx(c["observed_wait_hours"], rel=0.02)
         se = math.sqrt(c["sd_hours"] ** 2 / REPS + fresh.var(ddof=1) / REPS)
@@ -125,7 +134,7 @@ def test_an_idle_team_gives_an_upper_bound_flagged_not_an_estimate():
     world = _world(0.2, 3, 150.0, decay=None)
     for seed in range(2):
         export = sim.crm_export(world, seed=seed)
-        found, (share, _) = _found(export, 3, 3, seed)
+        found, (share, _) = _found(export, 3, seed)
         c = found["capacity"]
         assert not c["identified"] and c["estimate"] is None and c["low"] == 0.0
         assert 0.2 <= c["high"] < 2.0  # the truth is below the bound, and the bound is not vacuous
@@ -157,8 +166,8 @@ def test_the_simulated_curve_is_the_m_d_1_mean_wait_and_inverts_it():
     lam, months = 4.0, 12  # one SDR: utilisation 4 * theta / 6
     leads, cutoff = _even_leads(lam, months, 0.0)
     # The window scenario's leads a month are the export's calendar-month counts: about lam a day.
-    scenario, _ = window_scenario(leads, START, cutoff, months, "sdr", [("2025-01", 1.0)])
-    curve = WaitCurve(scenario, months * DAYS_PER_MONTH)
+    scenario, _ = window_scenario(leads, START, cutoff, "sdr", [("2025-01", 1.0)])
+    curve = WaitCurve(scenario, (cutoff - START).total_seconds() / 86400)
     for theta in (0.75, 1.05):  # utilisation 0.5 and 0.7
         reps = curve.at(theta)
         counts = scenario.channels["all"].leads
@@ -170,6 +179,30 @@ def test_the_simulated_curve_is_the_m_d_1_mean_wait_and_inverts_it():
     rate = float(np.mean(scenario.channels["all"].leads)) / DAYS_PER_MONTH
     wait = _pollaczek_khinchine_hours(rate, 0.9)
     leads, cutoff = _even_leads(lam, months, wait)
-    c = sdr_work_hours(leads, START, cutoff, months, "sdr", [("2025-01", 1.0)])
+    c = sdr_work_hours(leads, START, cutoff, "sdr", [("2025-01", 1.0)])
     assert c["identified"] and c["low"] <= 0.9 <= c["high"], c
     assert c["estimate"] == pytest.approx(0.9, rel=0.05)
+
+
+def test_the_window_is_counted_on_the_model_s_months_and_its_team_month_by_month():
+    leads, cutoff = _even_leads(4.0, 2.5, 0.0)  # two and a half model months at 4 leads a day
+    counts = model_month_counts(leads, START, cutoff)
+    assert len(counts) == 3 and counts[:2].sum() + counts[2] / 2 == pytest.approx(len(leads), abs=1)
+    assert counts == pytest.approx(4.0 * DAYS_PER_MONTH, abs=1)  # the half month scaled to a whole one's rate
+    # A rising headcount is the start and hires at the months' starts; a falling one is simulated at its mean.
+    rising, _ = window_scenario(leads, START, cutoff, "sdr", [("2025-01", 1.0), ("2025-02", 2.4), ("2025-03", 3.0)])
+    assert rising.roles.sdr.fte == 1 and [(h.month, h.fte) for h in rising.roles.sdr.hires] == [(1, 1), (2, 1)]
+    assert rising.roles.sdr.hiring_lead_days == 0
+    falling, how = window_scenario(leads, START, cutoff, "sdr", [("2025-01", 3.0), ("2025-02", 1.0)])
+    assert falling.roles.sdr.fte == 2 and not falling.roles.sdr.hires and "mean" in how  # (3 + 1 + 1) / 3, rounded
+    qualifying_aes, _ = window_scenario(leads, START, cutoff, "ae", [("2025-01", 2.0)])
+    assert qualifying_aes.roles.sdr is None and qualifying_aes.roles.ae.fte == 2
+
+
+def test_a_big_window_is_cut_to_its_last_months_holding_at_most_the_cap():
+    leads, cutoff = _even_leads(200.0, 6, 0.0)  # about 6,000 leads a month: over 36,000 in all
+    start = _recent(leads, START, cutoff)
+    kept = leads[leads["created_date"] >= start]
+    assert len(kept) <= MAX_LEADS < len(leads) and len(kept) > MAX_LEADS - 200 * DAYS_PER_MONTH - 1
+    assert (start - START) / pd.Timedelta(days=DAYS_PER_MONTH) == pytest.approx(round((start - START) / pd.Timedelta(
+        days=DAYS_PER_MONTH)))  # whole model months are left out
