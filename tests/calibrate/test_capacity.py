@@ -29,7 +29,7 @@ from sim.calibrate.capacity import (
     window_scenario,
 )
 from sim.calibrate.decay import response_decay
-from sim.calibrate.estimate import LEVEL, qualification, window_text
+from sim.calibrate.estimate import LEVEL, lead_volumes, qualification, window_text
 from sim.calibrate.writer import _capacity_lines
 from sim.scenario.units import DAYS_PER_MONTH
 
@@ -54,11 +54,12 @@ def _found(export, fte, seed):
     """What estimate_all finds that apply_capacity reads, from the export's leads (without the deal fits)."""
     leads, cutoff = export.leads, export.export_date
     rng = np.random.default_rng(seed)
-    found = {"estimates": [qualification(leads, cutoff, window_text(START, cutoff), rng)],
+    volumes, start, months = lead_volumes(leads, cutoff, rng)
+    found = {"estimates": [*volumes, qualification(leads, cutoff, window_text(START, cutoff), rng)],
              "not_identified": [("qualification.work_hours", "SDR work hours are not in a CRM")], "warnings": [],
-             "start": START, "team": {"sdr": [("2025-01", float(fte))]}, "reps": {"sdr": float(fte)},
-             "decay": response_decay(leads)}
-    share = found["estimates"][0]
+             "start": start, "months": months, "team": {"sdr": [("2025-01", float(fte))]},
+             "reps": {"sdr": float(fte)}, "decay": response_decay(leads)}
+    share = found["estimates"][-1]
     before = (share.estimate, share.draws.copy())
     apply_capacity(found, leads, cutoff, rng)
     return found, before
