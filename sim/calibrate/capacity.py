@@ -14,13 +14,14 @@ observed over the training window:
   is, while the mean rises with ``theta`` from the first queue that forms;
 - the simulated statistic: the same, from :data:`REPS` replications of the training
   window as the calibrated scenario runs it (every lead goes to the queue on arrival,
-  first in first out, the realised leads a month as its given leads, the qualifying
-  role's headcount month by month, ``hours_per_day`` at its default), with
+  first in first out, the calibrated volumes' point estimates as its given leads, the
+  qualifying role's headcount month by month, ``hours_per_day`` at its default), with
   ``work_hours = theta``, the same seeds for every ``theta`` (common random numbers:
   the arrivals are the same and only the work changes, so the curve is smooth and
   rises with ``theta``);
 - the estimate: the root of simulated minus observed (scipy ``brentq``) on a bracket
-  from the utilisation (``theta`` at which the reps would be busy all the time);
+  around the work hours at which an M/D/c queue's mean wait (the Allen-Cunneen
+  approximation the fast model uses) is the observed one;
 - the interval: test inversion. ``theta`` is kept where the observed statistic lies
   within a ``t`` prediction interval of the replications at ``theta``:
   ``|observed - mean| <= t(REPS - 1) * sd * sqrt(1 + 1 / REPS)``, with ``sd`` the
@@ -29,7 +30,11 @@ observed over the training window:
   are correlated, so a bootstrap over leads would understate it), and ``1 / REPS`` for
   the simulation error of the mean. Where the lower end reaches 0 (the waits are as
   short as no queue at all would make them: capacity does not bind), ``theta`` is not
-  identified beyond an upper bound, which is what is reported, flagged.
+  identified beyond an upper bound, which is what is reported, flagged (so too where
+  fewer than :data:`MIN_WAITING` MQLs waited at all).
+
+A training window of more than :data:`MAX_LEADS` leads is cut to its last months holding
+as many (the queue taken as empty where it starts), to keep to a second or so.
 
 :func:`apply_capacity` runs it at the end of :func:`sim.calibrate.estimate.estimate_all`,
 and, where the response-time decay is found (:mod:`sim.calibrate.decay`, its test
@@ -54,8 +59,8 @@ from sim.calibrate.estimate import DRAWS, LEVEL, Estimate, window_text
 from sim.scenario.schema import SDRRole
 from sim.scenario.units import DAYS_PER_MONTH, HOURS_PER_DAY
 
-__all__ = ["DECAY_TEST_LEVEL", "REPS", "WaitCurve", "apply_capacity", "observed_wait", "sdr_work_hours",
-           "window_scenario"]
+__all__ = ["DECAY_TEST_LEVEL", "MAX_LEADS", "REPS", "WaitCurve", "apply_capacity", "model_month_counts",
+           "observed_wait", "sdr_work_hours", "window_scenario"]
 
 REPS = 8  # replications a theta: the mean's simulation error is the observed statistic's over sqrt(8)
 MIN_MQLS = 30  # fewer MQLs in the window: not estimated
@@ -64,7 +69,7 @@ MIN_WAITING = 10  # fewer MQLs that waited at all: the work hours are bounded ab
 WAITED_HOURS = 1 / 60  # a wait over a minute is a wait (CRM times are to the minute at best)
 DECAY_TEST_LEVEL = 0.05  # the decay is written when its likelihood-ratio test rejects no decay at this level
 HOURS_PER_DAY_DEFAULT = float(SDRRole.model_fields["hours_per_day"].default)  # what the calibrated scenario has
-XTOL = 5e-3  # brentq's tolerance, relative to the bracket's saturation point: far below the interval's width
+XTOL = 5e-3  # brentq's tolerance, relative to the utilisation-1 work hours: far below the interval's width
 
 
 def _first_contact(leads: pd.DataFrame) -> pd.Series:
@@ -488,7 +493,7 @@ def apply_capacity(found: dict, leads: pd.DataFrame | None, cutoff, rng) -> None
     result = None
     if who is not None and "contacted_date" in leads:
         result = sdr_work_hours(leads, found["start"], cutoff, *who, rates=_fitted_rates(found))
-    ni = [p for p, _ in found["not_identified"]]
+    why, waits = None, None
     if result is not None:
         curve = result.pop("curve")
         theta = result.pop("theta")
@@ -499,19 +504,21 @@ def apply_capacity(found: dict, leads: pd.DataFrame | None, cutoff, rng) -> None
                          result["mqls"], window, result["method"],
                          _split_normal_draws(result["estimate"], result["low"], result["high"], LEVEL, rng))
             found["estimates"].append(e)
-            found["not_identified"] = [(p, w) for p, w in found["not_identified"] if p != "qualification.work_hours"]
         elif math.isfinite(result["high"]):
             why = (f"the waits ({result['observed_wait_hours']:.3g} h on average over {result['mqls']} MQLs) are as "
                    f"short as no queue at all would make them: capacity does not bind, so the work hours are not "
                    f"identified beyond an upper bound of {result['high']:.3g} h (written as the bound)")
-            found["not_identified"] = [(p, w) for p, w in found["not_identified"] if p != "qualification.work_hours"]
-            found["not_identified"].append(("qualification.work_hours", why))
             found["warnings"].append(f"qualification.work_hours: {why}")
+        else:
+            why = (f"no work hours tried make the simulated waits as long as the observed ones "
+                   f"({result['observed_wait_hours']:.3g} h on average): not written")
         waits = curve.decay_waits.get(theta) if theta is not None else None
     else:
-        waits = None
-        if "qualification.work_hours" not in ni:
-            found["not_identified"].append(("qualification.work_hours", "SDR work hours are not in a CRM"))
+        why = ("SDR work hours are not in a CRM; they are estimated from the waits where the leads have contact "
+               f"dates ({MIN_MQLS} MQLs or more) and the qualifying role's headcount or deal owners are known")
+    found["not_identified"] = [(p, w) for p, w in found["not_identified"] if p != "qualification.work_hours"]
+    if why is not None:
+        found["not_identified"].append(("qualification.work_hours", why))
     _apply_decay(found, leads, waits, rng)
 
 
