@@ -11,14 +11,14 @@ approximation enters the comparison.
 
 With ``known_inputs`` the realised leads per channel and month of the actual leads
 table become each marketing channel's ``leads:`` schedule (the month's Poisson mean),
-so that the test is of the funnel after the leads, not of the marketing forecast.
+and the realised headcount of the headcount table each role's ``fte_by_month`` (whole
+FTE a month), so that the test is of the funnel after the leads and the team, not of the
+marketing and hiring forecasts.
 
 Data without a leads table (deals only, such as the public opportunity export) is
 back-tested on closes, revenue and time to close: the leads measure and the conversion by
 channel are not scored, the model forecasts its own leads, and :attr:`Backtest.warnings`
-says so. Realised headcount is not fed in: the scenario's roles (whole FTE on day one,
-planned hires after their lead time, random leavers) cannot be set to a month-by-month
-count.
+says so. Data without a headcount table keeps the scenario's roles.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from sim.montecarlo.experiment import run_many
 from sim.scenario.schema import Scenario
 from sim.seeds import as_seed_sequence
 
-__all__ = ["MEASURES", "Actual", "Backtest", "BacktestError", "actual_from_tables", "backtest", "read_actual"]
+__all__ = ["MEASURES", "Actual", "Backtest", "BacktestError", "actual_from_tables", "backtest", "known_headcount",
+           "known_input_scenario", "read_actual"]
 
 MEASURES = ("closes", "revenue", "leads")
 QUANTILES = (0.10, 0.25, 0.50, 0.75, 0.90)
@@ -50,6 +51,8 @@ TTC_QUANTILES = np.linspace(0.01, 0.99, 99)  # each replication's times to close
 _CLOSED = (S.WON, S.LOST_PIPELINE, S.LOST_REP_LEFT)
 _FILES = {"leads": ("lead_id", "created_date", "channel"),
           "deals": ("deal_id", "lead_id", "created_date", "closed_date", "won", "value")}
+_OPTIONAL_FILES = {"headcount": ("month_start", "role", "fte")}  # read when the folder has it
+_FED_ROLES = ("sdr", "ae", "customer_success")  # the scenario's roles, as the headcount table names them
 
 
 class BacktestError(FunnelError):
@@ -71,8 +74,9 @@ class Actual:
             (``"deals: unparsable or missing created_date"`` -> count), as ``funnel calibrate``
             reports them.
         notes: the reader's line per unusable row (``file:row:column: ...``, at most 20 per reason).
-        headcount: the headcount table (``month_start``, ``role``, ``fte``) if the data has one;
-            kept for reference, not fed into the back-test.
+        headcount: the headcount table (``month_start``, ``role``, ``fte``: employed FTE-months
+            of each role in each month) if the data has one; with known inputs it is each role's
+            ``fte_by_month`` (:func:`known_headcount`).
         leads_from_deals: the data had no leads table and each deal is its own lead, created with it
             (:data:`sim.calibrate.tables.DEALS_AS_LEADS`), as ``funnel calibrate`` takes them.
     """
@@ -112,7 +116,8 @@ def _by_month(months, won_month, value, lead_month) -> pd.DataFrame:
 def read_actual(directory, mapping=None) -> Actual:
     """Read the actual CRM tables of ``directory``.
 
-    Without ``mapping``: ``leads.csv`` and ``deals.csv`` as ``funnel export-crm`` writes them.
+    Without ``mapping``: ``leads.csv`` and ``deals.csv`` as ``funnel export-crm`` writes them, and
+    ``headcount.csv`` (``month_start``, ``role``, ``fte``) if the folder has it.
     With ``mapping``: the files the mapping names, read as ``funnel calibrate`` reads them
     (:func:`sim.calibrate.tables.read_tables`), all of them: no training cut, for the held-out
     months come after it. Unusable rows are left out and counted (:attr:`Actual.unusable_rows`).
@@ -137,8 +142,10 @@ def read_actual(directory, mapping=None) -> Actual:
         raise BacktestError("data", f"expected a folder of CRM tables (leads.csv, deals.csv), got {str(directory)!r}")
     problems: list[tuple[str, str]] = []
     frames: dict[str, pd.DataFrame] = {}
-    for name, columns in _FILES.items():
+    for name, columns in {**_FILES, **_OPTIONAL_FILES}.items():
         path = directory / f"{name}.csv"
+        if not path.is_file() and name in _OPTIONAL_FILES:
+            continue
         if not path.is_file():
             problems.append((str(path), f"is missing: expected the {name} table with columns {', '.join(columns)}"))
             continue
@@ -151,7 +158,7 @@ def read_actual(directory, mapping=None) -> Actual:
         if missing:
             problems.append((str(path), f"expected columns {', '.join(columns)}; missing {', '.join(missing)}"))
             continue
-        for column in [c for c in columns if c.endswith("_date")]:
+        for column in [c for c in columns if c.endswith("_date") or c == "month_start"]:
             parsed = pd.to_datetime(frame[column], errors="coerce")
             bad = frame[column].notna() & parsed.isna()
             if bad.any():
@@ -159,6 +166,14 @@ def read_actual(directory, mapping=None) -> Actual:
                 problems.append((str(path), f"column {column}: expected dates such as 2025-01-03, got "
                                             f"{frame.loc[bad, column].iloc[0]!r} (line {row})"))
             frame[column] = parsed
+        if name == "headcount":
+            fte = pd.to_numeric(frame["fte"], errors="coerce")
+            bad = fte.isna() | (fte < 0)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0]) + 2
+                problems.append((str(path), f"column fte: expected FTE-months of at least 0, got "
+                                            f"{frame.loc[bad, 'fte'].iloc[0]!r} (line {row})"))
+            frame["fte"] = fte
         frames[name] = frame
     export_date = _export_date(directory, problems)
     if problems:
@@ -167,7 +182,7 @@ def read_actual(directory, mapping=None) -> Actual:
     deals["won"] = deals["won"].astype(str).str.lower().isin(["true", "1", "yes"])
     leads = frames["leads"]
     leads["channel"] = leads["channel"].astype(str)
-    return Actual(leads=leads, deals=deals, export_date=export_date)
+    return Actual(leads=leads, deals=deals, export_date=export_date, headcount=frames.get("headcount"))
 
 
 def _export_date(directory: Path, problems: list[tuple[str, str]]) -> pd.Timestamp | None:
@@ -489,10 +504,16 @@ def known_input_scenario(scenario: Scenario, actual: Actual, last_month: int) ->
     The realised count of month ``k`` becomes month ``k``'s Poisson mean (the model's months are
     30.4375 days, a calendar month 28 to 31); later months repeat the last. A channel with a
     response curve drops it, with its carryover, lag, history and baseline; every channel drops its
-    ``rate_cv`` (the realised months already hold their ups and downs).
+    ``rate_cv`` (the realised months already hold their ups and downs). With a headcount table,
+    the realised headcount is fed in too (:func:`known_headcount`).
+
+    Raises:
+        BacktestError: the data has no leads table; or the realised headcount cannot be given to
+            the scenario (a budget split that sets the team).
     """
     if actual.leads is None:
         raise BacktestError("actual", "the data has no leads table: there are no realised leads to feed in")
+    scenario = _with_known_headcount(scenario, actual, last_month)
     start = pd.Timestamp(scenario.start_date)
     month = _month_index(start, actual.leads["created_date"])
     channel = actual.leads["channel"].to_numpy(dtype=object)
@@ -509,6 +530,88 @@ def known_input_scenario(scenario: Scenario, actual: Actual, last_month: int) ->
     return scenario.replace(changes) if changes else scenario
 
 
+def known_headcount(scenario: Scenario, actual: Actual, last_month: int) -> tuple[dict, list[str]]:
+    """The realised headcount of ``actual`` as changes to ``scenario``'s roles, months 0 .. ``last_month``.
+
+    Each role of the scenario that the headcount table has (``sdr``, ``ae``,
+    ``customer_success``, as the mapping names them) gets ``fte_by_month``: the table's FTE
+    of each calendar month from the scenario's ``start_date`` (FTE-months, summed over the
+    month's rows), rounded to whole FTE (half up), with ``fte`` its first month, no hires and
+    no attrition; later months repeat the last. A month the table does not cover takes the
+    last month before it that it does (the first it covers, for months before that).
+
+    Returns:
+        ``(changes, warnings)``: the changes for :meth:`Scenario.replace`, empty without a
+        headcount table; and one sentence per role about months the table does not cover or
+        fractional FTE rounded, or a role of the table the scenario does not have.
+    """
+    head = actual.headcount
+    if head is None or not len(head):
+        return {}, []
+    start = pd.Timestamp(scenario.start_date)
+    names = head.attrs.get("roles", {})
+    role = head["role"].map(lambda r: str(names.get(r, r))).to_numpy(dtype=object)
+    month = _month_index(start, head["month_start"])
+    fte = pd.to_numeric(head["fte"], errors="coerce").to_numpy(dtype=float)
+    changes, warnings = {}, []
+    for name in sorted(r for r in set(role) if r not in _FED_ROLES or getattr(scenario.roles, r) is None):
+        warnings.append(f"the headcount table's role {name!r} is not fed in: the scenario has no such role")
+    months = np.arange(last_month + 1)
+    label = lambda k: f"{start + pd.DateOffset(months=int(k)):%Y-%m}"  # noqa: E731
+    for name in _FED_ROLES:
+        mine = (role == name) & (month >= 0) & (month <= last_month) & np.isfinite(fte)
+        if getattr(scenario.roles, name) is None or not mine.any():
+            continue
+        total = np.bincount(month[mine], weights=fte[mine], minlength=last_month + 1)
+        covered = np.bincount(month[mine], minlength=last_month + 1) > 0
+        known = np.flatnonzero(covered)
+        # The last covered month at or before each month (the first covered one before the table starts).
+        source = known[np.clip(np.searchsorted(known, months, side="right") - 1, 0, None)]
+        value = total[source]
+        whole = np.floor(value + 0.5).astype(int)
+        schedule = [int(x) for x in whole]
+        changes.update({f"roles.{name}.fte_by_month": schedule, f"roles.{name}.fte": schedule[0],
+                        f"roles.{name}.hires": [], f"roles.{name}.attrition_year": 0.0})
+        if not covered.all():
+            gaps = _month_runs([label(k) for k in months[~covered]])
+            warnings.append(f"the headcount table has no {name} rows for {gaps}: each such month takes the nearest "
+                            f"earlier month it has ({label(known[0])} for months before it)")
+        fractional = np.flatnonzero(np.abs(total[known] - np.round(total[known])) > 1e-9)
+        if len(fractional):
+            k = known[fractional[0]]
+            warnings.append(f"the headcount table's {name} FTE-months are fractional in {len(fractional)} months "
+                            f"(a rep joined or left mid-month): fed in rounded to whole FTE (the first: "
+                            f"{label(k)}, {total[k]:.4g} -> {int(np.floor(total[k] + 0.5))})")
+    return changes, warnings
+
+
+def _month_runs(labels: list[str]) -> str:
+    """Consecutive months (``YYYY-MM``, in order) as runs: ``2025-03, 2025-06 to 2025-08``."""
+    periods = [pd.Period(x, "M") for x in labels]
+    parts, k = [], 0
+    while k < len(periods):
+        j = k
+        while j + 1 < len(periods) and periods[j + 1] == periods[j] + 1:
+            j += 1
+        parts.append(labels[k] if j == k else f"{labels[k]} to {labels[j]}")
+        k = j + 1
+    return ", ".join(parts)
+
+
+def _with_known_headcount(scenario: Scenario, actual: Actual, last_month: int) -> Scenario:
+    """``scenario`` with the realised headcount (:func:`known_headcount`) fed in, one line naming why if it cannot."""
+    from sim.scenario.messages import ScenarioError
+
+    changes, _ = known_headcount(scenario, actual, last_month)
+    if not changes:
+        return scenario
+    try:
+        return scenario.replace(changes)
+    except ScenarioError as exc:
+        field, why = exc.problems[0]
+        raise BacktestError("scenario", f"the realised headcount cannot be fed in: {field}: {why}") from None
+
+
 def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None = None, reps: int = 200,
              seed=0, known_inputs: bool = True) -> Backtest:
     """Back-test ``scenario`` on the held-out months of ``actual`` after ``train_until``.
@@ -523,8 +626,9 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
         months: held-out months to score (default: all to the end of the data).
         reps: replications of the predictive distribution.
         seed: the root seed of the replications, and of the PIT's randomisation.
-        known_inputs: feed the realised leads per channel and month into the scenario (see
-            :func:`known_input_scenario`); off, the model forecasts its own leads. Without a leads
+        known_inputs: feed the realised leads per channel and month, and the realised headcount
+            per role and month, into the scenario (see :func:`known_input_scenario`); off, the
+            model forecasts its own leads and uses the scenario's team. Without a leads
             table (``actual.leads`` is ``None``) they cannot be fed in: the model forecasts its own
             leads, leads and the conversion by channel are not scored, and warnings say so.
 
@@ -554,6 +658,10 @@ def backtest(scenario: Scenario, actual: Actual, train_until, months: int | None
     if fed:
         warnings += _channel_warnings(scenario, actual)
     used = known_input_scenario(scenario, actual, w.last) if fed else scenario
+    if known_inputs:
+        warnings += known_headcount(scenario, actual, w.last)[1]
+        if not fed:  # no leads table: the headcount alone is fed in
+            used = _with_known_headcount(used, actual, w.last)
     measures = MEASURES if has_leads else tuple(m for m in MEASURES if m != "leads")
     channels = list(scenario.channels) + ["outbound"]
     seen = set(actual.leads["channel"]) if has_leads else set()
@@ -621,9 +729,6 @@ def _data_warnings(actual: Actual, known_inputs: bool) -> list[str]:
     if actual.leads_from_deals:
         out.append("no leads table: each deal is taken as its own lead, created with it, so the leads measure "
                    "counts the deals created" + (" (and those are fed in)" if known_inputs else ""))
-    if actual.headcount is not None and known_inputs:
-        out.append("realised headcount is not fed in: the scenario's roles are used (its schema has whole FTE on "
-                   "day one and planned hires, not a headcount per month)")
     dropped = sum(actual.unusable_rows.values())
     if dropped:
         reasons = "; ".join(f"{why}: {n}" for why, n in actual.unusable_rows.items())

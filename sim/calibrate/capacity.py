@@ -139,15 +139,17 @@ def _team_plan(series, months: int, start) -> tuple[int, list[dict], str]:
     return mean, [], f"{mean} FTE, the headcount's mean over the window (it fell within it)"
 
 
-def window_scenario(leads: pd.DataFrame, start, cutoff, role: str, series, work_hours: float = 0.5, rates=None):
+def window_scenario(leads: pd.DataFrame, start, cutoff, role: str, series, work_hours: float = 0.5, rates=None,
+                    fte_by_month=None):
     """The training window as the calibrated scenario runs its queue, with ``work_hours``; and how the team was taken.
 
     Every lead joins the queue on arrival (threshold 0, no noise, first in first out, no
     lead going cold), at ``rates`` leads a month (the calibrated volumes' fitted means, month
     by month from ``start``; the last carried on), or without them the realised leads of each
     model month (:func:`model_month_counts`); the qualifying ``role`` (``sdr``, else ``ae``)
-    with the headcount ``series``; nothing after qualification matters to the waits, so no
-    lead qualifies (it is faster).
+    with ``fte_by_month`` (the calibrated scenario's, from the headcount table), or without it
+    the headcount ``series`` as a start and hires; nothing after qualification matters to
+    the waits, so no lead qualifies (it is faster).
     """
     from sim.scenario.loading import parse_scenario
 
@@ -156,8 +158,13 @@ def window_scenario(leads: pd.DataFrame, start, cutoff, role: str, series, work_
     if rates is not None and len(rates):
         rates = np.asarray(rates, dtype=float)
         counts = np.array([rates[min(k, len(rates) - 1)] for k in range(months)])
-    fte, hires, how = _team_plan(series, months, start)
-    team = {"fte": fte, "hires": hires, "hiring_lead_days": 0.0}
+    if fte_by_month:
+        team = {"fte_by_month": [int(x) for x in fte_by_month]}
+        how = "the headcount month by month (fte_by_month, as written)" if len(set(fte_by_month)) > 1 else \
+            f"{int(fte_by_month[0])} FTE (the headcount)"
+    else:
+        fte, hires, how = _team_plan(series, months, start)
+        team = {"fte": fte, "hires": hires, "hiring_lead_days": 0.0}
     roles = {"sdr": team, "ae": {"fte": 1}} if role == "sdr" else {"ae": team}
     scenario = parse_scenario({
         "name": "capacity_window", "horizon_months": months,
@@ -234,7 +241,7 @@ def _root(f, lo, hi, tol) -> float:
 
 
 def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level: float = LEVEL,
-                   reps: int = REPS, rates=None) -> dict | None:
+                   reps: int = REPS, rates=None, fte_by_month=None) -> dict | None:
     """The constant work hours per lead at which the calibrated queue gives the observed waits, or None.
 
     Args:
@@ -247,6 +254,8 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
         reps: replications a work-hours value.
         rates: the leads a month the calibrated scenario has, month by month from ``start`` (its
             volumes' point estimates); None: the realised leads of each month.
+        fte_by_month: the qualifying role's whole FTE a month from ``start``, as the calibrated
+            scenario has it; None: ``series`` as a start and hires.
 
     Returns:
         ``estimate`` (hours; None when not identified), ``low``, ``high`` (the interval; ``low``
@@ -265,13 +274,16 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
     first = start
     start = _recent(leads, start, cutoff)
     leads = leads[leads["created_date"] >= start]
-    if rates is not None:  # the months cut from the front
-        rates = np.asarray(rates, dtype=float)[round((start - first) / pd.Timedelta(days=DAYS_PER_MONTH)):]
+    cut = round((start - first) / pd.Timedelta(days=DAYS_PER_MONTH))  # the months cut from the front
+    if rates is not None:
+        rates = np.asarray(rates, dtype=float)[min(cut, len(rates) - 1):]
+    if fte_by_month:
+        fte_by_month = list(fte_by_month)[min(cut, len(fte_by_month) - 1):]
     seen = observed_wait(leads, start, cutoff)
     if seen is None or seen[1] < MIN_MQLS or not series or not math.isfinite(seen[0]):
         return None
     obs, mqls, seen_waiting = seen
-    scenario, team = window_scenario(leads, start, cutoff, role, series, rates=rates)
+    scenario, team = window_scenario(leads, start, cutoff, role, series, rates=rates, fte_by_month=fte_by_month)
     months = scenario.horizon_months
     cutoff_day = (cutoff - start).total_seconds() / 86400
     curve = WaitCurve(scenario, cutoff_day, reps)
@@ -399,6 +411,8 @@ def _fte_months(scenario, months: int) -> list[float]:
     """The qualifying role's whole FTE in each month of the window scenario (its start and hires)."""
     roles = scenario.roles
     role = roles.sdr if roles.sdr is not None else roles.ae
+    if role.fte_by_month:
+        return [float(role.fte_by_month[min(k, len(role.fte_by_month) - 1)]) for k in range(months)]
     fte = [float(role.fte)] * months
     for hire in role.hires:
         for k in range(hire.month, months):
@@ -425,6 +439,16 @@ def _fitted_rates(found: dict) -> np.ndarray | None:
         schedule = getattr(e, "schedule", None)
         total += (np.resize(schedule.mean, horizon) if schedule is not None else e.estimate)
     return total
+
+
+def _written_schedule(found: dict, role: str) -> list[int] | None:
+    """The ``fte_by_month`` the calibrated scenario writes for ``role`` (from the headcount table), or None."""
+    from sim.calibrate.writer import _fte_schedule
+
+    series = found.get("team", {}).get(role)
+    if not series or "months" not in found:
+        return None
+    return _fte_schedule(found, series)[0] or None
 
 
 def _qualifier(found: dict) -> tuple[str, list] | None:
@@ -492,7 +516,8 @@ def apply_capacity(found: dict, leads: pd.DataFrame | None, cutoff, rng) -> None
     who = _qualifier(found)
     result = None
     if who is not None and "contacted_date" in leads:
-        result = sdr_work_hours(leads, found["start"], cutoff, *who, rates=_fitted_rates(found))
+        result = sdr_work_hours(leads, found["start"], cutoff, *who, rates=_fitted_rates(found),
+                                fte_by_month=_written_schedule(found, who[0]))
     why, waits = None, None
     if result is not None:
         curve = result.pop("curve")
@@ -552,6 +577,10 @@ def _apply_decay(found: dict, leads: pd.DataFrame, waits, rng) -> None:
            f"decay(wait): this is the chance at no wait)")
     found["decay_factor"] = {"factor": factor, "waits": source, "half_life_hours": h}
     chances = [e for e in found["estimates"] if e.path == "qualification.p_qualify"]
-    chances += list(found.get("p_qualify_by_channel", {}).get("channels", {}).values())
+    chances += list((found.get("p_qualify_by_channel") or {}).get("channels", {}).values())
+    # Where channels or segments differ, the chances are written as the intents' means: scaled alike.
+    chances += list(found.get("intent", {}).values())
+    for entry in found.get("segments", {}).values():
+        chances += list((entry.get("p_qualify") or {}).get("channels", {}).values())
     for e in {id(e): e for e in chances}.values():  # an estimate both listed and by channel is scaled once
         _scaled(e, factor, factors, why)

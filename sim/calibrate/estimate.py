@@ -13,7 +13,8 @@
 - Time to close: censoring-aware fits of Weibull, LogNormal, LogLogistic and Exponential
   (lifelines); the lowest AIC is chosen and mapped onto the scenario's kinds (lognormal
   or exponential by mean and cv; a Weibull or log-logistic by its mean and cv as a gamma).
-  Draws come from the normal approximation of the fitted parameters.
+  The mean's draws are averaged over the families by Akaike weight, each from the normal
+  approximation of its family's fitted parameters.
 - Deal value: a log-normal fitted to won deals' values (mean and cv); the mean's draws
   by bootstrap.
 """
@@ -280,12 +281,43 @@ def _starting_points(days, observed) -> dict:
             "exponential": np.array([float(days.sum()) / max(int(observed.sum()), 1)])}
 
 
+def _family_moments(family: str, t):
+    """(mean, cv) of a lifelines family at parameters ``t`` (lifelines' order), one set or an array of rows."""
+    t = np.asarray(t, dtype=float)
+    a, b = t[..., 0], (t[..., 1] if t.shape[-1] > 1 else None)
+    with np.errstate(all="ignore"):
+        if family == "lognormal":
+            return np.exp(a + b * b / 2), np.sqrt(np.expm1(b * b))
+        if family == "exponential":
+            return a, np.ones_like(a)
+        if family == "weibull":
+            m1 = a * special_gamma(1 + 1 / b)
+            m2 = a * a * special_gamma(1 + 2 / b)
+            return m1, np.sqrt(np.maximum(m2 / m1**2 - 1, 1e-8))
+        # Log-logistic: the mean is finite for beta > 1, the variance for beta > 2 (else a cv of 2 is taken).
+        c = np.pi / b
+        m1 = np.where(b > 1, a * c / np.sin(c), np.inf)
+        m2 = np.where(b > 2, a * a * 2 * c / np.sin(2 * c), np.inf)
+        return m1, np.where(np.isfinite(m2), np.sqrt(np.maximum(m2 / m1**2 - 1, 1e-8)), 2.0)
+
+
+def akaike_weights(aic: dict) -> dict:
+    """Each family's Akaike weight, ``exp(-(AIC - AIC_min) / 2)`` normalised (Burnham and Anderson)."""
+    low = min(aic.values())
+    raw = {k: math.exp(-(v - low) / 2) for k, v in aic.items()}
+    total = sum(raw.values())
+    return {k: v / total for k, v in raw.items()}
+
+
 def duration_fit(days, observed, path, window, rng):
     """(mean Estimate, cv, kind, AIC table, KM or None) of durations ``days``, ``observed`` False where censored.
 
-    Censoring-aware fits of Weibull, LogNormal, LogLogistic and Exponential (lifelines); the
-    lowest AIC is chosen; draws from the normal approximation of its parameters. Kaplan-Meier's
-    empirical draws if none fits.
+    Censoring-aware fits of Weibull, LogNormal, LogLogistic and Exponential (lifelines). The
+    lowest AIC gives the point estimate, the kind and the cv written; the mean's draws (and
+    so its interval) are model-averaged: each draw's family is drawn with its Akaike weight,
+    its parameters from that family's normal approximation, so that families fitting about
+    equally well but implying different means widen the interval (the choice of family is
+    part of the uncertainty). Kaplan-Meier's empirical draws if none fits.
     """
     from lifelines import ExponentialFitter, KaplanMeierFitter, LogLogisticFitter, LogNormalFitter, WeibullFitter
 
@@ -300,7 +332,8 @@ def duration_fit(days, observed, path, window, rng):
                 fits[name] = cls().fit(days, observed, initial_point=starts.get(name))
             except Exception:  # noqa: BLE001 - a family that does not converge is not chosen
                 continue
-    good = {k: f for k, f in fits.items() if np.isfinite(f.AIC_) and np.all(np.isfinite(f.variance_matrix_))}
+    good = {k: f for k, f in fits.items() if np.isfinite(f.AIC_) and np.all(np.isfinite(f.variance_matrix_))
+            and np.isfinite(_family_moments(k, f.params_.to_numpy())[0])}
     aic = {k: float(f.AIC_) for k, f in good.items()}
     n = int(observed.sum())
     if not good:
@@ -311,37 +344,29 @@ def duration_fit(days, observed, path, window, rng):
         return Estimate(path, float(vals.mean()), low, high, n, window, "empirical (no family fitted)", draws), \
             float(np.std(vals) / vals.mean()), "empirical", aic, km
     best = min(aic, key=aic.get)
-    fit = good[best]
-    names = list(fit.params_.index)
-    cov = np.asarray(fit.variance_matrix_.loc[names, names], dtype=float)
-    theta = rng.multivariate_normal(fit.params_.to_numpy(), cov, DRAWS)
-
-    def moments(t):
-        if best == "lognormal":
-            mu, s = t
-            return np.exp(mu + s * s / 2), np.sqrt(np.expm1(s * s))
-        if best == "exponential":
-            return t[0], 1.0
-        if best == "weibull":
-            lam, rho = t
-            m1 = lam * special_gamma(1 + 1 / rho)
-            m2 = lam * lam * special_gamma(1 + 2 / rho)
-            return m1, np.sqrt(max(m2 / m1**2 - 1, 1e-8))
-        alpha, beta = t  # log-logistic: mean finite for beta > 1, variance for beta > 2
-        b = np.pi / beta
-        m1 = alpha * b / np.sin(b)
-        m2 = alpha * alpha * 2 * b / np.sin(2 * b) if beta > 2 else np.inf
-        return m1, np.sqrt(max(m2 / m1**2 - 1, 1e-8)) if np.isfinite(m2) else 2.0
-
-    mean, cv = moments(fit.params_.to_numpy())
-    draws = np.array([moments(t)[0] for t in theta])
+    weight = akaike_weights(aic)
+    families = sorted(good)
+    # Many draws for the interval, then DRAWS of them for the scenario: the quantiles of a mixture need more.
+    pick = rng.choice(len(families), 20 * DRAWS, p=[weight[k] for k in families])
+    draws = np.empty(len(pick))
+    for j, family in enumerate(families):
+        at = pick == j
+        if not at.any():
+            continue
+        fit = good[family]
+        names = list(fit.params_.index)
+        cov = np.asarray(fit.variance_matrix_.loc[names, names], dtype=float)
+        theta = rng.multivariate_normal(fit.params_.to_numpy(), cov, int(at.sum()))
+        draws[at] = _family_moments(family, theta)[0]
     draws = draws[np.isfinite(draws) & (draws > 0)]
     low, high = _q(draws)
-    if len(draws) < DRAWS:
-        draws = rng.choice(draws, DRAWS)
+    draws = rng.choice(draws, DRAWS, replace=False) if len(draws) >= DRAWS else rng.choice(draws, DRAWS)
+    mean, cv = (float(x) for x in _family_moments(best, good[best].params_.to_numpy()))
     kind = {"lognormal": "lognormal", "exponential": "exponential"}.get(best, "gamma")
-    return Estimate(path, float(mean), low, high, n, window,
-                    f"{best} fit, censoring-aware (lowest AIC of {', '.join(sorted(aic))}); as a {kind}", draws), \
+    weights = ", ".join(f"{k} {weight[k]:.2f}" for k in sorted(weight, key=weight.get, reverse=True))
+    return Estimate(path, float(mean), min(low, float(mean)), max(high, float(mean)), n, window,
+                    f"{best} fit, censoring-aware (lowest AIC of {', '.join(sorted(aic))}); as a {kind}; its "
+                    f"interval and draws averaged over the families by Akaike weight ({weights})", draws), \
         float(min(max(cv, 1e-6), 100)), kind, aic, None
 
 
@@ -367,6 +392,7 @@ def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"
 def estimate_all(read: CrmTables, seed=0) -> dict:
     """Every estimate the tables identify, and the names of what they do not."""
     from sim.calibrate.capacity import apply_capacity  # capacity builds on this module
+    from sim.calibrate.segments import intent_estimates, segment_estimates  # as stages, builds on this module
     from sim.calibrate.stages import deal_stages, qualification_by_channel  # stages builds on this module
 
     rng = np.random.default_rng(seed)
@@ -407,9 +433,15 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         test = stage.get("by_channel")
         if test and test["differ"]:
             found["estimates"] += list(test["channels"].values())
+        days_test = stage.get("days_by_channel")
+        if days_test and days_test["differ"]:
+            found["estimates"] += [fit["duration"] for fit in days_test["channels"].values()]
     found["duration"] = {k: stages[0][k] for k in ("cv", "kind", "aic")}
     if leads is not None and len(leads) and not read.leads_from_deals:
-        qualification_by_channel(leads, cutoff, window_text(leads["created_date"].min(), cutoff), rng, found)
+        leads_window = window_text(leads["created_date"].min(), cutoff)
+        qualification_by_channel(leads, cutoff, leads_window, rng, found)
+        segment_estimates(read, stages, cutoff, leads_window, rng, found)
+        intent_estimates(found)
     value, vcv = deal_value(deals, window, rng)
     if value is not None:
         found["estimates"].append(value)

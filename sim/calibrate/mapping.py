@@ -14,6 +14,11 @@ A mapping is YAML::
                   stage: Deal Stage, closed_date: Close Date, value: Amount, owner: Deal owner}
         won: [closedwon]             # stage values meaning won / lost; every other stage is open
         lost: [closedlost]
+        lead_id_separator: ";"       # optional: the cell lists several contact ids (the first known is the lead)
+
+A table may also give ``sheet`` (an Excel file's sheet, by name or by 0-based number; the
+first otherwise), and the leads table may map ``deal_id`` (the deal a lead was converted
+into, as Salesforce's ``Converted Opportunity ID``) instead of the deals mapping ``lead_id``.
 
 The normalised tables and columns are those of :func:`sim.crm_export`: ``leads``,
 ``deals``, ``stage_history``, ``spend``, ``headcount``. Only ``deals`` is required.
@@ -40,7 +45,7 @@ __all__ = ["DATE_FORMAT_WORDS", "FIELDS", "REQUIRED", "Mapping", "TableMapping",
 # Normalised fields of each table; the dates among them; the ones a table must map.
 FIELDS = {
     "leads": ["lead_id", "created_date", "channel", "segment", "mql_date", "contacted_date", "qualified_date",
-              "disqualified_date", "status"],
+              "disqualified_date", "status", "deal_id"],
     "deals": ["deal_id", "lead_id", "created_date", "stage", "closed_date", "won", "value", "owner", "channel",
               "segment"],
     "stage_history": ["deal_id", "stage", "entered_date", "left_date"],
@@ -69,6 +74,8 @@ class TableMapping:
     lost: tuple[str, ...] = ()
     date_format: str | None = None
     roles: dict[str, str] = field(default_factory=dict)
+    sheet: str | int | None = None  # an Excel file's sheet (name, or 0-based number); None: the first
+    lead_id_separator: str | None = None  # deals: the lead_id cell lists several ids, split on this
 
 
 @dataclass(frozen=True)
@@ -176,9 +183,9 @@ def parse_mapping(data, source: str = "<mapping>") -> Mapping:
         if not isinstance(spec, dict):
             problems.append((where, "expected a mapping with file and columns"))
             continue
-        bad = set(spec) - {"file", "columns", "won", "lost", "date_format", "roles"}
-        problems += [(f"{where}.{k}", "unknown key; expected file, columns, won, lost, date_format, roles")
-                     for k in sorted(map(str, bad))]
+        keys = ("file", "columns", "won", "lost", "date_format", "roles", "sheet", "lead_id_separator")
+        bad = set(spec) - set(keys)
+        problems += [(f"{where}.{k}", f"unknown key; expected {', '.join(keys)}") for k in sorted(map(str, bad))]
         problems += [(f"{source}: {p}", m) for p, m in _given_twice(f"tables.{name}", spec)]
         file, columns = spec.get("file"), spec.get("columns")
         if not isinstance(file, str) or not file:
@@ -214,6 +221,20 @@ def parse_mapping(data, source: str = "<mapping>") -> Mapping:
         if not isinstance(roles, dict):
             problems.append((f"{where}.roles", "expected the file's role -> sdr, ae or customer_success"))
             roles = {}
+        sheet = spec.get("sheet")
+        if sheet is not None and not ((isinstance(sheet, str) and sheet.strip())
+                                      or (isinstance(sheet, int) and not isinstance(sheet, bool) and sheet >= 0)):
+            problems.append((f"{where}.sheet", f"expected a sheet's name or its number from 0, got {sheet!r}"))
+        separator = spec.get("lead_id_separator")
+        if separator is not None:
+            if name != "deals":
+                problems.append((f"{where}.lead_id_separator", "only for the deals table (its lead_id cell may "
+                                                               "list several contacts)"))
+            elif not isinstance(separator, str) or not separator.strip():
+                problems.append((f"{where}.lead_id_separator", f"expected the text between ids, such as ';', "
+                                                               f"got {separator!r}"))
+            elif "lead_id" not in columns:
+                problems.append((f"{where}.lead_id_separator", "the deals table maps no lead_id to split"))
         tfmt = spec.get("date_format", fmt)
         if "date_format" in spec and date_format_problem(tfmt):
             problems.append((f"{where}.date_format", date_format_problem(tfmt)))
@@ -221,7 +242,13 @@ def parse_mapping(data, source: str = "<mapping>") -> Mapping:
             continue
         tables[name] = TableMapping(name, file, {k: v.strip() for k, v in columns.items()},
                                     tuple(_stage(v) for v in won), tuple(_stage(v) for v in lost),
-                                    tfmt if isinstance(tfmt, str) else None, {str(k): str(v) for k, v in roles.items()})
+                                    tfmt if isinstance(tfmt, str) else None, {str(k): str(v) for k, v in roles.items()},
+                                    sheet.strip() if isinstance(sheet, str) else sheet, separator)
+    if "lead_id" in tables.get("deals", TableMapping("", "", {})).columns and \
+            "deal_id" in tables.get("leads", TableMapping("", "", {})).columns:
+        problems.append((f"{source}: tables.leads.columns.deal_id", "the deals map lead_id too: link leads and "
+                                                                    "deals on one side only (deals.lead_id, or "
+                                                                    "leads.deal_id as a lead's converted deal)"))
     if "deals" not in tables_in:
         problems.append((f"{source}: tables", "needs a deals table"))
     if problems:

@@ -6,8 +6,11 @@
   duration fit (:func:`sim.calibrate.estimate.duration_fit`). Histories that cannot be
   ordered fall back to one pooled stage, with the reason.
 - By channel: each channel's own chance (at least :data:`MIN_PER_CHANNEL` outcomes) and a
-  Wald chi-square test that they are equal at :data:`TEST_LEVEL`; the win chance is written
-  per channel where they differ, the chance to qualify only reported (the schema has one).
+  Wald chi-square test that they are equal at :data:`TEST_LEVEL`; a stage's advance is written
+  per channel where they differ, the chance to qualify as each channel's mean intent
+  (:mod:`sim.calibrate.segments`). Each stage's days by channel: a log-rank test across the
+  channels (at least :data:`MIN_PER_CHANNEL` deals that left the stage each), and where it
+  rejects at :data:`TEST_LEVEL`, a duration fit per channel.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ from sim.calibrate.estimate import (
 )
 from sim.calibrate.tables import CrmTables
 
-__all__ = ["MIN_PER_CHANNEL", "TEST_LEVEL", "channel_test", "deal_channels", "deal_stages", "qualification_by_channel",
-           "stage_estimates", "stage_events", "stage_order"]
+__all__ = ["MIN_PER_CHANNEL", "TEST_LEVEL", "channel_test", "deal_channels", "deal_stages", "duration_test",
+           "qualification_by_channel", "stage_estimates", "stage_events", "stage_order"]
 
 MIN_PER_CHANNEL = 20  # outcomes known in a channel before its own chance is estimated and tested
 TEST_LEVEL = 0.05     # the level of the test that channels differ
@@ -115,12 +118,13 @@ def deal_channels(deals: pd.DataFrame, leads: pd.DataFrame | None) -> pd.Series 
     return pd.Series(channel.to_numpy(), index=deals["deal_id"].to_numpy())
 
 
-def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
+def channel_test(days, event, channel, path_of, window, rng, what, groups="channels") -> dict:
     """The eventual share of event 1 by channel (Aalen-Johansen each) and a Wald test that they are equal.
 
     The test: X^2 = sum over channels of (p_c - p_bar)^2 / var_c, with p_bar the inverse-variance
     weighted mean and var_c from each channel's 90% interval, chi-square with (channels - 1) degrees
     of freedom, at 5%. Channels with fewer than MIN_PER_CHANNEL known outcomes are left out (pooled).
+    ``groups`` names what ``channel`` holds in the method text (``segments`` for a channel's segments).
     Returns {"channels": {c: Estimate}, "statistic", "df", "p", "differ"}.
     """
     channel = np.asarray(channel, dtype=object)
@@ -132,8 +136,8 @@ def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
     for c in known:
         at = channel == c
         e = eventual_share(days[at], event[at], path_of(c), window, rng,
-                            f"{what}, channel {c} alone: Aalen-Johansen cumulative incidence (the "
-                            "competing outcome competing, undecided censored), at the last time")
+                            f"{what}, {groups.removesuffix('s')} {c} alone: Aalen-Johansen cumulative incidence "
+                            "(the competing outcome competing, undecided censored), at the last time")
         out["channels"][c] = e
     if len(out["channels"]) < 2:
         return out
@@ -146,11 +150,57 @@ def channel_test(days, event, channel, path_of, window, rng, what) -> dict:
     df = len(p) - 1
     pval = float(stats.chi2.sf(stat, df))
     out.update(statistic=stat, df=df, p=pval, differ=pval < TEST_LEVEL)
-    tested = (f"channels {'differ' if out['differ'] else 'did not differ'} (Wald chi-square test of equal "
-              f"shares across {len(p)} channels, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
+    tested = (f"{groups} {'differ' if out['differ'] else 'did not differ'} (Wald chi-square test of equal "
+              f"shares across {len(p)} {groups}, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
     out["method"] = tested
     for e in out["channels"].values():
         e.method = f"{e.method}; {tested}"
+    return out
+
+
+def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
+    """A log-rank test that the days are alike across channels, and each channel's duration fit where they differ.
+
+    lifelines' ``multivariate_logrank_test`` over the channels with at least MIN_PER_CHANNEL
+    observed durations (``observed`` False where censored), chi-square with (channels - 1)
+    degrees of freedom, at TEST_LEVEL; channels with fewer are left out (pooled). Where it
+    rejects, each tested channel's days get :func:`duration_fit` of their own (every family,
+    the interval averaged over them by Akaike weight, as the stage's).
+
+    Args:
+        days: the durations (days).
+        observed: False where the duration is censored.
+        channel: each duration's channel (None where unknown).
+        path_of: channel -> the scenario path of its fitted mean.
+        window: the window text of the estimates.
+        rng: the numpy Generator of the draws.
+        what: what is tested, for the method text.
+
+    Returns:
+        {"channels": {c: {"duration", "cv", "kind", "aic"}} (filled only where they differ),
+        "statistic", "df", "p", "differ", "what", and "method" once tested}.
+    """
+    from lifelines.statistics import multivariate_logrank_test
+
+    days, observed = np.asarray(days, dtype=float), np.asarray(observed, dtype=bool)
+    channel = np.asarray(channel, dtype=object)
+    out = {"channels": {}, "statistic": float("nan"), "df": 0, "p": float("nan"), "differ": False, "what": what}
+    known = [c for c in sorted({c for c in channel if isinstance(c, str)})
+             if observed[channel == c].sum() >= MIN_PER_CHANNEL]
+    if len(known) < 2:
+        return out
+    at = np.isin(channel, known)
+    result = multivariate_logrank_test(days[at], channel[at].astype(str), observed[at])
+    stat, df, pval = float(result.test_statistic), len(known) - 1, float(result.p_value)
+    out.update(statistic=stat, df=df, p=pval, differ=pval < TEST_LEVEL)
+    out["method"] = (f"channels {'differ' if out['differ'] else 'did not differ'} (log-rank test of equal "
+                     f"{what} across {len(known)} channels, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
+    if out["differ"]:
+        for c in known:
+            mine = channel == c
+            dur, cv, kind, aic, _ = duration_fit(days[mine], observed[mine], path_of(c), window, rng)
+            dur.method = f"{what}, channel {c} alone; {dur.method}; {out['method']}"
+            out["channels"][c] = {"duration": dur, "cv": cv, "kind": kind, "aic": aic}
     return out
 
 
@@ -188,10 +238,14 @@ def stage_estimates(history, deals, cutoff, rng, channel=None) -> tuple[list[dic
         dur, cv, kind, aic, _ = duration_fit(days, observed, f"opportunities.stages.{i}.duration_days", window, rng)
         dur.method = f"days in stage {name}, left (advanced or lost) observed, still in it censored; {dur.method}"
         stage = {"name": name, "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic}
+        stage["events"] = (days, event, ids)
         if channel is not None:
             ch = pd.Series(ids).map(channel).to_numpy()
             stage["by_channel"] = channel_test(days, event, ch, lambda c, i=i: f"opportunities.stages.{i}."
                                                f"by_channel.{c}.advance", window, rng, f"stage {name} advance")
+            stage["days_by_channel"] = duration_test(
+                days, observed, ch, lambda c, i=i: f"opportunities.stages.{i}.by_channel.{c}.duration_days", window,
+                rng, f"days in stage {name}")
         stages.append(stage)
         skipped = int(((event == 1) & ~np.isin(ids, events[order[i + 1]][2])).sum()) if i + 1 < len(order) else 0
         if skipped:
@@ -213,24 +267,34 @@ def deal_stages(read: CrmTables, deals, cutoff, window, rng, found) -> list[dict
                                                                 f"close): {why}"))
         adv = win_chance(deals, cutoff, window, rng)
         dur, cv, kind, aic, _ = time_to_close(deals, cutoff, window, rng)
-        stage = {"name": "close", "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic}
+        days, event = _durations(deals, cutoff)
+        stage = {"name": "close", "advance": adv, "duration": dur, "cv": cv, "kind": kind, "aic": aic,
+                 "events": (days, event, deals["deal_id"].to_numpy())}
         if channel is not None:
-            days, event = _durations(deals, cutoff)
-            stage["by_channel"] = channel_test(days, event, deals["deal_id"].map(channel).to_numpy(),
-                                               lambda c: f"opportunities.stages.0.by_channel.{c}.advance", window,
-                                               rng, "win chance")
+            ch = deals["deal_id"].map(channel).to_numpy()
+            stage["by_channel"] = channel_test(days, event, ch, lambda c: f"opportunities.stages.0.by_channel.{c}."
+                                               "advance", window, rng, "win chance")
+            stage["days_by_channel"] = duration_test(days, event > 0, ch, lambda c: "opportunities.stages.0."
+                                                     f"by_channel.{c}.duration_days", window, rng, "days to close")
         stages = [stage]
     for stage in stages:
         test = stage.get("by_channel")
         if test and not test["differ"] and "method" in test:
             stage["advance"].method += f"; written for every channel: {test['method']}"
+        days_test = stage.get("days_by_channel")
+        if days_test and not days_test["differ"] and "method" in days_test:
+            stage["duration"].method += f"; written for every channel: {days_test['method']}"
     if read.no_lost_deals:
         _win_chance_not_identified(stages, found, deals)
     return stages
 
 
 def qualification_by_channel(leads, cutoff, window, rng, found) -> None:
-    """p_qualify by channel: tested and reported; the schema has one p_qualify for every channel."""
+    """p_qualify by channel: tested; where channels differ, written as each channel's mean intent.
+
+    The test goes to ``found["p_qualify_by_channel"]``; :func:`sim.calibrate.segments.intent_estimates`
+    turns a difference into the channels' intent priors.
+    """
     if "channel" not in leads or "qualified_date" not in leads or "disqualified_date" not in leads:
         return
     days, event = qualification_events(leads, cutoff)
@@ -240,14 +304,6 @@ def qualification_by_channel(leads, cutoff, window, rng, found) -> None:
     pooled = [e for e in found["estimates"] if e.path == "qualification.p_qualify"]
     if pooled and "method" in test and not test["differ"]:
         pooled[0].method += f"; written for every channel: {test['method']}"
-    if test["differ"]:
-        shares = ", ".join(f"{c} {e.estimate:.3g} ({e.low:.3g} to {e.high:.3g})" for c, e in test["channels"].items())
-        found["not_identified"].append(("qualification.p_qualify by channel",
-                                        f"{test['method']}: {shares}; the scenario has one p_qualify for all "
-                                        "channels (the pooled estimate is written)"))
-
-
-WIN_CHANCE = "opportunities.stages.0.advance"
 
 
 def _win_chance_not_identified(stages: list[dict], found: dict, deals: pd.DataFrame) -> None:
@@ -255,19 +311,27 @@ def _win_chance_not_identified(stages: list[dict], found: dict, deals: pd.DataFr
 
     Without lost deals a deal not won looks the same as one still open, so the cumulative
     incidence of won would only say how many of the deals exported were won (all of them, in
-    a leads-and-won-deals export). The report lists the win chance as not identified (not
-    among the estimates); the scenario, which needs a number, gets uniform draws over 0 to 1.
+    a leads-and-won-deals export), and with a stage history each stage's chance to advance
+    would be 1 (nothing competes with advancing). The report lists every stage's advance as
+    not identified (not among the estimates); the scenario, which needs numbers, gets a flat
+    prior on the win chance: uniform draws ``u`` over 0 to 1, each of the ``n`` stages
+    advancing with ``u ** (1/n)``, row by row, so that their product, the win chance, is the
+    uniform draw (a flat prior on each stage would put the win chance's mean at ``2 ** -n``).
     """
     rng = np.random.default_rng(1)
-    old = next(st["advance"] for st in stages if st["advance"].path == WIN_CHANCE)
     a = (1 - LEVEL) / 2
     why = (f"no deal is lost ({int(deals['won'].sum())} won, {int((~deals['won']).sum())} open): a deal not won "
            "cannot be told from one still open (an export of leads and won deals only?)")
-    flat = Estimate(WIN_CHANCE, 0.5, a, 1 - a, 0, old.window,
-                    f"NOT IDENTIFIED, {why}; uniform draws over 0 to 1 (a flat prior, not an estimate)",
-                    rng.uniform(0, 1, DRAWS))
-    for stage in stages:
-        if stage["advance"] is old:
-            stage["advance"] = flat
-    found["not_identified"].insert(0, (WIN_CHANCE, why + "; a flat prior's draws are written"))
-    found["placeholders"] = (WIN_CHANCE,)
+    u = rng.uniform(0, 1, DRAWS)
+    n = len(stages)
+    root = 1.0 / n
+    share = "" if n == 1 else (f"; each of the {n} stages advances with the draw ** (1/{n}), so the win chance is "
+                               "the draw")
+    for i, stage in enumerate(stages):
+        old = stage["advance"]
+        stage["advance"] = Estimate(old.path, 0.5 ** root, a ** root, (1 - a) ** root, 0, old.window,
+                                    f"NOT IDENTIFIED, {why}; uniform draws of the win chance over 0 to 1 (a flat "
+                                    f"prior, not an estimate){share}", u ** root)
+        stage.pop("by_channel", None)  # each channel's advance is no better identified
+        found["not_identified"].insert(i, (old.path, why + "; a flat prior's draws are written"))
+    found["placeholders"] = tuple(stage["advance"].path for stage in stages)

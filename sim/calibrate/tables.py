@@ -72,15 +72,27 @@ def _cells(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _read(path: Path, notes: list[str]) -> pd.DataFrame:
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
+EXCEL = (".xlsx", ".xlsm")
+
+
+def _read(path: Path, notes: list[str], sheet: str | int | None = None) -> pd.DataFrame:
+    if path.suffix.lower() in EXCEL:
         if not zipfile.is_zipfile(path):
             raise _Unreadable("not an Excel workbook (an .xlsx file is a zip archive; this one is not): save it "
                               "again as .xlsx, or as CSV")
         try:
-            return _cells(pd.read_excel(path, dtype=object))
+            book = pd.ExcelFile(path)
         except Exception as exc:  # noqa: BLE001 - a damaged workbook is the file's problem
             raise _Unreadable(f"a damaged Excel workbook: {exc}") from None
+        with book:
+            names = book.sheet_names
+            if isinstance(sheet, str) and sheet not in names or isinstance(sheet, int) and sheet >= len(names):
+                raise _Unreadable(f"the workbook has no sheet {sheet!r} (named by the mapping's sheet); it has "
+                                  f"{', '.join(map(repr, names))}")
+            try:
+                return _cells(book.parse(0 if sheet is None else sheet, dtype=object))
+            except Exception as exc:  # noqa: BLE001 - a damaged workbook is the file's problem
+                raise _Unreadable(f"a damaged Excel workbook: {exc}") from None
     if path.suffix.lower() == ".xls":
         raise _Unreadable("the old Excel format .xls is not read: save it as .xlsx or CSV")
     raw = path.read_bytes()
@@ -132,8 +144,12 @@ def read_tables(data, mapping: Mapping, train_until=None) -> CrmTables:
             path = Path(item)
         else:
             path = Path(data) / tm.file
+        if tm.sheet is not None and path.suffix.lower() not in EXCEL:
+            problems.append((str(path), f"the mapping's tables.{name}.sheet is {tm.sheet!r}, but this is not an "
+                                        "Excel workbook (.xlsx): a CSV file has no sheets; delete the sheet line"))
+            continue
         try:
-            raw[name] = (path.name, _read(path, notes))
+            raw[name] = (path.name, _read(path, notes, tm.sheet))
         except FileNotFoundError:
             problems.append((str(path), f"file not found (named by the mapping's tables.{name}.file)"))
         except IsADirectoryError:
@@ -160,6 +176,8 @@ def read_tables(data, mapping: Mapping, train_until=None) -> CrmTables:
     out = CrmTables({}, pd.NaT, warnings=notes)
     for name, (file, frame) in raw.items():
         out.tables[name] = _normalise(name, file, frame, mapping, out)
+    _links_from_leads(out)
+    _first_known_lead(out, mapping)
     _check_links(out)
     _no_rows_left(out, raw, "")
     out.cutoff = _cutoff(out, cut)
@@ -232,9 +250,14 @@ def _normalise(name: str, file: str, frame: pd.DataFrame, mapping: Mapping, out:
     df = pd.DataFrame({key: frame[column].to_numpy() for key, column in tm.columns.items()})
     df.index = np.arange(len(df)) + 2  # the file's row number, the header being row 1
     bad = pd.Series(False, index=df.index)
-    for key in df.columns:
+    for key in list(df.columns):  # lead_ids may be added on the way
         column = tm.columns[key]
-        if key in IDS:
+        if key == "lead_id" and tm.lead_id_separator:
+            # Several contacts per deal (HubSpot's associations): every id is kept until the leads are known.
+            lists = df[key].map(lambda v, sep=tm.lead_id_separator: _ids(v, sep))
+            df["lead_ids"] = lists
+            df[key] = lists.map(lambda ids: ids[0] if ids else None)
+        elif key in IDS:
             df[key] = df[key].map(_id)
         if key in DATES:
             text = df[key]
@@ -322,6 +345,77 @@ def _dates(cells: pd.Series, fmt: str | None) -> pd.Series:
     if stamp.any():
         out[stamp] = [v.tz_convert("UTC").tz_localize(None) if v.tz else v for v in cells[stamp]]
     return out
+
+
+def _ids(value, separator: str) -> tuple:
+    """The ids of a cell that lists several (``51;52``), each as :func:`_id` reads it; blanks left out."""
+    if value is None:
+        return ()
+    return tuple(i for i in (_id(part) for part in str(value).split(separator)) if i is not None)
+
+
+def _note_rows(out: CrmTables, lines: list[str], what: str) -> None:
+    """Warnings about rows that are kept (not counted as unusable): the first 20, then how many more."""
+    out.warnings.extend(lines[:20])
+    if len(lines) > 20:
+        out.warnings.append(f"... and {len(lines) - 20} more rows like these ({what})")
+
+
+def _first_known_lead(out: CrmTables, mapping: Mapping) -> None:
+    """A deal that lists several contacts (``lead_id_separator``) is the first listed that is a known lead's.
+
+    Without a leads table it is the first listed. A deal with more than one known lead is said,
+    row by row (it is kept, linked to the first); one with none keeps its first id, so that the
+    link check names it as an unknown lead.
+    """
+    deals = out.tables.get("deals")
+    if deals is None or "lead_ids" not in deals:
+        return
+    leads = out.tables.get("leads")
+    known = set(leads["lead_id"].dropna()) if leads is not None else None
+    attrs = deals.attrs
+    if known is not None:
+        hits = deals["lead_ids"].map(lambda ids: [i for i in ids if i in known])
+        deals["lead_id"] = [h[0] if h else (ids[0] if ids else None) for h, ids in zip(hits, deals["lead_ids"],
+                                                                                      strict=True)]
+        column = mapping.tables["deals"].columns["lead_id"]
+        lines = [f"{attrs['file']}:{r}:{column}: the deal lists {len(h)} known leads ({', '.join(h)}); it is linked to "
+                 f"the first listed" for r, h in zip(deals.index, hits, strict=True) if len(h) > 1]
+        _note_rows(out, lines, "deals with several known leads, each linked to the first listed")
+    deals = deals.drop(columns="lead_ids")
+    deals.attrs = attrs
+    out.tables["deals"] = deals
+
+
+def _links_from_leads(out: CrmTables) -> None:
+    """Leads that name their converted deal (``leads.deal_id``, Salesforce's way) give each deal its lead.
+
+    A deal named by two leads is the first one's (the others are said, row by row, and kept as
+    leads); a lead naming a deal that the deals table lacks is said once, and counts as a lead
+    without a deal; a deal no lead names has no lead (as a deal with a blank lead_id).
+    """
+    leads, deals = out.tables.get("leads"), out.tables.get("deals")
+    if leads is None or deals is None or "deal_id" not in leads:
+        return
+    file, column = leads.attrs["file"], leads.attrs["columns"]["deal_id"]
+    named = leads[leads["deal_id"].notna()]
+    first = named.drop_duplicates("deal_id", keep="first")
+    again = named[named["deal_id"].duplicated(keep="first")]
+    row_of = dict(zip(first["deal_id"], first.index, strict=True))
+    _note_rows(out, [f"{file}:{r}:{column}: deal {d!r} is also the converted deal of the lead at row {row_of[d]}; "
+                     "it is that lead's (this lead is kept, without a deal)" for r, d in again["deal_id"].items()],
+               "leads naming a deal another lead names")
+    missing = ~first["deal_id"].isin(set(deals["deal_id"].dropna()))
+    if missing.any():
+        out.warnings.append(f"{file}: {int(missing.sum())} leads name a converted deal ({column}) that is not in "
+                            f"{deals.attrs['file']} (or was left out of it): they count as leads without a deal")
+    attrs = {**deals.attrs, "columns": {**deals.attrs["columns"], "lead_id": f"(the lead's {column} in {file})"}}
+    deals = deals.assign(lead_id=deals["deal_id"].map(dict(zip(first["deal_id"], first["lead_id"], strict=True))))
+    deals["lead_id"] = deals["lead_id"].astype(object).where(deals["lead_id"].notna(), None)
+    deals.attrs = attrs
+    leads = leads.drop(columns="deal_id")
+    leads.attrs = out.tables["leads"].attrs
+    out.tables["deals"], out.tables["leads"] = deals, leads
 
 
 def _check_links(out: CrmTables) -> None:

@@ -9,6 +9,8 @@ and each replication runs one row of them.
 
 from __future__ import annotations
 
+import math
+
 import yaml
 
 from sim.calibrate.estimate import LEVEL
@@ -71,19 +73,41 @@ def _duration(stage) -> str:
     return f"{{dist: {'lognormal' if kind == 'empirical' else kind}, mean: {_draws(dur)}, cv: {_num(cv)}}}"
 
 
+def _key(name: str) -> str:
+    """A mapping key as YAML writes it (quoted where it would not read back as the same text)."""
+    return yaml.safe_dump(name).splitlines()[0]
+
+
 def _stage_lines(stage) -> list[str]:
-    """One stage of ``found["stages"]``: its advance and duration with their provenance, and by_channel."""
+    """One stage of ``found["stages"]``: its advance and duration with their provenance, and by_channel.
+
+    A channel gets its own advance where the Wald test says channels differ, its own days
+    where the log-rank test does; each with the test in a comment.
+    """
     adv, dur = stage["advance"], stage["duration"]
-    lines = [f"    - name: {yaml.safe_dump(stage['name']).splitlines()[0]}\n", _note(adv, 6),
+    lines = [f"    - name: {_key(stage['name'])}\n", _note(adv, 6),
              f"      advance: {_draws(adv)}\n", _note(dur, 6),
              f"      # AIC: {', '.join(f'{k} {v:.1f}' for k, v in sorted(stage['aic'].items()))}\n",
              f"      duration_days: {_duration(stage)}\n"]
-    test = stage.get("by_channel")
-    if test and test["differ"]:
-        lines += [f"      # {test['method']}: each channel's own advance\n", "      by_channel:\n"]
-        for channel, e in test["channels"].items():
-            lines += [f"        {yaml.safe_dump(channel).splitlines()[0]}:\n", _note(e, 10),
-                      f"          advance: {_draws(e)}\n"]
+    test, days = stage.get("by_channel"), stage.get("days_by_channel")
+    advance = test["channels"] if test and test["differ"] else {}
+    durations = days["channels"] if days and days["differ"] else {}
+    if not advance and not durations:
+        return lines
+    if advance:
+        lines.append(f"      # {test['method']}: each channel's own advance\n")
+    if durations:
+        lines.append(f"      # {days['method']}: each channel's own days\n")
+    lines.append("      by_channel:\n")
+    for channel in sorted(set(advance) | set(durations)):
+        lines.append(f"        {_key(channel)}:\n")
+        if channel in advance:
+            lines += [_note(advance[channel], 10), f"          advance: {_draws(advance[channel])}\n"]
+        if channel in durations:
+            fit = durations[channel]
+            lines += [_note(fit["duration"], 10),
+                      f"          # AIC: {', '.join(f'{k} {v:.1f}' for k, v in sorted(fit['aic'].items()))}\n",
+                      f"          duration_days: {_duration(fit)}\n"]
     return lines
 
 
@@ -113,6 +137,54 @@ def _capacity_lines(found: dict) -> list[str]:
     return lines
 
 
+def _intent(e) -> str:
+    """``{a: ..., b: ...}`` whose mean a / (a + b) is each draw of the chance ``e`` (row for row)."""
+    from sim.calibrate.segments import intent_prior
+
+    a, b = intent_prior(e)
+    return ("{a: {draws: [" + ", ".join(_num(x) for x in a) + "]}, b: {draws: ["
+            + ", ".join(_num(x) for x in b) + "]}}")
+
+
+def _conversion_lines(found: dict, channel: str) -> list[str]:
+    """A channel's ``intent`` (where p_qualify differs by channel or segment) and its ``segments``."""
+    intent = found.get("intent", {})
+    lines = []
+    e = intent.get(f"channels.{channel}.intent")
+    if e is not None:
+        lines += [_note(e, 4), f"    intent: {_intent(e)}\n"]
+    entry = found.get("segments", {}).get(channel)
+    if not entry:
+        return lines
+    lines.append("    segments:\n")
+    shares = entry["shares"]
+    win = entry["win"]["channels"] if entry["win"] and entry["win"]["differ"] else {}
+    # The observed shares, at full precision, sum to 1 within the loader's 1e-9.
+    for segment, share in shares.items():
+        lines += [f"      {_key(segment)}:\n", _note(share, 8), f"        share: {float(share.estimate)!r}\n"]
+        own = intent.get(f"channels.{channel}.segments.{segment}.intent")
+        if own is not None:
+            lines += [_note(own, 8), f"        intent: {_intent(own)}\n"]
+        if segment in win:
+            lines += [_note(win[segment], 8), f"        win: {_draws(win[segment])}\n"]
+    return lines
+
+
+def _p_qualify_lines(found: dict, by: dict) -> list[str]:
+    """``p_qualify`` under ``qualification:``: the chance itself, or the intent with the chances in the intents."""
+    if found.get("intent"):
+        e = by["qualification.p_qualify"]
+        return [_note(e, 2), "  # the chance to qualify is the lead's intent; each channel's (and segment's) mean "
+                             "intent is its own p_qualify (its intent's comment)\n",
+                "  p_qualify: {low: 0.0, high: 1.0}\n"]
+    if "qualification.p_qualify" in by:
+        e = by["qualification.p_qualify"]
+        return [_note(e, 2), f"  p_qualify: {_draws(e)}\n"]
+    if found.get("leads_from_deals"):
+        return ["  p_qualify: 1.0  # no leads table: each deal is its own lead, so every lead becomes a deal\n"]
+    return ["  p_qualify: 0.5  # not identified: default\n"]
+
+
 def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     """The scenario YAML of the estimates ``found`` (:func:`sim.calibrate.estimate.estimate_all`)."""
     by = {e.path: e for e in found["estimates"]}
@@ -127,7 +199,8 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     lines += [f"name: {yaml.safe_dump(name).splitlines()[0]}\n",
               f"horizon_months: {months + FORECAST_MONTHS}  # {months} training months, {FORECAST_MONTHS} after\n",
               f"start_date: {start.date().isoformat()}\n", f"currency: {currency}\n"]
-    channels = [e for e in found["estimates"] if e.path.startswith("channels.")]
+    channels = [e for e in found["estimates"] if e.path.startswith("channels.") and e.path.endswith(".leads")
+                and e.path.count(".") == 2]
     if channels:
         lines.append("channels:\n")
         for e in channels:
@@ -138,17 +211,12 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
                 spend, spend_months, window = found["spend"][name]
                 lines.append(f"    spend: {_num(spend)}  # spend table: the mean a month over {spend_months} months, "
                              f"{window} (a cost: the leads are given)\n")
+            lines += _conversion_lines(found, name)
     else:
         lines.append("channels: {}  # not identified: no leads table\n")
     lines.append("scoring: {score_noise: 0.0, mql_threshold: 0.0}  # default: every lead is an MQL\n")
     lines.append("qualification:\n")
-    if "qualification.p_qualify" in by:
-        e = by["qualification.p_qualify"]
-        lines += [_note(e, 2), f"  p_qualify: {_draws(e)}\n"]
-    elif found.get("leads_from_deals"):
-        lines.append("  p_qualify: 1.0  # no leads table: each deal is its own lead, so every lead becomes a deal\n")
-    else:
-        lines.append("  p_qualify: 0.5  # not identified: default\n")
+    lines += _p_qualify_lines(found, by)
     lines += _capacity_lines(found)
     lines += ["opportunities:\n", "  stages:\n"]
     for stage in found["stages"]:
@@ -160,20 +228,78 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
         lines += ["  deal:\n", _note(e, 4), f"    value: {value}\n"]
     else:
         lines.append("  deal: {value: 0.0}  # not identified: no won deal values\n")
+    lines += _roles_lines(found)
+    return "".join(lines)
+
+
+def _fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[int], str, list[str], list[str]]:
+    """A role's ``fte_by_month`` from its headcount by month: the training months from the table.
+
+    Month k of the scenario (from ``found["start"]``) takes the table's FTE of that calendar month,
+    rounded to whole FTE (half up; the table holds FTE-months, fractional where a rep joined or
+    left mid-month); a month the table lacks takes the month before it (the table's first month,
+    before it starts). The schedule ends with the table's last training month; the forecast
+    months repeat it.
+
+    Returns:
+        The schedule, the calendar window it covers (``2025-01 to 2025-10``), the months
+        rounded as ``2025-04 (2.75 -> 3)``, and the months the table lacks.
+    """
+    start = found["start"].to_period("M")
+    by_month = dict(series)
+    training = min(max(found["months"], 1), 240 - FORECAST_MONTHS)
+    labels = [str(start + k) for k in range(training)]
+    known = [k for k, label in enumerate(labels) if label in by_month]
+    if not known:
+        return [], "", [], []
+    schedule, rounded, value = [], [], by_month[labels[known[0]]]
+    lacking = [label for label in labels[:known[-1] + 1] if label not in by_month]
+    for label in labels[:known[-1] + 1]:
+        value = by_month.get(label, value)
+        whole = int(math.floor(value + 0.5))
+        if abs(value - whole) > 1e-9 and label in by_month:
+            rounded.append(f"{label} ({value:.4g} -> {whole})")
+        schedule.append(whole)
+    return schedule, f"{labels[0]} to {labels[known[-1]]}", rounded, lacking
+
+
+def _role_lines(found: dict, role: str, default_fte: int) -> list[str]:
+    """One role's ``fte`` (and ``fte_by_month`` from the headcount table), with its provenance."""
+    series = found.get("team", {}).get(role)
+    schedule, window, rounded, lacking = _fte_schedule(found, series) if series else ([], "", [], [])
+    if not schedule:
+        return [f"    fte: {default_fte}\n"]
+    lines = [f"    # fte_by_month: the headcount table's FTE by month, {window} (the training months; the forecast "
+             f"months repeat the last, {schedule[-1]})\n"]
+    if lacking:
+        more = " and more" if len(lacking) > 6 else ""
+        lines.append(f"    # the table has no {role} rows for {', '.join(lacking[:6])}{more}: each takes the month "
+                     "before it (the table's first month, before it starts)\n")
+    if rounded:
+        lines.append(f"    # the table's FTE-months are fractional (a rep joined or left mid-month): rounded to whole "
+                     f"FTE in {', '.join(rounded[:6])}{' and more' if len(rounded) > 6 else ''}\n")
+    lines += [f"    fte: {schedule[0]}  # the first month of fte_by_month\n",
+              f"    fte_by_month: [{', '.join(str(n) for n in schedule)}]\n"]
+    return lines
+
+
+def _roles_lines(found: dict) -> list[str]:
+    """The ``roles:`` block: each role's headcount, a schedule a month where the headcount table has the role."""
     reps = found["reps"]
     team = found.get("team", {})
     ae = max(int(round(reps.get("ae", 1))), 1)
-    lines += ["roles:\n", f"  ae:  # from {found.get('reps_source', 'headcount') if 'ae' in reps else 'default'}: "
-                            f"{reps.get('ae', 'not identified')}{_last(team.get('ae'))}\n"]
+    lines = ["roles:\n", f"  ae:  # from {found.get('reps_source', 'headcount') if 'ae' in reps else 'default'}: "
+                         f"{reps.get('ae', 'not identified')}{_last(team.get('ae'))}\n"]
     if team.get("ae"):
         lines.append(f"    # headcount by month: {runs(team['ae'])}\n")
-    lines += [f"    fte: {ae}\n", "    max_open_opportunities: 1000  # not identified: capacity left unbinding\n"]
+    lines += _role_lines(found, "ae", ae)
+    lines.append("    max_open_opportunities: 1000  # not identified: capacity left unbinding\n")
     if reps.get("sdr"):
         lines += [f"  sdr:  # from headcount: {reps['sdr']}{_last(team.get('sdr'))}\n"]
         if team.get("sdr"):
             lines.append(f"    # headcount by month: {runs(team['sdr'])}\n")
-        lines.append(f"    fte: {max(int(round(reps['sdr'])), 1)}\n")
-    return "".join(lines)
+        lines += _role_lines(found, "sdr", max(int(round(reps["sdr"])), 1))
+    return lines
 
 
 def validate(text: str, source: str = "<calibrated>"):

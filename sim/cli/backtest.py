@@ -60,7 +60,8 @@ def add_backtest_command(sub) -> None:
                                         "(coverage, PIT, CRPS, time to close)")
     p.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file (with a start_date)")
     p.add_argument("--data", metavar="DIR", required=True,
-                   help="folder of CRM tables: as funnel export-crm writes them (leads.csv, deals.csv), "
+                   help="folder of CRM tables: as funnel export-crm writes them (leads.csv, deals.csv and, if "
+                        "there, headcount.csv), "
                         "or the files --mapping names")
     p.add_argument("--mapping", metavar="M.yaml",
                    help="read --data through this mapping file, as funnel calibrate does (see mappings/); "
@@ -71,7 +72,8 @@ def add_backtest_command(sub) -> None:
     p.add_argument("--reps", type=integer, default=200, help="replications (default 200)")
     p.add_argument("--seed", type=integer, default=0, help="random seed (default 0)")
     p.add_argument("--forecast-inputs", action="store_true",
-                   help="let the model forecast its own leads (default: the realised leads per channel and month)")
+                   help="let the model forecast its own leads and use the scenario's team (default: the realised "
+                        "leads per channel and month, and the realised headcount if the data has a headcount table)")
     p.add_argument("--json", action="store_true", help="print the table and summary as JSON")
     p.add_argument("--plot", metavar="PNG", help="also draw the fans and the PIT histogram to this file")
     p.set_defaults(func=_cmd_backtest)

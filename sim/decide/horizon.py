@@ -62,6 +62,8 @@ def at_horizon(scenario, horizon_months: int):
             changes[f"channels.{name}.spend"] = list(channel.spend[:horizon_months])
     for name in ("sdr", "ae", "customer_success"):
         role = getattr(scenario.roles, name)
+        if role is not None and role.fte_by_month is not None and len(role.fte_by_month) > horizon_months:
+            changes[f"roles.{name}.fte_by_month"] = list(role.fte_by_month[:horizon_months])
         if role is not None and any(h.month >= horizon_months for h in role.hires):
             changes[f"roles.{name}.hires"] = [{"month": h.month, "fte": h.fte} for h in role.hires
                                               if h.month < horizon_months]

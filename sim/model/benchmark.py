@@ -82,6 +82,8 @@ def scaled(scenario: Scenario, factor: float) -> Scenario:
         role = getattr(scenario.roles, name)
         if role is not None:
             changes[f"roles.{name}.fte"] = round(role.fte * factor)
+            if role.fte_by_month is not None:
+                changes[f"roles.{name}.fte_by_month"] = [round(n * factor) for n in role.fte_by_month]
             changes[f"roles.{name}.hires"] = [{"month": h.month, "fte": max(1, round(h.fte * factor))}
                                               for h in role.hires]
     changes["customers.installed_base"] = round(scenario.customers.installed_base * factor)

@@ -62,7 +62,8 @@ def _teams(scenario):
     horizon = scenario.horizon_days
     cs_team = plan.roles.get("customer_success")
     cs_carries = cs is not None and cs_team is not None and (
-        cs_team.fte > 0 or any(n > 0 and m * DAYS_PER_MONTH + cs.hiring_lead_days < horizon for m, n in cs_team.hires))
+        cs_team.fte > 0 or any(n > 0 and m * DAYS_PER_MONTH + cs.hiring_lead_days < horizon for m, n in cs_team.hires)
+        or (cs_team.fte_by_month is not None and cs_team.planned_fte > 0))
     care = 0.0 if cs_carries else ae.account_care_share
     teams = {}
     for name in ROLE_NAMES:

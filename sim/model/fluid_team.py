@@ -7,16 +7,21 @@ the expected productivity, qualification speed and deal slots of its rep, all
 linear in the seats, so one unit response per role is shifted to each opening. The
 first tenure of every seat is exact (a closed form); only backfills use the grid, so
 without attrition the FTE-months, and with them the salaries, equal the DES's exactly.
+
+A given headcount (``fte_by_month``) is not random: its tenures are the DES's
+(:func:`sim.model.team.scheduled_seats`), each worked out on the grid, and its
+FTE-months are the schedule's.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.model.qualification import MIN_SERVICE_PRODUCTIVITY
-from sim.model.team import MIN_RAMP_MONTHS
+from sim.model.team import MIN_RAMP_MONTHS, scheduled_seats
 from sim.scenario.plan import RolePlan
 from sim.scenario.schema import Role
 from sim.scenario.units import DAYS_PER_MONTH, DAYS_PER_YEAR, whole
@@ -75,6 +80,11 @@ def team_curve(role: Role, team: RolePlan, horizon_months: int, full_slots: floa
     lam = role.attrition_year / DAYS_PER_YEAR
     ramp_days = role.ramp_months * DAYS_PER_MONTH if role.ramp_months > MIN_RAMP_MONTHS else 0.0
     top = max(1, whole(full_slots)) if full_slots > 0 else 0
+    if team.fte_by_month is not None:
+        if len(set(team.fte_by_month)) == 1:  # constant: the team of fte alone (attrition is refused with it)
+            team = RolePlan(team.fte_by_month[0])
+        else:
+            return _scheduled_curve(team.fte_by_month, t, ramp_days, full_slots, top)
 
     # Deficits against a fully ramped rep, by time since the start of a tenure (the ramp).
     age = (np.arange(int(np.ceil(ramp_days / dt)) + 1) + 0.5) * dt if ramp_days > 0 else np.zeros(0)
@@ -142,3 +152,22 @@ def team_curve(role: Role, team: RolePlan, horizon_months: int, full_slots: floa
         level[key] = np.maximum(_month_means(scale * employed_all - lost, H), 0.0)
     return TeamCurve(fte_months=fte_months, productivity=level["productivity"], speed=level["speed"],
                      slots=level["slots"], fte_end=float(fte_months[-1]))
+
+
+def _scheduled_curve(fte_by_month, t: np.ndarray, ramp_days: float, full_slots: float, top: int) -> TeamCurve:
+    """The team of a given headcount: each distinct tenure of its seats on the grid ``t`` (midpoints, days)."""
+    H = len(fte_by_month)
+    count = Counter((ten.start, ten.end, ten.ramped_at_start)
+                    for seat in scheduled_seats("", fte_by_month) for ten in seat.tenures)
+    level = {key: np.zeros(len(t)) for key in ("productivity", "speed", "slots")}
+    for (start, end, ramped), k in count.items():
+        on = ((t >= start) & (t < end)).astype(float) * k
+        ramp = np.ones(len(t)) if ramped or ramp_days <= 0 else np.clip((t - start) / ramp_days, 0.0, 1.0)
+        level["productivity"] += on * ramp
+        level["speed"] += on * np.maximum(ramp, MIN_SERVICE_PRODUCTIVITY)
+        if top > 0:
+            level["slots"] += on * np.minimum(np.maximum(1, np.floor(full_slots * ramp + 1e-9)), top)
+    fte_months = np.asarray(fte_by_month, dtype=float)  # whole months: exactly the DES's FTE-months
+    means = {key: _month_means(grid, H) for key, grid in level.items()}
+    return TeamCurve(fte_months=fte_months, productivity=means["productivity"], speed=means["speed"],
+                     slots=means["slots"], fte_end=float(fte_months[-1]))

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -79,8 +80,10 @@ class Size:
             over the horizon (the response curve's cap plus the baseline, or the peak of
             the given leads, with the month noise's likely peak).
         leads: expected leads (the DES's Poisson mean, every source).
-        seats: reps' positions over the horizon (FTE at the start plus hires), every role.
-        tenures: expected reps employed in turn in those seats (leavers backfilled).
+        seats: reps' positions over the horizon (FTE at the start plus hires, or a given headcount's largest
+            month), every role.
+        tenures: expected reps employed in turn in those seats (leavers backfilled; a given headcount's
+            openings, exactly).
         ae_slots: deals the AEs can carry at once, summed over their expected tenures.
         customers: customers at the start.
         memory_bytes: rough peak resident memory of a process running one replication.
@@ -142,14 +145,18 @@ def estimate_size(scenario) -> Size:
         if role is None or role_name not in plan.roles:
             continue
         team = plan.roles[role_name]
-        n = float(team.fte + sum(fte for _, fte in team.hires))
-        seats[f"roles.{role_name}.fte"] = n
+        n = float(team.planned_fte)
+        headcount = "fte" if team.fte_by_month is None else "fte_by_month"  # the field that sets the seats
+        seats[f"roles.{role_name}.{headcount}"] = n
         per_seat = 1.0
         if role.backfill and role.attrition_year > 0:
             # Each turn of a seat lasts a tenure then the hiring lead time.
             cycle_days = DAYS_PER_YEAR / role.attrition_year + role.hiring_lead_days
             per_seat += horizon_days / cycle_days
-        driver = "attrition_year" if per_seat > 2 else "fte"
+        if team.fte_by_month is not None and n > 0:  # a given headcount: a rep per opening, exactly
+            steps = team.fte_by_month
+            per_seat = (steps[0] + sum(max(b - a, 0) for a, b in pairwise(steps))) / n
+        driver = "attrition_year" if per_seat > 2 and team.fte_by_month is None else headcount
         tenures[f"roles.{role_name}.{driver}"] = n * per_seat
         if role_name == "ae":
             slots["roles.ae.max_open_opportunities"] = n * per_seat * max(1, role.max_open_opportunities)
@@ -164,9 +171,10 @@ def estimate_size(scenario) -> Size:
     memory = (_BASE_BYTES + _BYTES_PER_DRAW * total["draws"] + _BYTES_PER_LEAD * total["leads"]
               + _BYTES_PER_CUSTOMER * customers + _BYTES_PER_SLOT * total["ae_slots"]
               + _BYTES_PER_TENURE * total["tenures"])
+    ae_seats = seats.get("roles.ae.fte", 0.0) + seats.get("roles.ae.fte_by_month", 0.0)  # one of them is there
     seconds = (_SECONDS_PER_LEAD * total["leads"] + _SECONDS_PER_TENURE * total["tenures"]
                + _SECONDS_PER_SLOT * total["ae_slots"] + _SECONDS_PER_CUSTOMER_MONTH * customers * H
-               + _SECONDS_PER_LEAD_AE_SEAT * total["leads"] * seats.get("roles.ae.fte", 0.0))
+               + _SECONDS_PER_LEAD_AE_SEAT * total["leads"] * ae_seats)
     drivers = {"leads": _largest(draws), "seats": _largest(seats), "tenures": _largest(tenures),
                "ae_slots": "roles.ae.max_open_opportunities", "customers": "customers.installed_base"}
     return Size(draws=total["draws"], leads=total["leads"], seats=total["seats"], tenures=total["tenures"],

@@ -5,6 +5,10 @@ funnel runs. A *seat* is one FTE position: filled at the start, or by a planned 
 after the hiring lead time; when its rep leaves (exponential tenure) it is refilled
 after the lead time if backfill is on. Each seat draws from its own stream, so a
 scenario with more seats sees the same reps in the seats it shares with a smaller one.
+
+A given headcount (the role's ``fte_by_month``) draws nothing: seat k is filled in the
+months whose FTE exceeds k, each run of such months one rep who joins at the start of
+its first month and leaves at the end of its last (:func:`scheduled_seats`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from sim.scenario.plan import RolePlan
 from sim.scenario.schema import Role
 from sim.scenario.units import DAYS_PER_MONTH, DAYS_PER_YEAR, whole
 
-__all__ = ["MIN_RAMP_MONTHS", "Seat", "Tenure", "draw_seats", "fte_by_month", "productivity", "slot_limit_steps"]
+__all__ = ["MIN_RAMP_MONTHS", "Seat", "Tenure", "draw_seats", "fte_by_month", "productivity", "scheduled_seats",
+           "slot_limit_steps"]
 
 MIN_RAMP_MONTHS = 1e-6  # shorter ramps count as none (and keep the arithmetic finite)
 
@@ -41,7 +46,13 @@ class Seat:
 
 
 def draw_seats(role_name: str, role: Role, team: RolePlan, horizon_days: float, streams) -> list[Seat]:
-    """Draw the tenures of every seat of ``team`` (the plan's) over the horizon, with ``role``'s attrition."""
+    """Draw the tenures of every seat of ``team`` (the plan's) over the horizon, with ``role``'s attrition.
+
+    A team with a given headcount (``team.fte_by_month``) has its seats from the schedule,
+    drawing nothing (:func:`scheduled_seats`).
+    """
+    if team.fte_by_month is not None:
+        return scheduled_seats(role_name, team.fte_by_month)
     openings = [(0.0, True)] * team.fte
     for month, fte in team.hires:
         openings += [(month * DAYS_PER_MONTH + role.hiring_lead_days, False)] * fte
@@ -58,6 +69,29 @@ def draw_seats(role_name: str, role: Role, team: RolePlan, horizon_days: float, 
             if not role.backfill or end >= horizon_days:
                 break
             start, ramped = end + role.hiring_lead_days, False
+        seats.append(seat)
+    return seats
+
+
+def scheduled_seats(role_name: str, fte_by_month) -> list[Seat]:
+    """The seats of a given headcount: whole FTE in each month of the horizon (``fte_by_month``, one per month).
+
+    Seat k is filled in the months m with ``fte_by_month[m] > k``; each run of such months
+    is one tenure, from the start of its first month to the end of its last (``inf`` when
+    the run reaches the horizon's end: the last month repeats). A tenure from day 0 is a
+    ramped rep, any later one a new rep who ramps; so a seat that closes and reopens is
+    refilled by a new rep.
+    """
+    schedule = np.asarray(fte_by_month, dtype=np.int64)
+    H = len(schedule)
+    seats = []
+    for k in range(int(schedule.max(initial=0))):
+        filled = np.concatenate(([False], schedule > k, [False]))
+        edges = np.flatnonzero(filled[1:] != filled[:-1])  # run starts and ends alternate
+        seat = Seat(role_name, k)
+        for first, end in zip(edges[::2], edges[1::2], strict=True):
+            stop = np.inf if end >= H else float(end * DAYS_PER_MONTH)
+            seat.tenures.append(Tenure(float(first * DAYS_PER_MONTH), stop, bool(first == 0)))
         seats.append(seat)
     return seats
 

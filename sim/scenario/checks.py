@@ -81,6 +81,7 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
         elif ch.get("response") is None and _spends(ch):
             out.append((f"channels.{name}.response", "spend is given but no response curve says what it buys"))
     for role_name, role in roles.items():
+        out += _fte_schedule_problems(role_name, _mapping(role), H)
         hires = _mapping(role).get("hires")
         for i, hire in enumerate(hires if isinstance(hires, list) else []):
             month = _number(_mapping(hire).get("month"))
@@ -94,6 +95,37 @@ def cross_field_problems(data: dict) -> list[tuple[str, str]]:
     budget = data.get("budget")
     if isinstance(budget, dict):
         out += _budget_problems(budget, channels, roles)
+    return out
+
+
+def _fte_schedule(role: dict) -> list | None:
+    """A role's ``fte_by_month`` as written (a list), or None when it is not given."""
+    schedule = role.get("fte_by_month")
+    return schedule if isinstance(schedule, list) else None
+
+
+def _fte_schedule_problems(name: str, role: dict, horizon: int | None) -> list[tuple[str, str]]:
+    """A role's given headcount (``fte_by_month``) is what happened: fte agrees with it; no hires, no attrition."""
+    schedule = _fte_schedule(role)
+    if schedule is None:
+        return []
+    out = []
+    where = f"roles.{name}"
+    if horizon is not None and len(schedule) > horizon:
+        out.append((f"{where}.fte_by_month", f"schedule has {len(schedule)} months, longer than "
+                                             f"horizon_months={horizon}"))
+    first, fte = (_number(schedule[0]) if schedule else None), _number(role.get("fte"))
+    if first is not None and fte is not None and fte != first:
+        out.append((f"{where}.fte", f"is {shown(fte, 20)} but fte_by_month starts at {shown(first, 20)}; with "
+                                    "fte_by_month, fte is its first month (leave fte out, or make them agree)"))
+    hires = role.get("hires")
+    if isinstance(hires, list) and hires:
+        out.append((f"{where}.hires", "expected no hires with fte_by_month (the headcount is given month by month, "
+                                      "hires included); leave hires out, or drop fte_by_month"))
+    attrition = _number(role.get("attrition_year"))
+    if attrition is not None and attrition > 0:
+        out.append((f"{where}.attrition_year", "expected 0 with fte_by_month (the headcount is given month by month, "
+                                               "leavers included); leave it out, or drop fte_by_month"))
     return out
 
 
@@ -378,8 +410,12 @@ def _budget_problems(budget: dict, channels: dict, roles: dict) -> list[tuple[st
             out.append((f"budget.role_mix.{r}", f"no such role (defined: {', '.join(defined)})"))
         elif (_number(role_mix[r]) or 0) > 0 and not _number(_mapping(roles.get(r)).get("cost_per_fte_year")):
             out.append((f"roles.{r}.cost_per_fte_year", f"must be above 0 for the budget to buy {r} headcount"))
+    scheduled = [r for r in defined if _fte_schedule(_mapping(roles.get(r))) is not None]
+    out += _split_schedule_problems(scheduled, roles, role_mix)
     for r in defined if set(role_mix) <= set(defined) else ():
         role = _mapping(roles.get(r))
+        if r in scheduled:
+            continue  # its headcount is given: reported above
         paid = (_number(role.get("cost_per_fte_year")) or 0) > 0
         staffed = (_number(role.get("fte")) or 0) > 0 or bool(role.get("hires"))
         if r not in role_mix and paid and staffed:
@@ -391,4 +427,22 @@ def _budget_problems(budget: dict, channels: dict, roles: dict) -> list[tuple[st
         out.append(("budget.channel_mix", "needs a positive weight for some channel when marketing_share > 0"))
     if share is not None and share < 1 and total > 0 and weights(role_mix) <= 0:
         out.append(("budget.role_mix", "needs a positive weight for some role when marketing_share < 1"))
+    return out
+
+
+def _split_schedule_problems(scheduled: list[str], roles: dict, role_mix: dict) -> list[tuple[str, str]]:
+    """A budget split sets the headcount of the roles it pays for: a given headcount (``fte_by_month``) cannot be split.
+
+    A role with a schedule that the split leaves out and that costs nothing is kept as
+    written; one that costs something would be paid outside the split, and is refused.
+    """
+    out = []
+    for r in scheduled:
+        if r in role_mix:
+            out.append((f"budget.role_mix.{r}", f"{r}'s headcount is given (roles.{r}.fte_by_month): a split cannot "
+                                                "set it; leave it out of role_mix, or drop fte_by_month"))
+        elif (_number(_mapping(roles.get(r)).get("cost_per_fte_year")) or 0) > 0:
+            out.append((f"roles.{r}.fte_by_month", "a budget split sets every paid role's headcount, and this one is "
+                                                   "given; drop fte_by_month, or account for the team in a budget "
+                                                   "without marketing_share"))
     return out

@@ -11,13 +11,14 @@ headcount:
   by ``role_mix``, and each role gets the whole FTE its part pays for over the
   horizon, starting on day one (replacing its ``fte`` and ``hires``). A channel that
   spends, or a paid role with headcount, that the split leaves out is refused
-  (:mod:`sim.scenario.checks`), so nothing is paid outside the budget.
+  (:mod:`sim.scenario.checks`), so nothing is paid outside the budget; so is a paid
+  role whose headcount is given (``fte_by_month``), which a split cannot set.
 - **A budget without a split**: the plan as written, accounted against ``total``;
   it must fit.
 
 **Budget accounting.** The budget pays for channel spend (``marketing``) and the
 salaries of the headcount it funds (``sales``: FTE-years at ``cost_per_fte_year``, each
-seat from its start to the horizon); ``marketing + sales + unspent == total``. Costs
+seat from its start to the horizon, or a given headcount's FTE-months); ``marketing + sales + unspent == total``. Costs
 that follow from what happens (lead costs, the nurture program, commissions, SDR
 bonuses) are paid as they occur and are not part of the budget; they are in the
 measures' costs and contribution.
@@ -41,21 +42,36 @@ MONEY_ROUND_OFF = 1e-9  # relative: a plan within this of its budget fits it exa
 
 @dataclass(frozen=True)
 class RolePlan:
-    """A role's team: whole FTE at the start (taken as ramped) and planned hires.
+    """A role's team: whole FTE at the start (taken as ramped) and planned hires, or a given headcount.
 
     Attributes:
         fte: seats filled on day one.
         hires: ``(month, fte)`` pairs: ``fte`` seats requested at the start of ``month``
             (from 0), filled after the role's ``hiring_lead_days``.
+        fte_by_month: the given headcount (the role's ``fte_by_month``), whole FTE in each
+            month of the horizon; ``None`` when the team is planned (``fte`` and ``hires``).
+            With it, ``fte`` is its first month and there are no hires.
     """
 
     fte: int
     hires: tuple[tuple[int, int], ...] = ()
+    fte_by_month: tuple[int, ...] | None = None
 
     @property
     def planned_fte(self) -> int:
-        """Seats once every planned hire has started."""
+        """Seats once every planned hire has started; with a given headcount, its largest month."""
+        if self.fte_by_month is not None:
+            return max(self.fte_by_month)
         return self.fte + sum(n for _, n in self.hires)
+
+    @classmethod
+    def of(cls, role, horizon_months: int) -> RolePlan:
+        """The team of ``role`` as written: its ``fte`` and ``hires``, or its ``fte_by_month`` over the horizon."""
+        if role.fte_by_month is not None:
+            schedule = tuple(int(n) for n in role.fte_by_month)
+            schedule += (schedule[-1],) * (horizon_months - len(schedule))
+            return cls(schedule[0], (), schedule[:horizon_months])
+        return cls(role.fte, tuple((h.month, h.fte) for h in role.hires))
 
 
 @dataclass(frozen=True)
@@ -126,7 +142,12 @@ def _defined_roles(scenario) -> dict:
 
 
 def _salary_years(role, team: RolePlan, horizon_days: float) -> float:
-    """FTE-years a team is budgeted for: day-one seats for the horizon, each hire from its start."""
+    """FTE-years a team is budgeted for: day-one seats for the horizon, each hire from its start.
+
+    A given headcount (``fte_by_month``) is budgeted for the FTE-months it gives.
+    """
+    if team.fte_by_month is not None:
+        return sum(team.fte_by_month) / 12
     years = team.fte * horizon_days / DAYS_PER_YEAR
     for month, n in team.hires:
         start = month * DAYS_PER_MONTH + role.hiring_lead_days
@@ -145,7 +166,7 @@ def resolve_plan(scenario) -> Plan:
     b = scenario.budget
     if b is None or b.marketing_share is None:
         spend = {name: spend_schedule(ch.spend, H) for name, ch in scenario.channels.items()}
-        teams = {name: RolePlan(role.fte, tuple((h.month, h.fte) for h in role.hires)) for name, role in roles.items()}
+        teams = {name: RolePlan.of(role, H) for name, role in roles.items()}
         if b is None:
             return Plan(H, spend, teams, None)
         paid = {name: role for name, role in roles.items() if role.cost_per_fte_year > 0}
@@ -179,7 +200,7 @@ def _split_plan(scenario, roles: dict) -> Plan:
     teams, salaries, fte = {}, {}, {}
     for name, role in roles.items():
         if name not in b.role_mix:  # unpaid, or without headcount (checked): kept as written
-            teams[name] = RolePlan(role.fte, tuple((h.month, h.fte) for h in role.hires))
+            teams[name] = RolePlan.of(role, H)
             if role.cost_per_fte_year > 0:
                 salaries[name], fte[name] = 0.0, 0
             continue

@@ -310,9 +310,22 @@ class Hire(_Strict):
 
 
 class Role(_Strict):
-    """A sales role's headcount, time use and pay."""
+    """A sales role's headcount, time use and pay.
 
-    fte: WholeFTE = Field(0, description="Whole FTE at the start (taken as ramped).")
+    The headcount is either planned (``fte`` on day one, ``hires``, random leavers at
+    ``attrition_year``, backfilled) or given month by month as ``fte_by_month`` (what
+    happened, or a fixed plan): then seat k is filled in the months whose FTE exceeds k,
+    a rep joins and leaves at a month's start, and ``hires`` and attrition are refused
+    (``docs/model.md``, Teams).
+    """
+
+    fte: WholeFTE = Field(0, description="Whole FTE at the start (taken as ramped); with fte_by_month, its first "
+                                         "month (left out, it is that).")
+    # Left out of every dump while it is not written, so that a role without it dumps (and fingerprints) as before.
+    fte_by_month: Annotated[list[WholeFTE], Field(min_length=1)] | None = Field(
+        None, exclude_if=lambda value: value is None,
+        description="Optional: whole FTE employed in each month from month 0 (the last repeats), in place of fte, "
+                    "hires and attrition; a seat that opens after month 0 is a new rep who ramps.")
     hires: list[Hire] = Field(default_factory=list, description="Planned hires.")
     hiring_lead_days: NonNegative = Field(60.0, description="Days from a hiring decision (or a leaver) to a start.")
     ramp_months: NonNegative = Field(0.0, description="Months of linearly rising productivity for a new rep.")
@@ -324,6 +337,17 @@ class Role(_Strict):
     )
     prospecting_share: Share = Field(0.0, description="Share of time spent prospecting (outbound).")
     outbound_leads_per_month: NonNegative = Field(0.0, description="Outbound leads per fully ramped FTE per month.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fte_from_schedule(cls, data):
+        """With ``fte_by_month`` and no ``fte``, ``fte`` is the schedule's first month (so that dumps agree)."""
+        if isinstance(data, dict) and "fte" not in data:
+            schedule = data.get("fte_by_month")
+            first = schedule[0] if isinstance(schedule, list) and schedule else None
+            if isinstance(first, int) and not isinstance(first, bool) and 0 <= first <= MAX_COUNT:
+                return {**data, "fte": first}
+        return data
 
 
 class SDRRole(Role):

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from paths import ROOT
 from scipy import stats
 
 import sim
@@ -29,8 +30,10 @@ from sim.calibrate.capacity import (
     window_scenario,
 )
 from sim.calibrate.decay import response_decay
-from sim.calibrate.estimate import LEVEL, lead_volumes, qualification, window_text
-from sim.calibrate.writer import _capacity_lines
+from sim.calibrate.estimate import LEVEL, estimate_all, lead_volumes, qualification, window_text
+from sim.calibrate.mapping import load_mapping
+from sim.calibrate.tables import read_tables
+from sim.calibrate.writer import _capacity_lines, scenario_text, validate
 from sim.scenario.units import DAYS_PER_MONTH
 
 SEEDS = 20
@@ -38,6 +41,7 @@ START = pd.Timestamp("2025-01-01")
 WORK_HOURS = 1.0
 P_QUALIFY = 0.6
 HOURS_PER_DAY = 6.0  # the role's default, which the calibrated scenario keeps
+MAPPING = load_mapping(ROOT / "mappings" / "funnel_sim.yaml")
 
 
 def _world(work_hours, fte, leads_a_month, months=3, decay=None):
@@ -209,3 +213,30 @@ def test_a_big_window_is_cut_to_its_last_months_holding_at_most_the_cap():
     assert len(kept) <= MAX_LEADS < len(leads) and len(kept) > MAX_LEADS - 200 * DAYS_PER_MONTH - 1
     assert (start - START) / pd.Timedelta(days=DAYS_PER_MONTH) == pytest.approx(round((start - START) / pd.Timedelta(
         days=DAYS_PER_MONTH)))  # whole model months are left out
+
+
+def test_the_calibrated_funnel_run_gives_back_the_share_qualified_with_the_decay_and_intents_written():
+    # Two channels that qualify differently (written as intents), a day's half-life, one SDR busy about 80%: the
+    # scenario written, run over its training months, qualifies the share of leads the export did.
+    world = sim.parse_scenario({
+        "name": "known", "horizon_months": 3, "start_date": "2025-01-01",
+        "channels": {"ads": {"leads": 100.0, "intent": {"a": 6, "b": 2}},
+                     "events": {"leads": 50.0, "intent": {"a": 2, "b": 6}}},
+        "scoring": {"score_noise": 0.0, "mql_threshold": 0.0},
+        "qualification": {"p_qualify": {"low": 0.0, "high": 1.0}, "work_hours": WORK_HOURS,
+                          "decay": {"half_life_hours": 24.0}},
+        "opportunities": {"stages": [{"name": "close", "advance": 0.3, "duration_days": 20}], "deal": {"value": 1}},
+        "roles": {"sdr": {"fte": 1}, "ae": {"fte": 3, "max_open_opportunities": 1000}}})
+    export = sim.crm_export(world, seed=3)
+    read = read_tables(export.tables(), MAPPING)
+    found = estimate_all(read, seed=3)
+    assert found["decay_factor"]["factor"] < 1 and found.get("intent")  # decay and intents written
+    scenario = validate(scenario_text(found, "known"))
+    assert scenario.qualification.decay is not None and scenario.qualification.p_qualify.high == 1.0
+    leads = read.tables["leads"]
+    observed = leads["qualified_date"].notna().sum() / len(leads)
+    runs = sim.run_many(scenario.replace(horizon_months=3), reps=20, seed=5)
+    shares = (runs.replications["sqls"] / runs.replications["leads"]).to_numpy()
+    # The runs' spread holds the draws' too; 2% more for the decay's curvature over the draws of the half-life.
+    assert abs(shares.mean() - observed) <= 4 * shares.std(ddof=1) / math.sqrt(len(shares)) + 0.02 * observed, (
+        shares.mean(), observed)

@@ -138,7 +138,8 @@ def test_the_headcount_by_month_is_the_scenarios_fte_by_month(calibrated):
     assert [r["month"] for r in ae] == months
     assert [r["fte"] for r in ae] == pytest.approx(truth, abs=1e-9)
     assert [r["fte"] for r in c.report["diagnostics"]["team_by_month"]["sdr"]] == pytest.approx([2.0] * 15)
-    assert c.scenario.roles.ae.fte == 4
+    # The schedule written is the headcount month by month (whole here), fte its first month.
+    assert c.scenario.roles.ae.fte_by_month == [round(x) for x in truth] and c.scenario.roles.ae.fte == 2
     assert "headcount by month: 2 (2025-01 to 2025-03), 3 (2025-04), 4 (2025-05 to 2026-03)" in c.scenario_text
 
 
