@@ -305,15 +305,6 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
     def down(theta):
         return curve.mean(theta) + t * curve.sd(theta) - obs
 
-    def top(f, start_at):
-        """A bracket's top where ``f`` is positive: doubling from ``start_at`` (None if not within 2**8 times)."""
-        hi = start_at
-        for _ in range(8):
-            if f(hi) > 0:
-                return hi
-            hi *= 2
-        return None
-
     def util(theta):
         return lam * theta / hpd / max(team_days / (months * DAYS_PER_MONTH), 1e-9)
 
@@ -340,8 +331,13 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
         estimate, low = None, 0.0
         # The bound: the largest theta whose replications still reach the observed mean. With no wait observed
         # at all, up(lo) is 0 (no queue at lo either): a nanohour below it makes the bracket's sign change.
-        high_top = top(up, 1.2 * saturation)
-        high = _root(lambda x: up(x) - 1e-9, lo, high_top, tol) if high_top is not None else math.inf
+        def above(x):
+            return up(x) - 1e-9
+
+        # Out from where an M/D/c queue would wait a minute longer than observed, by thirds; a bound needs 1% only.
+        a, b = _bracket(above, _md_c_guess(obs + 1 / 60, lam, team_days / (months * DAYS_PER_MONTH), hpd,
+                                           saturation), lo, spread=0.5)
+        high = _root(above, a, b, 0.01 * a) if b is not None else math.inf
         at = high
     finite = at is not None and math.isfinite(at)
     volumes = "the calibrated leads a month" if rates is not None and len(rates) else "the realised leads a month"
