@@ -391,9 +391,10 @@ def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"
 
 def estimate_all(read: CrmTables, seed=0) -> dict:
     """Every estimate the tables identify, and the names of what they do not."""
-    from sim.calibrate.capacity import apply_capacity  # capacity builds on this module
-    from sim.calibrate.segments import intent_estimates, segment_estimates  # as stages, builds on this module
-    from sim.calibrate.stages import deal_stages, qualification_by_channel  # stages builds on this module
+    from sim.calibrate.age import age_effect  # age, capacity, segments and stages build on this module
+    from sim.calibrate.capacity import apply_capacity
+    from sim.calibrate.segments import intent_estimates, segment_estimates
+    from sim.calibrate.stages import deal_stages, qualification_by_channel
 
     rng = np.random.default_rng(seed)
     deals = read.tables["deals"]
@@ -427,6 +428,8 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
         found["months"] = max(int((cutoff.year - start.year) * 12 + cutoff.month - start.month) + 1, 1)
     stages = deal_stages(read, deals, cutoff, window, rng, found)
     found["stages"] = stages
+    age_effect(read, deals, rng, found)  # may fit the stages' days and first chance again
+    found["estimates"] += list(found["age_effect"].values()) if "age_effect" in found else []
     for stage in stages:
         found["estimates"] += [stage["advance"], stage["duration"]]
     for stage in stages:

@@ -112,7 +112,12 @@ def segment_estimates(read, stages: list[dict], cutoff, window: str, rng, found:
             entry["p_qualify"] = channel_test(q_days, q_event, segment.to_numpy(), lambda s, c=name: f"channels.{c}."
                                               f"segments.{s}.intent", window, rng, f"p_qualify in channel {name}",
                                               groups="segments")
-        if lead_of is not None and not read.no_lost_deals:
+        decayed = len(stages) == 1 and "half_life_days" in found.get("age_effect", {})
+        if decayed:
+            found["not_identified"].append((f"channels.{name}.segments.*.win", "not tested: the win chance's decay "
+                                            "with the lead's age is written on the only stage, whose advance is the "
+                                            "chance at age 0; a segment's own win would count the decay again"))
+        if lead_of is not None and not read.no_lost_deals and not decayed:
             seg_of_deal = lead_of.map(pd.Series(segment.to_numpy(), index=rows["lead_id"].to_numpy())).to_numpy()
             entry["win"] = channel_test(days, event, seg_of_deal, lambda s, c=name: f"channels.{c}.segments.{s}.win",
                                         window, rng, f"win chance (stage {last['name']} advance) in channel {name}",

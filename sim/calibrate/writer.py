@@ -185,6 +185,17 @@ def _p_qualify_lines(found: dict, by: dict) -> list[str]:
     return ["  p_qualify: 0.5  # not identified: default\n"]
 
 
+def _age_lines(found: dict) -> list[str]:
+    """``opportunities.age_effect`` where the data identify a part of it (:mod:`sim.calibrate.age`)."""
+    if not found:
+        return []
+    lines = ["  age_effect:  # the lead's age when first worked (days from its creation to its deal's)\n"]
+    for key in ("half_life_days", "duration_per_age_day"):
+        if key in found:
+            lines += [_note(found[key], 4), f"    {key}: {_draws(found[key])}\n"]
+    return lines
+
+
 def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     """The scenario YAML of the estimates ``found`` (:func:`sim.calibrate.estimate.estimate_all`)."""
     by = {e.path: e for e in found["estimates"]}
@@ -221,6 +232,7 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     lines += ["opportunities:\n", "  stages:\n"]
     for stage in found["stages"]:
         lines += _stage_lines(stage)
+    lines += _age_lines(found.get("age_effect") or {})
     if "opportunities.deal.value" in by:
         e = by["opportunities.deal.value"]
         cv = min(found.get("value_cv") or 0.0, 100)

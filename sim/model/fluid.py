@@ -153,6 +153,18 @@ def unsupported(scenario) -> list[tuple[str, str]]:
     if scenario.opportunities.age_effect is not None:
         out.append(("opportunities.age_effect", "the fast approximation does not follow a lead's age at its "
                                                 "opportunity's start; use the simulation"))
+    who = qualifier_role(scenario)
+    team = scenario.plan.roles.get(who)
+    if team is not None:
+        # Nobody at the start and hires to come (they start after the lead time), or a schedule with an empty month.
+        months = list(team.fte_by_month[:scenario.horizon_months]) if team.fte_by_month is not None else \
+            [team.fte] + [1] * bool(team.fte == 0 and team.hires)
+        empty = [k for k, n in enumerate(months) if n == 0]
+        if empty and any(n > 0 for n in months[empty[0]:]):
+            field = "fte_by_month" if team.fte_by_month is not None else "fte"
+            out.append((f"roles.{who}.{field}", f"no {who} qualifies MQLs in month {empty[0]} and one does later: the "
+                                                "fast approximation takes each month's queue on its own, and does not "
+                                                "carry the MQLs that wait for the first rep; use the simulation"))
     return out
 
 

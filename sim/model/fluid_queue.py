@@ -155,7 +155,8 @@ def queue_months(lam, servers, mu, patience_days, decay, discipline, work_cv, hi
 
     sizes = np.stack([lo, lo + 1.0])
     res = _one_size(both(lam), sizes, both(mu), both(D), stretched, kind, None if higher is None else both(higher))
-    p_cold, served, p_wait = ((1.0 - w) * r[0] + w * r[1] for r in res)
+    # Where w is 0 the size above is not mixed in at all (a month without reps would give 0 * nan).
+    p_cold, served, p_wait = (np.where(w > 0, (1.0 - w) * r[0] + w * r[1], r[0]) for r in res)
     if above is not None:  # from the grid of shares above to each intent bin
         at = above * (PRIORITY_NODES - 1)
         k = np.clip(np.floor(at).astype(int), 0, PRIORITY_NODES - 2)

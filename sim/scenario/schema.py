@@ -597,6 +597,7 @@ class Scenario(_Strict):
         changed = {**(changes or {}), **fields}
         for path, value in changed.items():
             _set(data, str(path), _plain(value))
+        _team_replaces_schedule(data, self, list(map(str, changed)))
         # A setting given a new value is certain at it (unless the value is {draws: [...]}, lifted again):
         # its draws, or the draws of any setting inside it, would otherwise override the change.
         uncertain = data.get("uncertain") or {}
@@ -623,6 +624,28 @@ class Scenario(_Strict):
 
 
 _REPLACED = "replaced"  # the validation context of Scenario.replace
+
+
+def _team_replaces_schedule(data: dict, scenario: Scenario, paths: list[str]) -> None:
+    """A change to a role's ``fte`` or ``hires`` replaces its given headcount (``fte_by_month``), unless set too.
+
+    So that ``--set roles.ae.fte=4`` on a calibrated scenario (whose roles are given month by
+    month) asks what four AEs would do, rather than contradicting the schedule. A new
+    ``fte_by_month`` without a new ``fte`` brings its first month as ``fte``.
+    """
+    for name in ("sdr", "ae", "customer_success"):
+        role = getattr(scenario.roles, name)
+        given = (data.get("roles") or {}).get(name) or {}
+        if f"roles.{name}.fte_by_month" in paths:
+            schedule = given.get("fte_by_month")
+            if f"roles.{name}.fte" not in paths and isinstance(schedule, list) and schedule:
+                given["fte"] = schedule[0]  # fte is the new schedule's first month, as when it is written
+            continue
+        if role is None or role.fte_by_month is None:
+            continue
+        team = (f"roles.{name}.fte", f"roles.{name}.hires")
+        if any(p in team or p.startswith(f"roles.{name}.hires.") for p in paths):
+            data["roles"][name].pop("fte_by_month", None)
 
 
 def validate_certain(data: dict) -> Scenario:

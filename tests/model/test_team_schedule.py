@@ -195,3 +195,39 @@ def test_sdr_capacity_follows_the_schedule():
         sqls = sim.simulate(scenario, seed=seed, lead_records=False).monthly["sqls"].to_numpy()
         # A leaving SDR finishes the MQL in hand (half an hour), so month 1 has at most one SQL per SDR of month 0.
         assert sqls[1] <= 2 and sqls[2] == 0 and sqls[0] > 0 and sqls[3] > sqls[0]  # then the backlog is worked
+
+
+def test_a_what_if_on_the_team_replaces_a_given_headcount():
+    """--set roles.ae.fte=4 on a calibrated scenario asks about four AEs, not about a contradiction."""
+    given = sim.parse_scenario({"name": "x", "horizon_months": 6, "channels": {"a": {"leads": 10.0}},
+                                "roles": {"ae": {"fte_by_month": [1, 2, 3]}}})
+    four = given.replace({"roles.ae.fte": 4})
+    assert four.roles.ae.fte_by_month is None and four.roles.ae.fte == 4
+    assert four.replace({"roles.ae.fte": 1}) == given.replace({"roles.ae.fte": 1})  # the schedule is gone for good
+    hired = given.replace({"roles.ae.hires": [{"month": 2, "fte": 1}]})
+    assert hired.roles.ae.fte_by_month is None and hired.roles.ae.fte == 1 and len(hired.roles.ae.hires) == 1
+    other = given.replace({"roles.ae.fte_by_month": [2, 2]})
+    assert other.roles.ae.fte_by_month == [2, 2] and other.roles.ae.fte == 2  # its first month
+    both = given.replace({"roles.ae.fte_by_month": [3, 1], "roles.ae.fte": 3})
+    assert both.roles.ae.fte_by_month == [3, 1]
+    # Seats follow the new team exactly: four from day one, all month long.
+    assert sim.simulate(four, seed=1).monthly["fte_ae"].tolist() == [4.0] * 6
+
+
+@pytest.mark.parametrize("ae", [{"fte_by_month": [0, 2, 2]}, {"fte": 0, "hires": [{"month": 1, "fte": 2}]}])
+def test_the_fast_approximation_refuses_a_month_without_a_qualifier_before_one(ae):
+    """Those MQLs wait for the first rep in the simulation; the approximation's month-by-month queue would lose them."""
+    scenario = sim.parse_scenario({"name": "x", "horizon_months": 6, "channels": {"a": {"leads": 100.0}},
+                                   "roles": {"ae": ae}})
+    with pytest.raises(sim.ScenarioError) as caught:
+        approximate(scenario)
+    assert len(caught.value.problems) == 1 and "use the simulation" in caught.value.problems[0][1]
+    assert caught.value.problems[0][0].startswith("roles.ae.")
+
+
+def test_a_month_without_reps_gives_the_queue_numbers_not_nan():
+    from sim.model.fluid_queue import queue_months
+
+    qm = queue_months(np.array([10.0, 10.0]), np.array([0.0, 2.0]), np.array([1e-12, 8.0]), 30.0,
+                      lambda x: np.ones_like(x), "fifo", 0.0)
+    assert np.isfinite(qm.p_cold).all() and qm.p_cold[0] == 1.0 and qm.served_decay[0] == 0.0
