@@ -225,7 +225,9 @@ def test_the_calibrated_funnel_run_gives_back_the_share_qualified_with_the_decay
         "scoring": {"score_noise": 0.0, "mql_threshold": 0.0},
         "qualification": {"p_qualify": {"low": 0.0, "high": 1.0}, "work_hours": WORK_HOURS,
                           "decay": {"half_life_hours": 24.0}},
-        "opportunities": {"stages": [{"name": "close", "advance": 0.3, "duration_days": 20}], "deal": {"value": 1}},
+        "opportunities": {"stages": [{"name": "close", "advance": 0.3,
+                                      "duration_days": {"dist": "lognormal", "mean": 20, "cv": 0.5}}],
+                          "deal": {"value": 1}},
         "roles": {"sdr": {"fte": 1}, "ae": {"fte": 3, "max_open_opportunities": 1000}}})
     export = sim.crm_export(world, seed=3)
     read = read_tables(export.tables(), MAPPING)
