@@ -106,3 +106,22 @@ def deadline(seconds: float):
         faulthandler.cancel_dump_traceback_later()
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def lead_subset(read, keep):
+    """The CRM tables ``read`` (a ``CrmTables``) cut to the leads ``keep``, with their deals and stage history."""
+    from sim.calibrate.tables import CrmTables
+
+    leads = read.tables["leads"][read.tables["leads"]["lead_id"].isin(keep)]
+    deals = read.tables["deals"][read.tables["deals"]["lead_id"].isin(keep)]
+    history = read.tables["stage_history"][read.tables["stage_history"]["deal_id"].isin(deals["deal_id"])]
+    return CrmTables({**read.tables, "leads": leads, "deals": deals, "stage_history": history}, read.cutoff)
+
+
+def lead_groups(read, groups: int, seed: int) -> list:
+    """The leads of ``read`` split at random into ``groups`` independent groups, each with its deals (CrmTables)."""
+    import numpy as np
+
+    ids = read.tables["leads"]["lead_id"].to_numpy()
+    group = np.random.default_rng(seed).permutation(len(ids)) % groups
+    return [lead_subset(read, set(ids[group == g])) for g in range(groups)]

@@ -391,8 +391,9 @@ def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"
 
 def estimate_all(read: CrmTables, seed=0) -> dict:
     """Every estimate the tables identify, and the names of what they do not."""
-    from sim.calibrate.age import age_effect  # age, capacity, segments and stages build on this module
+    from sim.calibrate.age import age_effect  # age, capacity, outbound, segments and stages build on this module
     from sim.calibrate.capacity import apply_capacity
+    from sim.calibrate.outbound import outbound_leads
     from sim.calibrate.segments import intent_estimates, segment_estimates
     from sim.calibrate.stages import deal_stages, qualification_by_channel
 
@@ -457,6 +458,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
     found["reps_source"] = "headcount" if head is not None and len(head) else "deal owners active in the 91 days " \
                                                                              "before the cutoff"
     found["team"], found["diagnostics"] = _team(read, cutoff)
+    outbound_leads(found, rng)  # a channel named outbound: the leads the reps prospect, per FTE-month
     for path, why in (("channels.*.response", "spend response: leads are given per month, spend is only a cost"),
                       ("qualification.work_hours", "SDR work hours are not in a CRM"),
                       ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),

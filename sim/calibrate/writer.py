@@ -223,8 +223,14 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
                 lines.append(f"    spend: {_num(spend)}  # spend table: the mean a month over {spend_months} months, "
                              f"{window} (a cost: the leads are given)\n")
             lines += _conversion_lines(found, name)
+    elif found.get("outbound"):
+        lines.append("channels: {}  # every lead in the data is prospected by the reps (outbound)\n")
     else:
         lines.append("channels: {}  # not identified: no leads table\n")
+    outbound_intent = found.get("intent", {}).get("outbound.intent")
+    if outbound_intent is not None:
+        lines += ["outbound:  # the leads the reps prospect (the data's channel outbound)\n", _note(outbound_intent, 2),
+                  f"  intent: {_intent(outbound_intent)}\n"]
     lines.append("scoring: {score_noise: 0.0, mql_threshold: 0.0}  # default: every lead is an MQL\n")
     lines.append("qualification:\n")
     lines += _p_qualify_lines(found, by)
@@ -295,6 +301,15 @@ def _role_lines(found: dict, role: str, default_fte: int) -> list[str]:
     return lines
 
 
+def _outbound_lines(found: dict, role: str) -> list[str]:
+    """The role's ``outbound_leads_per_month``, where the data's outbound leads are its (sim.calibrate.outbound)."""
+    outbound = found.get("outbound")
+    if not outbound or outbound["role"] != role:
+        return []
+    e = outbound["rate"]
+    return [_note(e, 4), f"    outbound_leads_per_month: {_draws(e)}\n"]
+
+
 def _roles_lines(found: dict) -> list[str]:
     """The ``roles:`` block: each role's headcount, a schedule a month where the headcount table has the role."""
     reps = found["reps"]
@@ -306,11 +321,13 @@ def _roles_lines(found: dict) -> list[str]:
         lines.append(f"    # headcount by month: {runs(team['ae'])}\n")
     lines += _role_lines(found, "ae", ae)
     lines.append("    max_open_opportunities: 1000  # not identified: capacity left unbinding\n")
+    lines += _outbound_lines(found, "ae")
     if reps.get("sdr"):
         lines += [f"  sdr:  # from headcount: {reps['sdr']}{_last(team.get('sdr'))}\n"]
         if team.get("sdr"):
             lines.append(f"    # headcount by month: {runs(team['sdr'])}\n")
         lines += _role_lines(found, "sdr", max(int(round(reps["sdr"])), 1))
+        lines += _outbound_lines(found, "sdr")
     return lines
 
 

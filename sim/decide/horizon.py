@@ -54,12 +54,22 @@ def horizon_bias(scenario, plans: dict[str, dict], *, horizons=(12, 24, 36), obj
     return pd.DataFrame(rows)
 
 
+def _kept(scenario, path: str, values: list) -> list:
+    """A schedule's first months, each month that is uncertain kept so (``{draws: [...]}``), as the scenario had it."""
+    uncertain = scenario.uncertain or {}
+    return [{"draws": list(uncertain[f"{path}.{k}"])} if f"{path}.{k}" in uncertain else v
+            for k, v in enumerate(values)]
+
+
 def at_horizon(scenario, horizon_months: int):
     """``scenario`` over ``horizon_months``: schedules and hires past it dropped, the last month repeating after."""
     changes = {"horizon_months": horizon_months}
     for name, channel in scenario.channels.items():
-        if len(channel.spend) > horizon_months:
-            changes[f"channels.{name}.spend"] = list(channel.spend[:horizon_months])
+        for field in ("spend", "leads"):
+            values = getattr(channel, field)
+            if isinstance(values, list) and len(values) > horizon_months:
+                changes[f"channels.{name}.{field}"] = _kept(scenario, f"channels.{name}.{field}",
+                                                            values[:horizon_months])
     for name in ("sdr", "ae", "customer_success"):
         role = getattr(scenario.roles, name)
         if role is not None and role.fte_by_month is not None and len(role.fte_by_month) > horizon_months:

@@ -10,6 +10,7 @@ each channel's duration fit where it rejects).
 import numpy as np
 import pandas as pd
 import pytest
+from builders import lead_groups
 from paths import ROOT
 from scipy import stats
 
@@ -57,25 +58,12 @@ def known(differ: bool):
     })
 
 
-def _subset(read, keep):
-    leads = read.tables["leads"][read.tables["leads"]["lead_id"].isin(keep)]
-    deals = read.tables["deals"][read.tables["deals"]["lead_id"].isin(keep)]
-    history = read.tables["stage_history"][read.tables["stage_history"]["deal_id"].isin(deals["deal_id"])]
-    for frame in (leads, deals, history):
-        # The ids read are only for reading (a deal's lead left out); pandas deep-copies attrs at every step.
-        frame.attrs = {k: v for k, v in frame.attrs.items() if k != "ids_read"}
-    return CrmTables({**read.tables, "leads": leads, "deals": deals, "stage_history": history}, read.cutoff)
-
-
 def _tests(differ: bool):
     """Each group's (p_qualify test, win chance test, the group's tables, the days' log-rank test)."""
     read = read_tables(sim.crm_export(known(differ), seed=5).tables(), MAPPING)
-    ids = read.tables["leads"]["lead_id"].to_numpy()
-    group = np.random.default_rng(13).permutation(len(ids)) % GROUPS
     rng = np.random.default_rng(0)
     out = []
-    for g in range(GROUPS):
-        part = _subset(read, set(ids[group == g]))
+    for part in lead_groups(read, GROUPS, 13):
         leads, deals, history = (part.tables[k] for k in ("leads", "deals", "stage_history"))
         found = {"estimates": [], "not_identified": []}
         qualification_by_channel(leads, part.cutoff, "w", rng, found)

@@ -10,6 +10,7 @@ Wald test, the intent priors written from them).
 import numpy as np
 import pytest
 import yaml
+from builders import lead_groups, lead_subset
 from cli_run import in_process, strict_json
 from paths import ROOT
 from scipy import stats
@@ -53,25 +54,12 @@ def known(differ: bool):
     })
 
 
-def _subset(read, keep):
-    leads = read.tables["leads"][read.tables["leads"]["lead_id"].isin(keep)]
-    deals = read.tables["deals"][read.tables["deals"]["lead_id"].isin(keep)]
-    history = read.tables["stage_history"][read.tables["stage_history"]["deal_id"].isin(deals["deal_id"])]
-    for frame in (leads, deals, history):
-        # The ids read are only for reading (a deal's lead left out); pandas deep-copies attrs at every step.
-        frame.attrs = {k: v for k, v in frame.attrs.items() if k != "ids_read"}
-    return CrmTables({**read.tables, "leads": leads, "deals": deals, "stage_history": history}, read.cutoff)
-
-
 def _groups(differ: bool):
     """Each group's ``found`` after segment_estimates and intent_estimates, and the group's tables."""
     read = read_tables(sim.crm_export(known(differ), seed=7).tables(), MAPPING)
-    ids = read.tables["leads"]["lead_id"].to_numpy()
-    group = np.random.default_rng(17).permutation(len(ids)) % GROUPS
     rng = np.random.default_rng(0)
     out = []
-    for g in range(GROUPS):
-        part = _subset(read, set(ids[group == g]))
+    for part in lead_groups(read, GROUPS, 17):
         leads, deals, history = (part.tables[k] for k in ("leads", "deals", "stage_history"))
         order, _ = stage_order(history, deals)
         stages = [{"name": order[-1], "events": stage_events(history, deals, order, part.cutoff)[order[-1]]}]
@@ -214,7 +202,7 @@ def test_segments_too_small_to_test_are_said_to_be_untested(differ):
     leads = part.tables["leads"]
     # keep 30 ads leads of each segment: fewer than 20 known win outcomes in either
     keep = set(leads[leads["channel"] == "ads"].groupby("segment").head(30)["lead_id"])
-    small = _subset(part, keep)
+    small = lead_subset(part, keep)
     history, deals = small.tables["stage_history"], small.tables["deals"]
     order, _ = stage_order(history, deals)
     found = {"estimates": [], "warnings": []}

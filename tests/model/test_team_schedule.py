@@ -231,3 +231,13 @@ def test_a_month_without_reps_gives_the_queue_numbers_not_nan():
     qm = queue_months(np.array([10.0, 10.0]), np.array([0.0, 2.0]), np.array([1e-12, 8.0]), 30.0,
                       lambda x: np.ones_like(x), "fifo", 0.0)
     assert np.isfinite(qm.p_cold).all() and qm.p_cold[0] == 1.0 and qm.served_decay[0] == 0.0
+
+
+def test_a_shorter_horizon_cuts_a_given_leads_schedule_and_keeps_its_draws():
+    from sim.decide.horizon import at_horizon
+
+    given = sim.parse_scenario({"name": "x", "horizon_months": 6,
+                                "channels": {"a": {"leads": [1.0, {"draws": [2.0, 4.0]}, 3, 4, 5, 6]}}})
+    shorter = at_horizon(given, 3)
+    assert shorter.horizon_months == 3 and shorter.channels["a"].leads == [1.0, 3.0, 3.0]
+    assert shorter.uncertain == {"channels.a.leads.1": [2.0, 4.0]}  # month 1 still uncertain, its draws as given
