@@ -23,6 +23,7 @@ from sim.calibrate.capacity import (
     MAX_LEADS,
     REPS,
     WaitCurve,
+    _fitted_rates,
     _recent,
     apply_capacity,
     model_month_counts,
@@ -30,7 +31,7 @@ from sim.calibrate.capacity import (
     window_scenario,
 )
 from sim.calibrate.decay import response_decay
-from sim.calibrate.estimate import LEVEL, estimate_all, lead_volumes, qualification, window_text
+from sim.calibrate.estimate import LEVEL, Estimate, estimate_all, lead_volumes, qualification, window_text
 from sim.calibrate.mapping import load_mapping
 from sim.calibrate.tables import read_tables
 from sim.calibrate.writer import _capacity_lines, scenario_text, validate
@@ -242,3 +243,14 @@ def test_the_calibrated_funnel_run_gives_back_the_share_qualified_with_the_decay
     # The runs' spread holds the draws' too; 2% more for the decay's curvature over the draws of the half-life.
     assert abs(shares.mean() - observed) <= 4 * shares.std(ddof=1) / math.sqrt(len(shares)) + 0.02 * observed, (
         shares.mean(), observed)
+
+
+def test_the_simulated_load_holds_the_calibrated_channels_and_the_outbound_leads():
+    # The window's leads a month: each channel's point estimate plus the outbound rate per FTE-month times the
+    # prospecting role's FTE, month by month as the calibrated scenario has them (fte_by_month from the table).
+    rng = np.random.default_rng(0)
+    ads = Estimate("channels.ads.leads", 100.0, 90.0, 110.0, 300, "w", "m", rng.normal(100, 5, 200))
+    rate = Estimate("roles.sdr.outbound_leads_per_month", 20.0, 15.0, 25.0, 120, "w", "m", rng.normal(20, 2, 200))
+    found = {"estimates": [ads, rate], "outbound": {"role": "sdr", "rate": rate}, "start": START, "months": 3,
+             "team": {"sdr": [("2025-01", 1.0), ("2025-02", 2.0), ("2025-03", 2.0)]}, "reps": {"sdr": 2.0}}
+    assert _fitted_rates(found)[:4] == pytest.approx([120.0, 140.0, 140.0, 140.0])
