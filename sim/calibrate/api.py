@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.calibrate.capacity import DECAY_TEST_LEVEL
 from sim.calibrate.errors import CalibrateError
 from sim.calibrate.estimate import LEVEL, estimate_all
 from sim.calibrate.mapping import Mapping, load_mapping
@@ -24,7 +25,8 @@ class Calibration:
     ``scenario_text`` (YAML with provenance), ``scenario`` (validated at the draws' means),
     ``report`` (estimated / not identified / warnings; ``lead_schedules``: each channel's fitted and
     forecast mean a month where a trend or seasonality was found; ``diagnostics``: the headcount by
-    role and month, the deals per rep and the response-time decay, which are not written as scenario settings)
+    role and month and the deals per rep, which are not scenario settings, and the response-time decay and the
+    qualifiers' work hours, with whether each was written)
     and ``estimates`` (a DataFrame).
     """
 
@@ -38,17 +40,35 @@ class Calibration:
                 f"warnings={len(self.report['warnings'])})")
 
 
+def _finite(values: dict) -> dict:
+    """JSON has no infinity: a float that is not finite (a bound not found) is null."""
+    return {k: (float(v) if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in values.items()}
+
+
 def _diagnostics(found: dict) -> dict:
-    """What the data show that the scenario does not take: the response-time decay, if identified."""
+    """The response-time decay and the qualifiers' work hours (simulated moments): what was found, and if written."""
     out = {}
     decay = found.get("decay")
     if decay is not None:
-        # JSON has no infinity: a bound that is not finite (no decay found) is null.
-        finite = {k: (float(v) if math.isfinite(v) else None) if isinstance(v, float) else v for k, v in decay.items()}
-        out["qualification.decay"] = {
-            **finite, "written": False,
-            "why": "not written into the scenario: the waits its funnel would simulate depend on the SDRs' hours, "
-                   "which a CRM does not record (set qualification.decay and the work hours together by hand)"}
+        paths = {e.path for e in found["estimates"]}
+        written = "qualification.decay.half_life_hours" in paths
+        if written:
+            factor = found["decay_factor"]
+            why = (f"written (qualification.decay, shape 1), as its test rejects no decay at 5%; p_qualify is "
+                   f"written as the chance at no wait: the share estimated divided by {factor['factor']:.3g}, "
+                   f"the mean decay factor of {factor['waits']}")
+        elif decay["p_value"] >= DECAY_TEST_LEVEL or not math.isfinite(decay["half_life_hours"]):
+            why = "not written: its test does not reject no decay at 5%"
+        else:
+            why = f"not written: {found.get('decay_unwritten', 'its interval is not finite')}"
+        out["qualification.decay"] = {**_finite(decay), "written": written, "why": why}
+    capacity = found.get("capacity")
+    if capacity is not None:
+        why = ("written: the method of simulated moments" if capacity["identified"] else
+               "written as an upper bound, flagged: the waits are as short as with no queue (capacity does not bind)"
+               if math.isfinite(capacity["high"]) else "not written: no upper bound was found")
+        out["qualification.work_hours"] = {**_finite(capacity), "written": math.isfinite(capacity["high"]),
+                                           "why": why}
     return out
 
 

@@ -391,7 +391,8 @@ def deal_value(deals: pd.DataFrame, window, rng, path="opportunities.deal.value"
 
 def estimate_all(read: CrmTables, seed=0) -> dict:
     """Every estimate the tables identify, and the names of what they do not."""
-    from sim.calibrate.age import age_effect  # age, outbound, segments and stages build on this module
+    from sim.calibrate.age import age_effect  # age, capacity, outbound, segments and stages build on this module
+    from sim.calibrate.capacity import apply_capacity
     from sim.calibrate.outbound import outbound_leads
     from sim.calibrate.segments import intent_estimates, segment_estimates
     from sim.calibrate.stages import deal_stages, qualification_by_channel
@@ -463,6 +464,8 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
                       ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),
                       ("scoring", "scoring and intent are latent")):
         found["not_identified"].append((path, why))
+    # Last: the work hours are simulated with the volumes and team above, and scale p_qualify where decay is found.
+    apply_capacity(found, leads if leads is not None and not read.leads_from_deals else None, cutoff, rng)
     return found
 
 

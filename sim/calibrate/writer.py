@@ -111,6 +111,32 @@ def _stage_lines(stage) -> list[str]:
     return lines
 
 
+def _capacity_lines(found: dict) -> list[str]:
+    """``qualification.work_hours`` (simulated moments, or its upper bound) and ``decay``, where found.
+
+    The decay is written only with the work hours (estimated or bounded), as the waits it
+    acts on are the queue's (:func:`sim.calibrate.capacity.apply_capacity`).
+    """
+    by = {e.path: e for e in found["estimates"]}
+    lines = []
+    capacity = found.get("capacity")
+    if "qualification.work_hours" in by:
+        e = by["qualification.work_hours"]
+        lines += [_note(e, 2), f"  # the queue at the estimate: {capacity['simulated_wait_hours']:.3g} h mean wait "
+                               f"(observed {capacity['observed_wait_hours']:.3g} h), qualifiers busy "
+                               f"{capacity['utilisation']:.0%} of the time\n", f"  work_hours: {_draws(e)}\n"]
+    elif capacity is not None and capacity["high"] < float("inf"):
+        lines.append(f"  # qualification.work_hours: NOT IDENTIFIED, an upper bound: the waits "
+                     f"({capacity['observed_wait_hours']:.3g} h on average over {capacity['mqls']} MQLs, "
+                     f"{capacity['window']}) are as short as with no queue, so capacity does not bind; any work hours "
+                     f"up to this give waits as short; {capacity['method']}\n")
+        lines.append(f"  work_hours: {_num(capacity['high'])}  # the upper bound, not an estimate\n")
+    if "qualification.decay.half_life_hours" in by:
+        e = by["qualification.decay.half_life_hours"]
+        lines += [_note(e, 2), f"  decay: {{half_life_hours: {_draws(e)}, shape: 1.0}}\n"]
+    return lines
+
+
 def _intent(e) -> str:
     """``{a: ..., b: ...}`` whose mean a / (a + b) is each draw of the chance ``e`` (row for row)."""
     from sim.calibrate.segments import intent_prior
@@ -208,6 +234,7 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     lines.append("scoring: {score_noise: 0.0, mql_threshold: 0.0}  # default: every lead is an MQL\n")
     lines.append("qualification:\n")
     lines += _p_qualify_lines(found, by)
+    lines += _capacity_lines(found)
     lines += ["opportunities:\n", "  stages:\n"]
     for stage in found["stages"]:
         lines += _stage_lines(stage)

@@ -103,6 +103,12 @@ def _cmd_calibrate(args) -> int:
                  if decay["half_life_hours"] is not None else "no decay found")
         print(f"response-time decay (diagnostic): {shown}, n={decay['n']}, likelihood ratio against no decay "
               f"p={decay['p_value']:.3g}; {decay['why']}")
+    work = found.report["diagnostics"].get("qualification.work_hours")
+    if work is not None:
+        shown = (f"{work['estimate']:.3g} h [{work['low']:.3g}, {work['high']:.3g}]" if work["identified"] else
+                 f"at most {work['high']:.3g} h" if work["high"] is not None else "not bounded")
+        print(f"qualifiers' work hours per lead (simulated moments): {shown}, mean wait "
+              f"{work['observed_wait_hours']:.3g} h over {work['mqls']} MQLs; {work['why']}")
     # The rows created after the training cut are not unusable: they are what the cut leaves out.
     rows = found.report["unusable_rows"]
     for title, part in (("unusable rows", {k: v for k, v in rows.items() if " created after " not in k}),

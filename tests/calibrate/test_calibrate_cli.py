@@ -77,16 +77,20 @@ def test_a_channels_spend_is_its_mean_a_month_before_the_cut_and_the_horizon_run
     assert found.scenario.horizon_months == 4 + 12
 
 
-def test_the_response_time_decay_is_reported_not_written(tmp_path):
+def test_the_response_time_decay_is_written_where_its_test_rejects_no_decay(tmp_path):
     code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "funnel_sim.yaml", "--data", _export(tmp_path),
                                 "--out", tmp_path / "s.yaml", "--json")
     assert code == 0, err
-    decay = strict_json(out)["diagnostics"]["qualification.decay"]
-    assert decay["written"] is False and decay["n"] > 0 and 0 <= decay["p_value"] <= 1
-    assert "decay" not in yaml.safe_load((tmp_path / "s.yaml").read_text(encoding="utf-8"))["qualification"]
+    diagnostics = strict_json(out)["diagnostics"]
+    decay, work = diagnostics["qualification.decay"], diagnostics["qualification.work_hours"]
+    assert decay["n"] > 0 and 0 <= decay["p_value"] <= 1
+    assert decay["written"] is (decay["p_value"] < 0.05 and work["written"])
+    written = yaml.safe_load((tmp_path / "s.yaml").read_text(encoding="utf-8"))["qualification"]
+    assert ("decay" in written) is decay["written"] and ("work_hours" in written) is work["written"]
     code, out, err = in_process("calibrate", "--mapping", MAPPINGS / "funnel_sim.yaml", "--data", tmp_path / "crm",
                                 "--out", tmp_path / "t.yaml")
     assert code == 0 and "response-time decay (diagnostic): " in out
+    assert "qualifiers' work hours per lead (simulated moments): " in out
 
 
 def test_deals_per_rep_from_an_export_with_owners_is_a_count_of_its_tables(tmp_path):
