@@ -57,7 +57,7 @@ def deal_ages(deals: pd.DataFrame, leads: pd.DataFrame | None) -> pd.Series:
 
 def _censored_normal(x, logt, observed):
     """Negative log-likelihood of ``logt`` normal(mu, e**tau), censored where not observed, and its gradient."""
-    mu, tau = x
+    mu, tau = x[0], min(max(float(x[1]), -20.0), 20.0)  # a step of the search far out would overflow
     sigma = math.exp(tau)
     z = (logt - mu) / sigma
     zo, zc = z[observed], z[~observed]
@@ -87,6 +87,8 @@ def _stretch(stages, rng) -> dict | None:
     ages = np.concatenate([a for _, _, a in stages])
     if len(ages) < MIN_DEALS or np.ptp(ages) <= 0:
         return None
+    if any(np.ptp(np.log(days[observed])) <= 1e-9 for days, observed, _ in stages if observed.sum() > 1):
+        return None  # a stage whose days are all the same (a fixed duration): no spread to scale, nothing to fit
     span = float(np.quantile(ages, 0.9)) or float(ages.max())
     top = min(MAX_STRETCH, 1000.0 / span)  # a stretch of 1000 at the 90th percentile of age is beyond the data
     low_end = top * 1e-6
@@ -208,7 +210,8 @@ def age_effect(read, deals, rng, found) -> None:
                     days / (1 + k * age), event > 0, ch, lambda c, stem=stem: f"{stem}.by_channel.{c}.duration_days",
                     window, rng, f"days of a fresh lead in stage {stage['name']}")
     else:
-        why = "fewer than 30 deals with an age, or all of one age" if stretch is None else (
+        unfit = "fewer than 30 deals with an age, all of one age, or a stage whose days do not vary"
+        why = unfit if stretch is None else (
             f"the likelihood ratio against no stretch does not reject at {TEST_LEVEL:.0%} (p={stretch['p_value']:.3g})"
             if stretch["p_value"] >= TEST_LEVEL else "the stretch is at the top of its search range")
         found["not_identified"].append(("opportunities.age_effect.duration_per_age_day", f"not written: {why}"))

@@ -127,3 +127,16 @@ def test_without_dated_leads_the_age_effect_is_not_identified():
     found = estimate_all(read_tables(only_deals, deals_only), seed=0)
     assert "age_effect" not in found or not found["age_effect"]
     assert any(p == "opportunities.age_effect" and "lead's age" in why for p, why in found["not_identified"])
+
+
+@pytest.mark.parametrize("stretch", [0.02, 0.0])
+def test_fixed_stage_days_give_the_stretch_exactly_or_say_why_not(stretch):
+    """Days of 10 for every fresh lead: stretched, they are 10 (1 + k age) exactly; unstretched, nothing to fit."""
+    scenario = aged(stretch, None).replace({"opportunities.stages.0.duration_days": 10.0, "channels.ads.leads": 200.0})
+    found = estimate_all(read_tables(sim.crm_export(scenario, seed=1).tables(), MAPPING), seed=0)
+    if stretch:
+        e = found["age_effect"]["duration_per_age_day"]
+        assert e.low <= stretch <= e.high and e.estimate == pytest.approx(stretch, rel=1e-5)
+    else:
+        why = dict(found["not_identified"])["opportunities.age_effect.duration_per_age_day"]
+        assert "days do not vary" in why
