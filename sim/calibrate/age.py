@@ -34,12 +34,14 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
+from sim.calibrate.decay import MIN_OUTCOMES, hyperbolic_decay
 from sim.calibrate.estimate import DRAWS, LEVEL, Estimate, duration_fit
+from sim.calibrate.stages import deal_channels, duration_test
 
 __all__ = ["TEST_LEVEL", "age_effect", "deal_ages"]
 
 TEST_LEVEL = 0.05
-MIN_DEALS = 30  # deals with a known age before an effect is estimated
+MIN_DEALS = MIN_OUTCOMES  # deals with a known age before an effect is estimated, as the decay fits
 MAX_STRETCH = 10.0  # per day of age: beyond, a day of age would multiply the days tenfold
 
 
@@ -118,44 +120,15 @@ def _stretch(stages, rng) -> dict | None:
             "draws": draws, "at_bound": at_top}
 
 
-def _decay_nll(theta, age, y):
-    q0 = 1.0 / (1.0 + math.exp(-theta[0]))
-    p = np.clip(q0 / (1.0 + age / math.exp(theta[1])), 1e-12, 1 - 1e-12)
-    return -float(np.sum(y * np.log(p) + (1 - y) * np.log1p(-p)))
-
-
 def _decay(age, y, rng) -> dict | None:
-    """``q0 (1 + age / h) ** -1`` over decided first stages: estimate, Wald interval on log h, test, joint draws."""
-    if len(y) < MIN_DEALS or y.sum() in (0, len(y)) or np.ptp(age) <= 0:
-        return None
-    rate = float(y.mean())
-    top = math.log(1e6)  # a half-life of a million days is no decay to speak of
-    start = np.array([math.log(rate / (1 - rate)) + 0.5, math.log(max(float(np.median(age)), 0.1))])
-    fit = optimize.minimize(_decay_nll, start, args=(age, y), method="Nelder-Mead",
-                            bounds=[(-30, 30), (math.log(1e-3), top)],
-                            options={"xatol": 1e-7, "fatol": 1e-9, "maxiter": 4000})
-    constant = -float(np.sum(y * math.log(rate) + (1 - y) * math.log1p(-rate)))
-    lr = max(2 * (constant - fit.fun), 0.0)
-    p_value = 0.5 * float(stats.chi2.sf(lr, 1)) if lr > 0 else 1.0
-    if fit.x[1] >= top - 1:
-        return {"half_life_days": math.inf, "p_value": p_value, "lr": lr, "n": int(len(y))}
-    hess = optimize.approx_fprime(fit.x, lambda t: optimize.approx_fprime(t, _decay_nll, 1e-5, age, y), 1e-5)
-    try:
-        cov = np.linalg.inv((hess + hess.T) / 2)
-    except np.linalg.LinAlgError:
-        return {"half_life_days": math.inf, "p_value": p_value, "lr": lr, "n": int(len(y))}
-    if not np.all(np.linalg.eigvalsh(cov) > 0):
-        return {"half_life_days": math.inf, "p_value": p_value, "lr": lr, "n": int(len(y))}
-    z = stats.norm.ppf((1 + LEVEL) / 2)
+    """:func:`sim.calibrate.decay.hyperbolic_decay` over decided first stages, with joint draws of q0 and h."""
+    fit = hyperbolic_decay(age, y, LEVEL)
+    if fit is None or fit["cov"] is None or not math.isfinite(fit["half_life"]):
+        return fit if fit is None else {**fit, "half_life": math.inf}
     # Within the fit's own bounds: a draw far past them (a nearly flat likelihood) would overflow.
-    theta = np.clip(rng.multivariate_normal(fit.x, cov, DRAWS), [-30, math.log(1e-3)], [30, top])
-    sd = np.sqrt(np.diag(cov))
-    q0 = 1.0 / (1.0 + math.exp(-fit.x[0]))
-    return {"half_life_days": math.exp(fit.x[1]), "low": math.exp(fit.x[1] - z * sd[1]),
-            "high": math.exp(min(fit.x[1] + z * sd[1], 700.0)), "q0": q0,
-            "q0_low": float(special.expit(fit.x[0] - z * sd[0])), "q0_high": float(special.expit(fit.x[0] + z * sd[0])),
-            "p_value": p_value, "lr": lr, "n": int(len(y)),
-            "draws": np.exp(theta[:, 1]), "q0_draws": 1.0 / (1.0 + np.exp(-theta[:, 0]))}
+    theta = np.clip(rng.multivariate_normal(fit["theta"], fit["cov"], DRAWS), [-30, math.log(1e-3)],
+                    [30, math.log(1e6)])
+    return {**fit, "draws": np.exp(theta[:, 1]), "q0_draws": special.expit(theta[:, 0])}
 
 
 def age_effect(read, deals, rng, found) -> None:
@@ -202,8 +175,6 @@ def age_effect(read, deals, rng, found) -> None:
             by = stage.get("days_by_channel")
             if by and "method" in by:
                 # A channel's days may differ only by its leads' ages: tested and fitted again on a fresh lead's.
-                from sim.calibrate.stages import deal_channels, duration_test
-
                 ch = pd.Series(ids).map(deal_channels(deals, read.tables.get("leads"))).to_numpy()
                 stem = stage["duration"].path.rsplit(".", 1)[0]  # opportunities.stages.<i>
                 stage["days_by_channel"] = duration_test(
@@ -219,9 +190,9 @@ def age_effect(read, deals, rng, found) -> None:
     age = age_of.reindex(ids).to_numpy()
     decided = np.isfinite(age) & (event > 0)
     decay = _decay(age[decided], (event[decided] == 1).astype(float), rng)
-    if decay is not None and decay["p_value"] < TEST_LEVEL and math.isfinite(decay["half_life_days"]):
+    if decay is not None and decay["p_value"] < TEST_LEVEL and math.isfinite(decay["half_life"]):
         out["half_life_days"] = Estimate(
-            "opportunities.age_effect.half_life_days", decay["half_life_days"], decay["low"], decay["high"],
+            "opportunities.age_effect.half_life_days", decay["half_life"], decay["low"], decay["high"],
             decay["n"], window, f"maximum likelihood of q0 * (1 + age / half_life) ** -1 over the deals whose first "
                                 f"stage is decided (age: days from the lead's creation to the deal's), Wald on the "
                                 f"log scale; likelihood ratio against no decay {decay['lr']:.3g}, "

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.calibrate.assemble import estimate_all
 from sim.calibrate.capacity import DECAY_TEST_LEVEL
 from sim.calibrate.errors import CalibrateError
-from sim.calibrate.estimate import LEVEL, estimate_all
+from sim.calibrate.estimate import LEVEL
 from sim.calibrate.mapping import Mapping, load_mapping
 from sim.calibrate.tables import read_tables
 from sim.calibrate.writer import scenario_text, validate

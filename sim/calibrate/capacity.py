@@ -36,7 +36,7 @@ observed over the training window:
 A training window of more than :data:`MAX_LEADS` leads is cut to its last months holding
 as many (the queue taken as empty where it starts), to keep to a second or so.
 
-:func:`apply_capacity` runs it at the end of :func:`sim.calibrate.estimate.estimate_all`,
+:func:`apply_capacity` runs it at the end of :func:`sim.calibrate.assemble.estimate_all`,
 and, where the response-time decay is found (:mod:`sim.calibrate.decay`, its test
 rejecting no decay at 5%), prepares the decay to be written and puts the chance to
 qualify on the model's footing: the model's chance is ``p_qualify * decay(wait)``, so the
@@ -56,6 +56,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from sim.calibrate.estimate import DRAWS, LEVEL, Estimate, window_text
+from sim.calibrate.volumes import fte_schedule
 from sim.scenario.schema import SDRRole
 from sim.scenario.units import DAYS_PER_MONTH, HOURS_PER_DAY
 
@@ -445,12 +446,10 @@ def _fitted_rates(found: dict) -> np.ndarray | None:
 
 def _written_schedule(found: dict, role: str) -> list[int] | None:
     """The ``fte_by_month`` the calibrated scenario writes for ``role`` (from the headcount table), or None."""
-    from sim.calibrate.writer import _fte_schedule
-
     series = found.get("team", {}).get(role)
     if not series or "months" not in found:
         return None
-    return _fte_schedule(found, series)[0] or None
+    return fte_schedule(found, series)[0] or None
 
 
 def _qualifier(found: dict) -> tuple[str, list] | None:

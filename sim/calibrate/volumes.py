@@ -25,6 +25,7 @@ and role, and created deals per active deal owner and month (diagnostics, no sce
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,10 +34,11 @@ from scipy import optimize, special, stats
 
 from sim.scenario.units import DAYS_PER_MONTH
 
-__all__ = ["MIN_MONTHS", "SEASON_MONTHS", "TEST_LEVEL", "CountFit", "Schedule", "deals_per_rep", "fit_counts",
-           "forecast", "month_exposure", "team_by_month"]
+__all__ = ["CountFit", "FORECAST_MONTHS", "MIN_MONTHS", "SEASON_MONTHS", "Schedule", "TEST_LEVEL", "deals_per_rep",
+           "fit_counts", "forecast", "fte_schedule", "month_exposure", "team_by_month"]
 
 TEST_LEVEL = 0.05  # of the overdispersion, trend and seasonality tests
+FORECAST_MONTHS = 12  # months of a calibrated horizon after the training cut (its forecast year)
 MIN_MONTHS = 12  # fewer whole months: the constant rate, no trend tested (less than a year cannot tell a trend
 # from a season or from a CRM still being adopted: the public opportunity data ramps up +59% a month over its
 # first 8 months, which extrapolated a year is a hundredfold)
@@ -295,3 +297,34 @@ def deals_per_rep(deals: pd.DataFrame, cutoff, level: float, ae_fte: list[tuple[
             for r in rows:
                 r["ae_fte"] = fte.get(r["month"])
     return out
+
+
+def fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[int], str, list[str], list[str]]:
+    """A role's ``fte_by_month`` from its headcount by month: the training months from the table.
+
+    Month k of the scenario (from ``found["start"]``) takes the table's FTE of that calendar month,
+    rounded to whole FTE (half up; the table holds FTE-months, fractional where a rep joined or
+    left mid-month); a month the table lacks takes the month before it (the table's first month,
+    before it starts). The schedule ends with the table's last training month; the forecast
+    months repeat it.
+
+    Returns:
+        The schedule, the calendar window it covers (``2025-01 to 2025-10``), the months
+        rounded as ``2025-04 (2.75 -> 3)``, and the months the table lacks.
+    """
+    start = found["start"].to_period("M")
+    by_month = dict(series)
+    training = min(max(found["months"], 1), 240 - FORECAST_MONTHS)
+    labels = [str(start + k) for k in range(training)]
+    known = [k for k, label in enumerate(labels) if label in by_month]
+    if not known:
+        return [], "", [], []
+    schedule, rounded, value = [], [], by_month[labels[known[0]]]
+    lacking = [label for label in labels[:known[-1] + 1] if label not in by_month]
+    for label in labels[:known[-1] + 1]:
+        value = by_month.get(label, value)
+        whole = int(math.floor(value + 0.5))
+        if abs(value - whole) > 1e-9 and label in by_month:
+            rounded.append(f"{label} ({value:.4g} -> {whole})")
+        schedule.append(whole)
+    return schedule, f"{labels[0]} to {labels[known[-1]]}", rounded, lacking

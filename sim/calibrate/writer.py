@@ -9,17 +9,14 @@ and each replication runs one row of them.
 
 from __future__ import annotations
 
-import math
-
 import yaml
 
 from sim.calibrate.estimate import LEVEL
-from sim.calibrate.volumes import runs
+from sim.calibrate.volumes import FORECAST_MONTHS, fte_schedule, runs
 from sim.scenario.loading import parse_scenario
 
 __all__ = ["FORECAST_MONTHS", "scenario_text", "validate"]
 
-FORECAST_MONTHS = 12  # months of the horizon after the training cut
 
 
 def _num(x) -> str:
@@ -197,7 +194,7 @@ def _age_lines(found: dict) -> list[str]:
 
 
 def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
-    """The scenario YAML of the estimates ``found`` (:func:`sim.calibrate.estimate.estimate_all`)."""
+    """The scenario YAML of the estimates ``found`` (:func:`sim.calibrate.assemble.estimate_all`)."""
     by = {e.path: e for e in found["estimates"]}
     start = found["start"]
     lines = [f"# Calibrated from CRM data by `funnel calibrate` ({name}).\n",
@@ -250,41 +247,10 @@ def scenario_text(found: dict, name: str, currency: str = "USD") -> str:
     return "".join(lines)
 
 
-def _fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[int], str, list[str], list[str]]:
-    """A role's ``fte_by_month`` from its headcount by month: the training months from the table.
-
-    Month k of the scenario (from ``found["start"]``) takes the table's FTE of that calendar month,
-    rounded to whole FTE (half up; the table holds FTE-months, fractional where a rep joined or
-    left mid-month); a month the table lacks takes the month before it (the table's first month,
-    before it starts). The schedule ends with the table's last training month; the forecast
-    months repeat it.
-
-    Returns:
-        The schedule, the calendar window it covers (``2025-01 to 2025-10``), the months
-        rounded as ``2025-04 (2.75 -> 3)``, and the months the table lacks.
-    """
-    start = found["start"].to_period("M")
-    by_month = dict(series)
-    training = min(max(found["months"], 1), 240 - FORECAST_MONTHS)
-    labels = [str(start + k) for k in range(training)]
-    known = [k for k, label in enumerate(labels) if label in by_month]
-    if not known:
-        return [], "", [], []
-    schedule, rounded, value = [], [], by_month[labels[known[0]]]
-    lacking = [label for label in labels[:known[-1] + 1] if label not in by_month]
-    for label in labels[:known[-1] + 1]:
-        value = by_month.get(label, value)
-        whole = int(math.floor(value + 0.5))
-        if abs(value - whole) > 1e-9 and label in by_month:
-            rounded.append(f"{label} ({value:.4g} -> {whole})")
-        schedule.append(whole)
-    return schedule, f"{labels[0]} to {labels[known[-1]]}", rounded, lacking
-
-
 def _role_lines(found: dict, role: str, default_fte: int) -> list[str]:
     """One role's ``fte`` (and ``fte_by_month`` from the headcount table), with its provenance."""
     series = found.get("team", {}).get(role)
-    schedule, window, rounded, lacking = _fte_schedule(found, series) if series else ([], "", [], [])
+    schedule, window, rounded, lacking = fte_schedule(found, series) if series else ([], "", [], [])
     if not schedule:
         return [f"    fte: {default_fte}\n"]
     lines = [f"    # fte_by_month: the headcount table's FTE by month, {window} (the training months; the forecast "

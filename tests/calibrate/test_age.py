@@ -14,7 +14,8 @@ from scipy import stats
 
 import sim
 from sim.calibrate.age import _decay, _stretch, deal_ages
-from sim.calibrate.estimate import LEVEL, estimate_all
+from sim.calibrate.assemble import estimate_all
+from sim.calibrate.estimate import LEVEL
 from sim.calibrate.mapping import load_mapping
 from sim.calibrate.tables import read_tables
 from sim.calibrate.writer import scenario_text, validate

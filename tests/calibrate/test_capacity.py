@@ -19,6 +19,7 @@ from paths import ROOT
 from scipy import stats
 
 import sim
+from sim.calibrate.assemble import estimate_all
 from sim.calibrate.capacity import (
     MAX_LEADS,
     REPS,
@@ -31,7 +32,7 @@ from sim.calibrate.capacity import (
     window_scenario,
 )
 from sim.calibrate.decay import response_decay
-from sim.calibrate.estimate import LEVEL, Estimate, estimate_all, lead_volumes, qualification, window_text
+from sim.calibrate.estimate import LEVEL, Estimate, lead_volumes, qualification, window_text
 from sim.calibrate.mapping import load_mapping
 from sim.calibrate.tables import read_tables
 from sim.calibrate.writer import _capacity_lines, scenario_text, validate

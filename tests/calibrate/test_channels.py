@@ -15,7 +15,8 @@ from paths import ROOT
 from scipy import stats
 
 import sim
-from sim.calibrate.estimate import LEVEL, Estimate, estimate_all, qualification
+from sim.calibrate.assemble import estimate_all
+from sim.calibrate.estimate import LEVEL, Estimate, qualification
 from sim.calibrate.mapping import load_mapping
 from sim.calibrate.segments import INTENT_CONCENTRATION, intent_estimates, intent_prior
 from sim.calibrate.stages import (

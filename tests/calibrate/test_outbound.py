@@ -11,7 +11,8 @@ from paths import ROOT
 from scipy import stats
 
 import sim
-from sim.calibrate.estimate import LEVEL, estimate_all, lead_volumes
+from sim.calibrate.assemble import estimate_all
+from sim.calibrate.estimate import LEVEL, lead_volumes
 from sim.calibrate.mapping import load_mapping
 from sim.calibrate.outbound import outbound_leads
 from sim.calibrate.tables import read_tables

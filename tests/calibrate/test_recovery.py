@@ -6,7 +6,8 @@ from paths import ROOT
 from scipy import stats
 
 import sim
-from sim.calibrate.estimate import LEVEL, estimate_all
+from sim.calibrate.assemble import estimate_all
+from sim.calibrate.estimate import LEVEL
 from sim.calibrate.mapping import load_mapping
 from sim.calibrate.tables import read_tables
 

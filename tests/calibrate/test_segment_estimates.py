@@ -16,7 +16,8 @@ from paths import ROOT
 from scipy import stats
 
 import sim
-from sim.calibrate.estimate import LEVEL, Estimate, estimate_all, qualification
+from sim.calibrate.assemble import estimate_all
+from sim.calibrate.estimate import LEVEL, Estimate, qualification
 from sim.calibrate.mapping import parse_mapping
 from sim.calibrate.segments import intent_estimates, intent_prior, segment_estimates
 from sim.calibrate.stages import TEST_LEVEL, stage_events, stage_order

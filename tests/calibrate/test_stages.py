@@ -15,7 +15,8 @@ from paths import ROOT
 from scipy import stats
 
 import sim
-from sim.calibrate.estimate import LEVEL, estimate_all, eventual_share
+from sim.calibrate.assemble import estimate_all
+from sim.calibrate.estimate import LEVEL, eventual_share
 from sim.calibrate.mapping import load_mapping
 from sim.calibrate.stages import stage_estimates, stage_events, stage_order
 from sim.calibrate.tables import CrmTables, read_tables
