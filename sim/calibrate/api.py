@@ -65,11 +65,14 @@ def _diagnostics(found: dict) -> dict:
         out["qualification.decay"] = {**_finite(decay), "written": written, "why": why}
     capacity = found.get("capacity")
     if capacity is not None:
-        why = ("written: the method of simulated moments" if capacity["identified"] else
+        misshapen = bool(capacity.get("misshapen"))
+        why = ("not written: the waits do not have the shape of a first-in-first-out queue at constant work (the "
+               "medians differ; see the warnings)" if misshapen else
+               "written: the method of simulated moments" if capacity["identified"] else
                "written as an upper bound, flagged: the waits are as short as with no queue (capacity does not bind)"
                if math.isfinite(capacity["high"]) else "not written: no upper bound was found")
-        out["qualification.work_hours"] = {**_finite(capacity), "written": math.isfinite(capacity["high"]),
-                                           "why": why}
+        out["qualification.work_hours"] = {**_finite(capacity), "written": math.isfinite(capacity["high"])
+                                           and not misshapen, "why": why}
     return out
 
 

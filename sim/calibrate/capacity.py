@@ -33,6 +33,11 @@ observed over the training window:
   identified beyond an upper bound, which is what is reported, flagged (so too where
   fewer than :data:`MIN_WAITING` MQLs waited at all).
 
+The mean alone is matched, so :func:`apply_capacity` checks the medians: where the fitted
+queue's median wait is unlike the data's (:func:`_misshapen`: a queue worked newest first, or
+by score, has most waits near 0 and a few very long), neither the work hours nor the decay
+are written, and a warning says why.
+
 A training window of more than :data:`MAX_LEADS` leads is cut to its last months holding
 as many (the queue taken as empty where it starts), to keep to a second or so.
 
@@ -91,7 +96,8 @@ def observed_wait(leads: pd.DataFrame, start, cutoff) -> tuple[float, int] | Non
         cutoff: the training cutoff.
 
     Returns:
-        ``(mean_hours, mqls, waited)``, ``waited`` the MQLs that waited over a minute; None without contact dates.
+        ``(mean_hours, mqls, waited, median_hours)``, ``waited`` the MQLs that waited over a minute; None without
+        contact dates.
     """
     if "contacted_date" not in leads or not leads["contacted_date"].notna().any():
         return None
@@ -100,7 +106,8 @@ def observed_wait(leads: pd.DataFrame, start, cutoff) -> tuple[float, int] | Non
     contact = _first_contact(leads)[inside]
     end = contact.where(contact.notna() & (contact <= cutoff), cutoff)
     hours = ((end - mql[inside]).dt.total_seconds() / 3600).clip(lower=0).to_numpy()
-    return (float(hours.mean()) if len(hours) else math.nan), int(len(hours)), int((hours > WAITED_HOURS).sum())
+    return (float(hours.mean()) if len(hours) else math.nan), int(len(hours)), int((hours > WAITED_HOURS).sum()), \
+        (float(np.median(hours)) if len(hours) else math.nan)
 
 
 def model_month_counts(leads: pd.DataFrame, start, cutoff) -> np.ndarray:
@@ -200,12 +207,13 @@ class WaitCurve:
         self.seeds = [np.random.SeedSequence([seed, k]) for k in range(reps)]
         self.cache: dict[float, np.ndarray] = {}
         self.decay_waits: dict[float, np.ndarray] = {}
+        self.medians: dict[float, np.ndarray] = {}  # each replication's median restricted wait (the fit's check)
 
     def _runs(self, theta: float, seeds):
         from sim.model.simulation import run
 
         scenario = self.scenario.replace({"qualification.work_hours": float(theta)})
-        stats_, waits = [], []
+        stats_, waits, medians = [], [], []
         for s in seeds:
             record = run(scenario, s)
             mql = record.mql_time
@@ -214,15 +222,21 @@ class WaitCurve:
             done = np.isfinite(contact) & (contact <= self.cutoff_day)
             end = np.where(done, contact, self.cutoff_day)
             stats_.append(float(np.mean(end - mql[inside]) * HOURS_PER_DAY) if inside.any() else 0.0)
+            medians.append(float(np.median(end - mql[inside]) * HOURS_PER_DAY) if inside.any() else 0.0)
             waits.append((contact[done] - mql[inside][done]) * HOURS_PER_DAY)
-        return np.asarray(stats_), np.concatenate(waits) if waits else np.zeros(0)
+        return np.asarray(stats_), np.concatenate(waits) if waits else np.zeros(0), np.asarray(medians)
 
     def at(self, theta: float) -> np.ndarray:
         """Each replication's statistic at work hours ``theta``."""
         theta = float(theta)
         if theta not in self.cache:
-            self.cache[theta], self.decay_waits[theta] = self._runs(theta, self.seeds)
+            self.cache[theta], self.decay_waits[theta], self.medians[theta] = self._runs(theta, self.seeds)
         return self.cache[theta]
+
+    def median(self, theta: float) -> float:
+        """The replications' mean of their median restricted waits at ``theta``."""
+        self.at(theta)
+        return float(self.medians[float(theta)].mean())
 
     def mean(self, theta: float) -> float:
         """The replications' mean statistic at ``theta``."""
@@ -283,7 +297,7 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
     seen = observed_wait(leads, start, cutoff)
     if seen is None or seen[1] < MIN_MQLS or not series or not math.isfinite(seen[0]):
         return None
-    obs, mqls, seen_waiting = seen
+    obs, mqls, seen_waiting, obs_median = seen
     scenario, team = window_scenario(leads, start, cutoff, role, series, rates=rates, fte_by_month=fte_by_month)
     months = scenario.horizon_months
     cutoff_day = (cutoff - start).total_seconds() / 86400
@@ -349,6 +363,7 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
               f"inversion, the replications' spread for the observed statistic's sampling error")
     return {"estimate": estimate, "low": low, "high": high, "identified": bool(identified and math.isfinite(high)),
             "observed_wait_hours": obs, "simulated_wait_hours": curve.mean(at) if finite else math.nan,
+            "observed_median_hours": obs_median, "simulated_median_hours": curve.median(at) if finite else math.nan,
             "sd_hours": curve.sd(at) if finite else math.nan, "mqls": mqls,
             "utilisation": util(at) if finite else math.nan,
             "window": window_text(start, cutoff), "team": team, "role": role, "method": method,
@@ -491,6 +506,22 @@ def _observed_waits(leads: pd.DataFrame) -> np.ndarray:
     return w[np.isfinite(w) & (w >= 0)]
 
 
+MEDIAN_SLACK_HOURS = 0.25  # medians closer than this are alike, whatever their ratio
+
+
+def _misshapen(result: dict) -> bool:
+    """Whether the fitted queue's median wait is unlike the data's: apart by more than half the larger and the slack.
+
+    The mean alone is matched; a queue worked newest first (or by score) has most waits near 0
+    and a few very long, which a first-in-first-out queue matches on the mean only near
+    saturation, every lead then waiting about as long as the mean.
+    """
+    obs, sim_ = result.get("observed_median_hours"), result.get("simulated_median_hours")
+    if obs is None or sim_ is None or not (math.isfinite(obs) and math.isfinite(sim_)):
+        return False
+    return abs(sim_ - obs) > max(MEDIAN_SLACK_HOURS, 0.5 * max(obs, sim_))
+
+
 def _scaled(e: Estimate, factor: float, factors: np.ndarray, why: str) -> None:
     """``e`` (a chance with decay in it) as the chance at no wait: divided by the mean decay factor, in place."""
     e.estimate = min(e.estimate / factor, 1.0)
@@ -525,7 +556,17 @@ def apply_capacity(found: dict, leads: pd.DataFrame | None, cutoff, rng) -> None
         theta = result.pop("theta")
         found["capacity"] = result
         window = result["window"]
-        if result["identified"]:
+        misshapen = result["identified"] and _misshapen(result)
+        if misshapen:
+            result["identified"], result["misshapen"] = False, True
+            why = (f"the waits do not have the shape of a first-in-first-out queue at constant work: at the work "
+                   f"hours that give their mean ({result['observed_wait_hours']:.3g} h), the calibrated queue's "
+                   f"median wait is {result['simulated_median_hours']:.3g} h, the data's "
+                   f"{result['observed_median_hours']:.3g} h (most leads called at once, a few very late: newest "
+                   f"first, or by score?): not written, the default kept")
+            found["warnings"].append(f"qualification.work_hours: {why}")
+            theta = None  # the decay factor then comes from the observed waits
+        elif result["identified"]:
             e = Estimate("qualification.work_hours", result["estimate"], result["low"], result["high"],
                          result["mqls"], window, result["method"],
                          _split_normal_draws(result["estimate"], result["low"], result["high"], LEVEL, rng))
@@ -553,6 +594,10 @@ def _apply_decay(found: dict, leads: pd.DataFrame, waits, rng) -> None:
     decay = found.get("decay")
     if decay is None or not (decay["p_value"] < DECAY_TEST_LEVEL) or not math.isfinite(decay["half_life_hours"]) \
             or not (math.isfinite(decay["low"]) and math.isfinite(decay["high"])):
+        return
+    if (found.get("capacity") or {}).get("misshapen"):
+        found["decay_unwritten"] = ("the waits do not have the shape of the calibrated funnel's queue (see "
+                                    "qualification.work_hours), so the waits the decay would act on are not the data's")
         return
     if found.get("capacity") is None:
         found["decay_unwritten"] = ("the work hours were not estimated (no qualifying role's headcount, or fewer "

@@ -122,7 +122,7 @@ def _capacity_lines(found: dict) -> list[str]:
         lines += [_note(e, 2), f"  # the queue at the estimate: {capacity['simulated_wait_hours']:.3g} h mean wait "
                                f"(observed {capacity['observed_wait_hours']:.3g} h), qualifiers busy "
                                f"{capacity['utilisation']:.0%} of the time\n", f"  work_hours: {_draws(e)}\n"]
-    elif capacity is not None and capacity["high"] < float("inf"):
+    elif capacity is not None and capacity["high"] < float("inf") and not capacity.get("misshapen"):
         lines.append(f"  # qualification.work_hours: NOT IDENTIFIED, an upper bound: the waits "
                      f"({capacity['observed_wait_hours']:.3g} h on average over {capacity['mqls']} MQLs, "
                      f"{capacity['window']}) are as short as with no queue, so capacity does not bind; any work hours "

@@ -105,7 +105,8 @@ def _cmd_calibrate(args) -> int:
               f"p={decay['p_value']:.3g}; {decay['why']}")
     work = found.report["diagnostics"].get("qualification.work_hours")
     if work is not None:
-        shown = (f"{work['estimate']:.3g} h [{work['low']:.3g}, {work['high']:.3g}]" if work["identified"] else
+        shown = ("not fitted" if work.get("misshapen") else
+                 f"{work['estimate']:.3g} h [{work['low']:.3g}, {work['high']:.3g}]" if work["identified"] else
                  f"at most {work['high']:.3g} h" if work["high"] is not None else "not bounded")
         print(f"qualifiers' work hours per lead (simulated moments): {shown}, mean wait "
               f"{work['observed_wait_hours']:.3g} h over {work['mqls']} MQLs; {work['why']}")

@@ -255,3 +255,24 @@ def test_the_simulated_load_holds_the_calibrated_channels_and_the_outbound_leads
     found = {"estimates": [ads, rate], "outbound": {"role": "sdr", "rate": rate}, "start": START, "months": 3,
              "team": {"sdr": [("2025-01", 1.0), ("2025-02", 2.0), ("2025-03", 2.0)]}, "reps": {"sdr": 2.0}}
     assert _fitted_rates(found)[:4] == pytest.approx([120.0, 140.0, 140.0, 140.0])
+
+
+def test_waits_of_a_queue_worked_newest_first_are_not_fitted_as_first_in_first_out():
+    """Newest first, most leads are called at once and a few very late: matching the mean with a first-in-first-out
+    queue would put it at saturation, every lead waiting about the mean. The medians tell them apart: not written."""
+    world = _world(WORK_HOURS, 1, 170.0).replace({"qualification.discipline": "lifo"})
+    found, before = _found(sim.crm_export(world, seed=1), 1, 1)
+    c = found["capacity"]
+    assert c["misshapen"] and not c["identified"]
+    assert c["observed_median_hours"] < 0.5 * c["simulated_median_hours"]
+    assert "qualification.work_hours" not in {e.path for e in found["estimates"]}
+    why = dict(found["not_identified"])["qualification.work_hours"]
+    assert "first-in-first-out" in why and "median" in why
+    assert not any(e.path == "qualification.decay.half_life_hours" for e in found["estimates"])
+    share = next(e for e in found["estimates"] if e.path == "qualification.p_qualify")
+    assert share.estimate == before[0]  # not divided by a decay factor: no decay is written
+    lines = "".join(_capacity_lines(found))
+    assert "work_hours:" not in lines  # neither an estimate nor a bound
+    # The same world worked first in first out is fitted, its medians alike.
+    fifo, _ = _found(sim.crm_export(_world(WORK_HOURS, 1, 150.0), seed=1), 1, 1)
+    assert fifo["capacity"]["identified"] and not fifo["capacity"].get("misshapen")
