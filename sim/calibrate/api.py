@@ -73,6 +73,9 @@ def _diagnostics(found: dict) -> dict:
                if math.isfinite(capacity["high"]) else "not written: no upper bound was found")
         out["qualification.work_hours"] = {**_finite(capacity), "written": math.isfinite(capacity["high"])
                                            and not misshapen, "why": why}
+    slots = found.get("ae_capacity")
+    if slots is not None:
+        out["roles.ae.max_open_opportunities"] = {**slots, "written": True}
     return out
 
 

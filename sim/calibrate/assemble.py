@@ -24,6 +24,7 @@ from sim.calibrate.estimate import (
 )
 from sim.calibrate.outbound import outbound_leads
 from sim.calibrate.segments import intent_estimates, segment_estimates
+from sim.calibrate.slots import ae_capacity
 from sim.calibrate.stages import deal_stages, qualification_by_channel
 from sim.calibrate.tables import CrmTables
 from sim.calibrate.volumes import deals_per_rep, team_by_month
@@ -100,6 +101,7 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
                       ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),
                       ("scoring", "scoring and intent are latent")):
         found["not_identified"].append((path, why))
+    ae_capacity(read, found)  # where SQLs waited for an AE, the ceiling of each owner's open deals
     # Last: the work hours are simulated with the volumes and team above, and scale p_qualify where decay is found.
     apply_capacity(found, leads if leads is not None and not read.leads_from_deals else None, cutoff, rng)
     return found

@@ -286,7 +286,12 @@ def _roles_lines(found: dict) -> list[str]:
     if team.get("ae"):
         lines.append(f"    # headcount by month: {runs(team['ae'])}\n")
     lines += _role_lines(found, "ae", ae)
-    lines.append("    max_open_opportunities: 1000  # not identified: capacity left unbinding\n")
+    slots = found.get("ae_capacity")
+    if slots:
+        lines += [f"    # roles.ae.max_open_opportunities: {slots['method']}\n",
+                  f"    max_open_opportunities: {slots['value']}\n"]
+    else:
+        lines.append("    max_open_opportunities: 1000  # not identified: capacity left unbinding\n")
     lines += _outbound_lines(found, "ae")
     if reps.get("sdr"):
         lines += [f"  sdr:  # from headcount: {reps['sdr']}{_last(team.get('sdr'))}\n"]

@@ -110,6 +110,9 @@ def _cmd_calibrate(args) -> int:
                  f"at most {work['high']:.3g} h" if work["high"] is not None else "not bounded")
         print(f"qualifiers' work hours per lead (simulated moments): {shown}, mean wait "
               f"{work['observed_wait_hours']:.3g} h over {work['mqls']} MQLs; {work['why']}")
+    slots = found.report["diagnostics"].get("roles.ae.max_open_opportunities")
+    if slots is not None:
+        print(f"AE capacity: {slots['value']} open deals each, written ({slots['method']})")
     # The rows created after the training cut are not unusable: they are what the cut leaves out.
     rows = found.report["unusable_rows"]
     for title, part in (("unusable rows", {k: v for k, v in rows.items() if " created after " not in k}),
