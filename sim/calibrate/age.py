@@ -84,10 +84,19 @@ def _profile(k, stages) -> float:
     return total
 
 
-def _stretch(stages, rng) -> dict | None:
-    """The stretch per day of age: estimate, profile interval, the likelihood-ratio test and draws."""
+def _stretch(stages, rng, deals: int | None = None) -> dict | None:
+    """The stretch per day of age: estimate, profile interval, the likelihood-ratio test and draws.
+
+    ``stages``: each stage's (days, observed, age). A stage with fewer than two observed exits
+    carries nothing about the stretch (its log-normal is not fitted) and is left out; ``deals``
+    is the number of distinct deals behind them (the rows of all stages, if not given).
+    """
+    stages = [(d, o, a) for d, o, a in stages if o.sum() >= 2]
+    if not stages:
+        return None
     ages = np.concatenate([a for _, _, a in stages])
-    if len(ages) < MIN_DEALS or np.ptp(ages) <= 0:
+    deals = len(ages) if deals is None else deals
+    if deals < MIN_DEALS or np.ptp(ages) <= 0:
         return None
     if any(np.ptp(np.log(days[observed])) <= 1e-9 for days, observed, _ in stages if observed.sum() > 1):
         return None  # a stage whose days are all the same (a fixed duration): no spread to scale, nothing to fit
@@ -116,15 +125,20 @@ def _stretch(stages, rng) -> dict | None:
         draws = np.exp(rng.normal(math.log(k), s, DRAWS))
     else:
         draws = np.full(DRAWS, k)
-    return {"estimate": k, "low": low, "high": high, "lr": lr, "p_value": p_value, "n": int(len(ages)),
+    return {"estimate": k, "low": low, "high": high, "lr": lr, "p_value": p_value, "n": int(deals),
             "draws": draws, "at_bound": at_top}
 
 
 def _decay(age, y, rng) -> dict | None:
     """:func:`sim.calibrate.decay.hyperbolic_decay` over decided first stages, with joint draws of q0 and h."""
     fit = hyperbolic_decay(age, y, LEVEL)
-    if fit is None or fit["cov"] is None or not math.isfinite(fit["half_life"]):
-        return fit if fit is None else {**fit, "half_life": math.inf}
+    if fit is None:
+        return None
+    if not math.isfinite(fit["half_life"]):
+        return {**fit, "why": "the fit runs to no decay at all (its half-life to the bound of a million days)"}
+    if fit["cov"] is None:
+        return {**fit, "half_life": math.inf,
+                "why": "its interval cannot be computed (the likelihood's curvature is not positive definite there)"}
     # Within the fit's own bounds: a draw far past them (a nearly flat likelihood) would overflow.
     theta = np.clip(rng.multivariate_normal(fit["theta"], fit["cov"], DRAWS), [-30, math.log(1e-3)],
                     [30, math.log(1e6)])
@@ -149,14 +163,15 @@ def age_effect(read, deals, rng, found) -> None:
                                                                     "lead's age when first worked is not known"))
         return
     per_stage = [stage["events"] for stage in stages]  # (days, event, deal ids), as the stages were fitted
-    known = []
+    known, aged = [], set()
     for days, event, ids in per_stage:
         age = age_of.reindex(ids).to_numpy()
         ok = np.isfinite(age)
         known.append((days[ok], event[ok] > 0, age[ok]))
+        aged.update(np.asarray(ids)[ok].tolist())
     window = stages[0]["duration"].window
     out: dict = {}
-    stretch = _stretch(known, rng)
+    stretch = _stretch(known, rng, deals=len(aged))  # n: the deals with an age, not their rows in every stage
     if stretch is not None and stretch["p_value"] < TEST_LEVEL and not stretch["at_bound"]:
         k = stretch["estimate"]
         out["duration_per_age_day"] = Estimate(
@@ -206,6 +221,7 @@ def age_effect(read, deals, rng, found) -> None:
         stages[0].pop("by_channel", None)  # each channel's own chance would count the decay again
     else:
         why = "fewer than 30 decided deals with an age, or one outcome only" if decay is None else (
-            f"the likelihood ratio against no decay does not reject at {TEST_LEVEL:.0%} (p={decay['p_value']:.3g})")
+            f"the likelihood ratio against no decay does not reject at {TEST_LEVEL:.0%} (p={decay['p_value']:.3g})"
+            if decay["p_value"] >= TEST_LEVEL else decay.get("why", "no finite half-life"))
         found["not_identified"].append(("opportunities.age_effect.half_life_days", f"not written: {why}"))
     found["age_effect"] = out

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim.calibrate.assemble import estimate_all
-from sim.calibrate.capacity import DECAY_TEST_LEVEL
+from sim.calibrate.capacity import DECAY_TEST_LEVEL, bound_reason
 from sim.calibrate.errors import CalibrateError
 from sim.calibrate.estimate import LEVEL
 from sim.calibrate.mapping import Mapping, load_mapping
@@ -69,8 +69,8 @@ def _diagnostics(found: dict) -> dict:
         why = ("not written: the waits do not have the shape of a first-in-first-out queue at constant work (the "
                "medians differ; see the warnings)" if misshapen else
                "written: the method of simulated moments" if capacity["identified"] else
-               "written as an upper bound, flagged: the waits are as short as with no queue (capacity does not bind)"
-               if math.isfinite(capacity["high"]) else "not written: no upper bound was found")
+               f"written as an upper bound, flagged: {bound_reason(capacity)}" if math.isfinite(capacity["high"])
+               else capacity.get("why_not") or "not written: no upper bound was found")
         out["qualification.work_hours"] = {**_finite(capacity), "written": math.isfinite(capacity["high"])
                                            and not misshapen, "why": why}
     slots = found.get("ae_capacity")

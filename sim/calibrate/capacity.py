@@ -87,7 +87,7 @@ def _first_contact(leads: pd.DataFrame) -> pd.Series:
     return out
 
 
-def observed_wait(leads: pd.DataFrame, start, cutoff) -> tuple[float, int] | None:
+def observed_wait(leads: pd.DataFrame, start, cutoff) -> tuple[float, int, int, float] | None:
     """The mean hours from MQL to first contact (to the cutoff if not yet contacted) over the window's MQLs.
 
     Args:
@@ -326,6 +326,7 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
     # Identified where the waits exclude no queue (the interval's lower end above 0) and rest on more than a
     # handful of leads that waited: with fewer, their mean is a few outliers and its t interval is not to be trusted.
     identified = down(lo) < 0 and seen_waiting >= MIN_WAITING
+    why_not = None  # why the work hours are not identified, where it is not that capacity does not bind
     if identified:
         a, b = _bracket(gap, _md_c_guess(obs, lam, team_days / (months * DAYS_PER_MONTH), hpd, saturation), lo,
                         spread=0.05)
@@ -342,8 +343,18 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
             high = _root(up, a_high, b_high, tol) if b_high is not None else math.inf
         else:
             low, high = math.nan, math.inf
+    elif up(lo) - 1e-9 >= 0:
+        # Even at almost no work the queue waits longer than the data's: its team (a month with nobody to qualify,
+        # say) does not fit the waits, and no work hours do.
+        estimate, low, high, at = None, 0.0, math.inf, None
+        why_not = (f"even at almost no work per lead ({lo:.2g} h) the calibrated queue waits longer "
+                   f"({curve.mean(lo):.3g} h on average) than the data's ({obs:.3g} h): its team (a month with nobody "
+                   "to qualify, or too few) does not fit the waits; not written")
     else:
         estimate, low = None, 0.0
+        if seen_waiting < MIN_WAITING and down(lo) < 0:  # the waits exclude no queue, but rest on a handful
+            why_not = (f"only {seen_waiting} of {mqls} MQLs waited over a minute: too few for the waits' mean to say "
+                       "how long a lead's work takes")
         # The bound: the largest theta whose replications still reach the observed mean. With no wait observed
         # at all, up(lo) is 0 (no queue at lo either): a nanohour below it makes the bracket's sign change.
         def above(x):
@@ -367,7 +378,8 @@ def sdr_work_hours(leads: pd.DataFrame, start, cutoff, role: str, series, level:
             "sd_hours": curve.sd(at) if finite else math.nan, "mqls": mqls,
             "utilisation": util(at) if finite else math.nan,
             "window": window_text(start, cutoff), "team": team, "role": role, "method": method,
-            "seconds": time.perf_counter() - begun, "curve": curve, "theta": at if finite else None}
+            "seconds": time.perf_counter() - begun, "curve": curve, "theta": at if finite else None,
+            "why_not": why_not}
 
 
 def _md_c_wait_hours(theta, lam_per_day, servers, hpd) -> float:
@@ -522,6 +534,13 @@ def _misshapen(result: dict) -> bool:
     return abs(sim_ - obs) > max(MEDIAN_SLACK_HOURS, 0.5 * max(obs, sim_))
 
 
+def bound_reason(result: dict) -> str:
+    """Why only an upper bound of the work hours is known, in the words of the report and the scenario's comment."""
+    return result.get("why_not") or (
+        f"the waits ({result['observed_wait_hours']:.3g} h on average over {result['mqls']} MQLs) are as short as no "
+        "queue at all would make them: capacity does not bind")
+
+
 def _scaled(e: Estimate, factor: float, factors: np.ndarray, why: str) -> None:
     """``e`` (a chance with decay in it) as the chance at no wait: divided by the mean decay factor, in place."""
     e.estimate = min(e.estimate / factor, 1.0)
@@ -572,13 +591,13 @@ def apply_capacity(found: dict, leads: pd.DataFrame | None, cutoff, rng) -> None
                          _split_normal_draws(result["estimate"], result["low"], result["high"], LEVEL, rng))
             found["estimates"].append(e)
         elif math.isfinite(result["high"]):
-            why = (f"the waits ({result['observed_wait_hours']:.3g} h on average over {result['mqls']} MQLs) are as "
-                   f"short as no queue at all would make them: capacity does not bind, so the work hours are not "
-                   f"identified beyond an upper bound of {result['high']:.3g} h (written as the bound)")
+            why = (f"{bound_reason(result)}, so the work hours are not identified beyond an upper bound of "
+                   f"{result['high']:.3g} h (written as the bound)")
             found["warnings"].append(f"qualification.work_hours: {why}")
         else:
-            why = (f"no work hours tried make the simulated waits as long as the observed ones "
-                   f"({result['observed_wait_hours']:.3g} h on average): not written")
+            why = result["why_not"] or (f"no work hours tried make the simulated waits as long as the observed ones "
+                                        f"({result['observed_wait_hours']:.3g} h on average): not written")
+            found["warnings"].append(f"qualification.work_hours: {why}")
         waits = curve.decay_waits.get(theta) if theta is not None else None
     else:
         why = ("SDR work hours are not in a CRM; they are estimated from the waits where the leads have contact "
@@ -609,15 +628,15 @@ def _apply_decay(found: dict, leads: pd.DataFrame, waits, rng) -> None:
     sd = (math.log(high) - math.log(low)) / (2 * z)  # decay.py's interval is Wald on the log scale
     draws = h * np.exp(sd * _normal_scores(rng))
     found["estimates"].append(Estimate(
-        "qualification.decay.half_life_hours", h, low, high, decay["n"], found.get("capacity", {}).get(
-            "window", window_text(leads["created_date"].min(), leads["created_date"].max())),
+        "qualification.decay.half_life_hours", h, low, high, decay["n"], found["capacity"]["window"],
         f"{decay['method']} (p = {decay['p_value']:.2g}); shape 1; draws log-normal from the Wald interval (its "
         "quantiles)", draws))
     simulated = waits is not None and len(waits) > 0
     waits = waits if simulated else _observed_waits(leads)
     factor = float(_decay_factor(waits, h)[0])
     factors = _decay_factor(waits, draws)
-    source = ("the waits the calibrated funnel simulates at the work-hours estimate" if simulated
+    at = "estimate" if found["capacity"].get("identified") else "upper bound"
+    source = (f"the waits the calibrated funnel simulates at the work hours' {at}" if simulated
               else "the observed waits")
     why = (f"divided by the mean decay factor {factor:.3g} of {source} (the model's chance is p_qualify * "
            f"decay(wait): this is the chance at no wait)")

@@ -13,10 +13,10 @@ channel) as ``outbound.intent``. What it cannot say: the time prospecting takes
 
 from __future__ import annotations
 
-import pandas as pd
 from scipy import stats
 
 from sim.calibrate.estimate import DRAWS, LEVEL, Estimate
+from sim.calibrate.volumes import fte_schedule
 
 __all__ = ["OUTBOUND", "outbound_leads"]
 
@@ -24,17 +24,17 @@ OUTBOUND = "outbound"  # the channel name a scenario reserves for the leads reps
 
 
 def _fte_months(found: dict, role: str) -> tuple[float, str]:
-    """The role's FTE-months over the training months, and where they come from."""
+    """The role's FTE-months over the training months as the calibrated scenario has them, and where from.
+
+    The whole FTE of the ``fte_by_month`` the writer makes of the headcount table (a month past
+    its end repeats the last), so that the rate times the scenario's FTE gives the data's leads.
+    """
     months = max(int(found["months"]), 1)
-    series = dict(found.get("team", {}).get(role) or [])
-    if series:
-        start = pd.Timestamp(found["start"]).to_period("M")
-        labels = [str(start + k) for k in range(months)]
-        value, total = series.get(labels[0], next(iter(series.values()))), 0.0
-        for label in labels:
-            value = series.get(label, value)  # a month the table lacks takes the month before, as the writer does
-            total += value
-        return total, f"the headcount table's {role} FTE-months over the {months} training months"
+    series = found.get("team", {}).get(role)
+    schedule = fte_schedule(found, series)[0] if series else []
+    if schedule:
+        total = float(sum(schedule[min(k, len(schedule) - 1)] for k in range(months)))
+        return total, f"the {role}'s whole FTE-months of the headcount table over the {months} training months"
     fte = float(found.get("reps", {}).get(role, 1.0)) or 1.0
     source = found.get("reps_source", "default") if role in found.get("reps", {}) else "not identified: 1 assumed"
     return fte * months, f"{fte:g} {role} FTE ({source}) times the {months} training months"

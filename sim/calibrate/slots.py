@@ -72,7 +72,7 @@ def ae_capacity(read, found: dict) -> None:
         why = (f"SQLs did not wait for an AE ({waited} of {len(waits)} deals created over an hour after their lead "
                f"qualified): the slots did not bind, so the owners' peak open deals ({shown}) are only a lower bound")
     else:
-        cap = int(np.median(list(peaks.values())))
+        cap = int(np.floor(np.median(list(peaks.values())) + 0.5))  # half up: owners' peaks 7 and 8 give 8
         found["ae_capacity"] = {
             "value": cap, "peaks": peaks, "waited": waited, "linked": int(len(waits)),
             "median_wait_days": float(np.median(waits[waits > WAITED_DAYS])),

@@ -323,7 +323,8 @@ def fte_schedule(found: dict, series: list[tuple[str, float]]) -> tuple[list[int
     lacking = [label for label in labels[:known[-1] + 1] if label not in by_month]
     for label in labels[:known[-1] + 1]:
         value = by_month.get(label, value)
-        whole = int(math.floor(value + 0.5))
+        # Half up; a part-time role (0.4 FTE) is one seat, not none: the model has whole seats.
+        whole = max(int(math.floor(value + 0.5)), 1 if value > 1e-9 else 0)
         if abs(value - whole) > 1e-9 and label in by_month:
             rounded.append(f"{label} ({value:.4g} -> {whole})")
         schedule.append(whole)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import yaml
 
+from sim.calibrate.capacity import bound_reason
 from sim.calibrate.estimate import LEVEL
 from sim.calibrate.volumes import FORECAST_MONTHS, fte_schedule, runs
 from sim.scenario.loading import parse_scenario
@@ -123,10 +124,9 @@ def _capacity_lines(found: dict) -> list[str]:
                                f"(observed {capacity['observed_wait_hours']:.3g} h), qualifiers busy "
                                f"{capacity['utilisation']:.0%} of the time\n", f"  work_hours: {_draws(e)}\n"]
     elif capacity is not None and capacity["high"] < float("inf") and not capacity.get("misshapen"):
-        lines.append(f"  # qualification.work_hours: NOT IDENTIFIED, an upper bound: the waits "
-                     f"({capacity['observed_wait_hours']:.3g} h on average over {capacity['mqls']} MQLs, "
-                     f"{capacity['window']}) are as short as with no queue, so capacity does not bind; any work hours "
-                     f"up to this give waits as short; {capacity['method']}\n")
+        lines.append(f"  # qualification.work_hours: NOT IDENTIFIED, an upper bound: {bound_reason(capacity)} "
+                     f"({capacity['window']}); any work hours up to this give waits as short; "
+                     f"{capacity['method']}\n")
         lines.append(f"  work_hours: {_num(capacity['high'])}  # the upper bound, not an estimate\n")
     if "qualification.decay.half_life_hours" in by:
         e = by["qualification.decay.half_life_hours"]

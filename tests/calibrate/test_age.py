@@ -141,3 +141,15 @@ def test_fixed_stage_days_give_the_stretch_exactly_or_say_why_not(stretch):
     else:
         why = dict(found["not_identified"])["opportunities.age_effect.duration_per_age_day"]
         assert "days do not vary" in why
+
+
+def test_a_stage_that_nobody_left_does_not_hide_the_stretch_and_deals_are_counted_once():
+    """A stage whose deals are all still in it says nothing of the stretch: left out, not a NaN likelihood."""
+    rng = np.random.default_rng(3)
+    age = rng.uniform(0, 60, 200)
+    days = 10.0 * (1 + STRETCH * age) * rng.lognormal(0, 0.3, 200)
+    stuck = (np.full(10, 5.0), np.zeros(10, dtype=bool), rng.uniform(0, 60, 10))  # 10 deals still in a later stage
+    alone = _stretch([(days, np.ones(200, dtype=bool), age)], np.random.default_rng(0))
+    both = _stretch([(days, np.ones(200, dtype=bool), age), stuck], np.random.default_rng(0), deals=200)
+    assert alone["p_value"] < 1e-6 and both["p_value"] == alone["p_value"] and both["estimate"] == alone["estimate"]
+    assert both["n"] == 200  # the deals, not their rows in every stage

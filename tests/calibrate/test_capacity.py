@@ -276,3 +276,21 @@ def test_waits_of_a_queue_worked_newest_first_are_not_fitted_as_first_in_first_o
     # The same world worked first in first out is fitted, its medians alike.
     fifo, _ = _found(sim.crm_export(_world(WORK_HOURS, 1, 150.0), seed=1), 1, 1)
     assert fifo["capacity"]["identified"] and not fifo["capacity"].get("misshapen")
+
+
+def test_a_team_that_cannot_give_the_waits_is_said_not_to_fit_them_not_a_traceback():
+    """Nobody to qualify in the first month: the queue then waits longer than the data at any work hours."""
+    world = _world(WORK_HOURS, 1, 150.0)
+    export = sim.crm_export(world, seed=2)
+    leads, cutoff = export.leads, export.export_date
+    result = sdr_work_hours(leads, START, cutoff, "sdr", [("2025-01", 1.0)], fte_by_month=[0, 1, 1])
+    assert result["estimate"] is None and not result["identified"] and math.isinf(result["high"])
+    assert "does not fit the waits" in result["why_not"]
+
+
+def test_a_part_time_role_is_one_seat_not_none():
+    from sim.calibrate.volumes import fte_schedule
+
+    schedule, _, rounded, _ = fte_schedule({"start": START, "months": 3}, [("2025-01", 0.4), ("2025-02", 0.4),
+                                                                          ("2025-03", 2.5)])
+    assert schedule == [1, 1, 3] and len(rounded) == 3
