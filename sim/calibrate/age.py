@@ -192,9 +192,11 @@ def age_effect(read, deals, rng, found) -> None:
                 # A channel's days may differ only by its leads' ages: tested and fitted again on a fresh lead's.
                 ch = pd.Series(ids).map(deal_channels(deals, read.tables.get("leads"))).to_numpy()
                 stem = stage["duration"].path.rsplit(".", 1)[0]  # opportunities.stages.<i>
-                stage["days_by_channel"] = duration_test(
+                stage["days_by_channel"] = by = duration_test(
                     days / (1 + k * age), event > 0, ch, lambda c, stem=stem: f"{stem}.by_channel.{c}.duration_days",
                     window, rng, f"days of a fresh lead in stage {stage['name']}")
+                if not by["differ"] and "method" in by:
+                    dur.method += f"; written for every channel: {by['method']}"  # as deal_stages says it
     else:
         unfit = "fewer than 30 deals with an age, all of one age, or a stage whose days do not vary"
         why = unfit if stretch is None else (
