@@ -66,6 +66,39 @@ def _share_estimates(channel: str, segment: pd.Series, window: str, rng) -> dict
     return out
 
 
+def _fresh_scale(found: dict, deals: pd.DataFrame, leads: pd.DataFrame):
+    """deal_id -> 1 + k age where the age effect's stretch ``k`` is written (days then a fresh lead's), else None."""
+    stretch = found.get("age_effect", {}).get("duration_per_age_day")
+    if stretch is None:
+        return None
+    from sim.calibrate.age import deal_ages
+
+    return 1.0 + stretch.estimate * deal_ages(deals, leads).fillna(0.0)
+
+
+def _segment_days(stages, lead_of_deal, rows, segment, channel, window, rng, fresh) -> dict:
+    """Each stage's days tested by segment within the channel (log-rank), fitted per segment where they differ.
+
+    Returns stage name -> :func:`sim.calibrate.stages.duration_test`'s result, paths
+    ``channels.<c>.segments.<s>.stages.<stage>.duration_days``. Where the age effect's stretch is
+    written, the days are a fresh lead's (divided by ``1 + k age``), as the stage's own are.
+    """
+    from sim.calibrate.stages import duration_test
+
+    seg_of_lead = pd.Series(segment.to_numpy(), index=rows["lead_id"].to_numpy())
+    out = {}
+    for stage in stages:
+        days, event, ids = stage["events"]
+        seg = pd.Series(ids).map(lead_of_deal).map(seg_of_lead).to_numpy()
+        if fresh is not None:
+            days = days / pd.Series(ids).map(fresh).fillna(1.0).to_numpy()
+        name = stage["name"]
+        out[name] = duration_test(days, event > 0, seg, lambda s, c=channel, n=name: f"channels.{c}.segments.{s}."
+                                  f"stages.{n}.duration_days", window, rng, f"days in stage {name} in channel "
+                                  f"{channel}", groups="segments")
+    return out
+
+
 def segment_estimates(read, stages: list[dict], cutoff, window: str, rng, found: dict) -> None:
     """Shares, and p_qualify and the win chance tested by segment within each channel, into ``found["segments"]``.
 
@@ -92,6 +125,8 @@ def segment_estimates(read, stages: list[dict], cutoff, window: str, rng, found:
     last = stages[-1]
     days, event, ids = last["events"]
     lead_of = pd.Series(ids).map(deals.set_index("deal_id")["lead_id"]) if "lead_id" in deals else None
+    lead_of_deal = deals.set_index("deal_id")["lead_id"] if "lead_id" in deals else None
+    fresh = _fresh_scale(found, deals, leads)
     out = {}
     channel = known["channel"].astype(str) if "channel" in known else pd.Series("all", index=known.index)
     for name in sorted(channel.unique()):
@@ -124,6 +159,10 @@ def segment_estimates(read, stages: list[dict], cutoff, window: str, rng, found:
                                         groups="segments")
             if entry["win"]["differ"]:
                 found["estimates"] += list(entry["win"]["channels"].values())
+        if lead_of_deal is not None:
+            entry["days"] = _segment_days(stages, lead_of_deal, rows, segment, name, window, rng, fresh)
+            for test in entry["days"].values():
+                found["estimates"] += [fit["duration"] for fit in test["channels"].values()]
         found["estimates"] += list(entry["shares"].values())
         out[name] = entry
     found["segments"] = out

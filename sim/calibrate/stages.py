@@ -158,7 +158,7 @@ def channel_test(days, event, channel, path_of, window, rng, what, groups="chann
     return out
 
 
-def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
+def duration_test(days, observed, channel, path_of, window, rng, what, groups: str = "channels") -> dict:
     """A log-rank test that the days are alike across channels, and each channel's duration fit where they differ.
 
     lifelines' ``multivariate_logrank_test`` over the channels with at least MIN_PER_CHANNEL
@@ -175,6 +175,7 @@ def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
         window: the window text of the estimates.
         rng: the numpy Generator of the draws.
         what: what is tested, for the method text.
+        groups: what the groups are, for the method text (``channels``, or ``segments``).
 
     Returns:
         {"channels": {c: {"duration", "cv", "kind", "aic"}} (filled only where they differ),
@@ -193,13 +194,13 @@ def duration_test(days, observed, channel, path_of, window, rng, what) -> dict:
     result = multivariate_logrank_test(days[at], channel[at].astype(str), observed[at])
     stat, df, pval = float(result.test_statistic), len(known) - 1, float(result.p_value)
     out.update(statistic=stat, df=df, p=pval, differ=pval < TEST_LEVEL)
-    out["method"] = (f"channels {'differ' if out['differ'] else 'did not differ'} (log-rank test of equal "
-                     f"{what} across {len(known)} channels, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
+    out["method"] = (f"{groups} {'differ' if out['differ'] else 'did not differ'} (log-rank test of equal "
+                     f"{what} across {len(known)} {groups}, X2={stat:.2f}, df={df}, p={pval:.3g}, at {TEST_LEVEL:.0%})")
     if out["differ"]:
         for c in known:
             mine = channel == c
             dur, cv, kind, aic, _ = duration_fit(days[mine], observed[mine], path_of(c), window, rng)
-            dur.method = f"{what}, channel {c} alone; {dur.method}; {out['method']}"
+            dur.method = f"{what}, {groups[:-1]} {c} alone; {dur.method}; {out['method']}"
             out["channels"][c] = {"duration": dur, "cv": cv, "kind": kind, "aic": aic}
     return out
 

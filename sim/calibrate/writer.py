@@ -164,6 +164,13 @@ def _conversion_lines(found: dict, channel: str) -> list[str]:
             lines += [_note(own, 8), f"        intent: {_intent(own)}\n"]
         if segment in win:
             lines += [_note(win[segment], 8), f"        win: {_draws(win[segment])}\n"]
+        days = {stage: test["channels"][segment] for stage, test in entry.get("days", {}).items()
+                if test["differ"] and segment in test["channels"]}
+        if days:
+            lines.append("        stages:\n")
+            for stage, fit in days.items():
+                lines += [f"          {_key(stage)}:\n", _note(fit["duration"], 12),
+                          f"            duration_days: {_duration(fit)}\n"]
     return lines
 
 

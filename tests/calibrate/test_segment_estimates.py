@@ -212,3 +212,55 @@ def test_segments_too_small_to_test_are_said_to_be_untested(differ):
     entry = found["segments"]["ads"]
     assert not entry["win"]["differ"] and "method" not in entry["win"]
     assert all("win: not tested by segment" in e.method for e in entry["shares"].values())
+
+
+DAY_GROUPS = 12
+CLOSE_DAYS = {"smb": 10.0, "enterprise": 30.0}
+
+
+def _days_known():
+    segments = {name: {"share": SHARES[name], "stages": {"close": {"duration_days": {
+        "dist": "lognormal", "mean": CLOSE_DAYS[name], "cv": 0.5}}}} for name in SHARES}
+    return known(False).replace({"channels.ads.segments": segments, "channels.ads.leads": 1500.0})
+
+
+@pytest.fixture(scope="module")
+def day_tests():
+    """Each group's days tests by segment in ads, for the demo (alike) and the close (apart)."""
+    read = read_tables(sim.crm_export(_days_known(), seed=11).tables(), MAPPING)
+    rng = np.random.default_rng(0)
+    out = []
+    for part in lead_groups(read, DAY_GROUPS, 5):
+        deals, history = part.tables["deals"], part.tables["stage_history"]
+        order, _ = stage_order(history, deals)
+        events = stage_events(history, deals, order, part.cutoff)
+        found = {"estimates": [qualification(part.tables["leads"], part.cutoff, "w", rng)], "warnings": []}
+        segment_estimates(part, [{"name": n, "events": events[n]} for n in order], part.cutoff, "w", rng, found)
+        out.append(found["segments"]["ads"]["days"])
+    return out
+
+
+def test_segment_days_that_differ_are_found_and_covered_at_the_stated_rate(day_tests):
+    assert all(t["close"]["differ"] for t in day_tests)  # 10 days against 30: the log-rank test rejects each time
+    floor = stats.binom.ppf(0.001, DAY_GROUPS, LEVEL)
+    for segment, truth in CLOSE_DAYS.items():
+        fits = [t["close"]["channels"][segment]["duration"] for t in day_tests]
+        assert all(f.path == f"channels.ads.segments.{segment}.stages.close.duration_days" for f in fits)
+        inside = sum(f.low <= truth <= f.high for f in fits)
+        assert inside >= floor, (segment, inside, [(round(f.low, 1), round(f.high, 1)) for f in fits])
+
+
+def test_segment_days_that_are_alike_are_not_claimed_to_differ_beyond_the_level(day_tests):
+    claims = sum(t["demo"]["differ"] for t in day_tests)
+    assert claims <= stats.binom.isf(0.001, DAY_GROUPS, TEST_LEVEL), claims
+    assert all("segments did not differ" in t["demo"]["method"] for t in day_tests if not t["demo"]["differ"])
+
+
+def test_segment_days_are_written_under_the_segment_and_the_scenario_loads(day_tests, tmp_path):
+    folder = tmp_path / "crm"
+    sim.write_crm(sim.crm_export(_days_known().replace({"channels.ads.leads": 400.0}), seed=3), folder)
+    cal = sim.calibrate(folder, MAPPING)
+    stages = cal.scenario.channels["ads"].segments["enterprise"].stages
+    assert "close" in stages and stages["close"].duration_days is not None
+    assert stages["close"].duration_days.mean > cal.scenario.channels["ads"].segments["smb"].stages[
+        "close"].duration_days.mean  # 30 days against 10, each from its own segment's deals
