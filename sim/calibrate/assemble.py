@@ -98,7 +98,6 @@ def estimate_all(read: CrmTables, seed=0) -> dict:
     outbound_leads(found, rng)  # a channel named outbound: the leads the reps prospect, per FTE-month
     for path, why in (("channels.*.response", "spend response: leads are given per month, spend is only a cost"),
                       ("qualification.work_hours", "SDR work hours are not in a CRM"),
-                      ("roles.ae.max_open_opportunities", "AE capacity effects are not identified"),
                       ("scoring", "scoring and intent are latent")):
         found["not_identified"].append((path, why))
     ae_capacity(read, found)  # where SQLs waited for an AE, the ceiling of each owner's open deals
